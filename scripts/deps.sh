@@ -9,7 +9,7 @@ PKGS=(
 	libclang-14-dev clang-14 lld-14 llvm-14
 	build-essential flex bison bc cpio kmod libelf-dev libssl-dev
 	xz-utils gzip python3
-	busybox-static dmsetup util-linux fio qemu-system-x86
+	busybox-static dmsetup util-linux fio qemu-system-x86 rsync
 )
 
 missing=()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build dm_replicator.ko against the cached kernel of one flavour and print
+# the path of the .ko. The sources are mirrored into the cache first, so the
+# work tree never holds build artefacts.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+flavour=${1:?usage: module.sh release|debug}
+kdir=$("$DMR_TOP/scripts/kernel.sh" "$flavour")
+out=$DMR_CACHE/module/$(basename "$kdir")
+mkdir -p "$out"
+rsync -a --delete \
+	--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod*' \
+	--exclude 'bindings_generated.rs' --exclude '*.rmeta' --exclude '*.d' \
+	--exclude 'Module.symvers' --exclude 'modules.order' \
+	--include '/Kbuild' --include '/src/***' --include '/include/***' --exclude '*' \
+	"$DMR_TOP/" "$out/"
+make -s -C "$kdir" M="$out" LLVM="$KLLVM" RUSTC="$KRUSTC" RUSTDOC="$KRUSTDOC" \
+	BINDGEN="$BINDGEN" -j"$(($(nproc) + 1))" modules >&2
+echo "$out/dm_replicator.ko"

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Shared QEMU launcher for the test guest. Sourced by vm-run.sh and
+# vm-test.sh; can also be run by hand:
+#
+#   scripts/vm.sh JOB ARGS [HOSTFILE[=GUESTPATH]...]
+#       JOB=test: ARGS is a comma-separated list of tests/vm names ("" = all)
+#       JOB=run:  ARGS is a guest path of a script to run with /bin/sh
+#
+# The guest prints the job's output on its second serial port, which is this
+# script's stdout, and ends it with a DMR-EXIT=<n> marker line that is
+# filtered out and becomes vm_boot's result. The first serial port is the
+# kernel console; it goes to a log file only (so kernel messages cannot
+# split the job's lines), and its tail is shown when the guest dies.
+#
+# Environment:
+#   DMR_FLAVOUR=debug|release  guest kernel and module flavour (default debug)
+#   DMR_KERNEL=PATH            use this bzImage instead of scripts/kernel.sh's
+#   DMR_MODULE=PATH|none       module to load (default: scripts/module.sh)
+#   DMR_KVM=1                  use KVM instead of TCG (hangs on some hosts)
+#   DMR_SMP=2 DMR_MEM=2G       guest CPUs and memory
+#   DMR_TIMEOUT=SECONDS        host-side limit for the whole guest run
+#   DMR_APPEND="..."           extra kernel command line
+#   DMR_QEMU_ARGS="..."        extra QEMU arguments (word-split)
+#   DMR_VERBOSE=1              also stream the kernel console to stderr
+#   DMR_LOGDIR=DIR             where run logs go (default $DMR_CACHE/logs)
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+# Output of vm_boot (globals, since the output stream is the job's):
+VM_RC=          # guest job's exit status; empty if the guest never said
+VM_STATUS=      # exited | timeout | died | setup (no guest was started)
+VM_LOG=         # run directory: console.log, output.log
+VM_SECS=        # wall-clock seconds of the QEMU run
+VM_UP=          # guest uptime (s) when /init started, from the console
+
+vm_log() { echo "vm: $*" >&2; }
+
+# Path of the guest kernel image for $DMR_FLAVOUR.
+vm_kernel() {
+	if [ -n "${DMR_KERNEL:-}" ]; then
+		echo "$DMR_KERNEL"
+		return
+	fi
+	local kdir
+	kdir=$("$DMR_TOP/scripts/kernel.sh" "${DMR_FLAVOUR:-debug}")
+	echo "$kdir/arch/x86/boot/bzImage"
+}
+
+# A fresh run directory under $DMR_LOGDIR; keeps the 20 newest.
+vm_new_logdir() {
+	local base=${DMR_LOGDIR:-$DMR_CACHE/logs}
+	mkdir -p "$base"
+	VM_LOG=$(mktemp -d "$base/$(date +%Y%m%d-%H%M%S).XXXX")
+	ln -sfn "$(basename "$VM_LOG")" "$base/latest"
+	ls -dt "$base"/2*.* 2>/dev/null | tail -n +21 | xargs -r rm -rf
+}
+
+# vm_boot JOB ARGS TIMEOUT [HOSTFILE...]
+# Builds the initramfs, boots the guest, streams the job's output to stdout.
+# Sets VM_RC, VM_STATUS, VM_LOG, VM_SECS, VM_UP. Returns 0 when the guest
+# reported an exit status (whatever it is), 1 otherwise.
+vm_boot() {
+	local job=$1 args=$2 limit=$3
+	shift 3
+	local kernel initrd t0 t1 qrc accel append tailpid=
+	# Callers use "if vm_boot", where set -e is off: check by hand.
+	VM_STATUS=setup VM_RC= VM_SECS= VM_UP=
+	vm_new_logdir
+	kernel=$(vm_kernel) || { vm_log "no guest kernel"; return 1; }
+	[ -f "$kernel" ] || { vm_log "kernel image $kernel missing"; return 1; }
+	initrd=$VM_LOG/initramfs.cpio.gz
+	t0=$(date +%s.%N)
+	"$DMR_TOP/scripts/initramfs.sh" "$initrd" "$@" || { vm_log "initramfs build failed"; return 1; }
+	t1=$(date +%s.%N)
+	[ -z "${DMR_VERBOSE:-}" ] || vm_log "initramfs ready in $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s"
+
+	if [ "${DMR_KVM:-0}" = 1 ]; then
+		accel=(-accel kvm -cpu host)
+	else
+		accel=(-accel tcg)
+	fi
+	# printk.devkmsg=on: lib.sh's dmesg marks must not be rate limited.
+	# kasan_multi_shot: report every KASAN bug, not only the first of a boot.
+	append="console=ttyS0 panic=-1 rdinit=/init kmemleak=on kasan_multi_shot"
+	append+=" printk.devkmsg=on no_hash_pointers ${DMR_APPEND:-}"
+	append+=" dmr_job=$job dmr_args=$args"
+	# shellcheck disable=SC2206 # DMR_QEMU_ARGS is meant to be word-split
+	local extra=(${DMR_QEMU_ARGS:-})
+	local qemu=(qemu-system-x86_64 "${accel[@]}" -smp "${DMR_SMP:-2}" -m "${DMR_MEM:-2G}"
+		-display none -vga none -monitor none -parallel none -nic none -no-reboot
+		-kernel "$kernel" -initrd "$initrd" -append "$append"
+		-serial "file:$VM_LOG/console.log" -serial stdio "${extra[@]}")
+	printf '%q ' "${qemu[@]}" >"$VM_LOG/qemu.cmd"
+	: >"$VM_LOG/console.log"
+	if [ -n "${DMR_VERBOSE:-}" ]; then
+		tail -n +1 -f "$VM_LOG/console.log" >&2 &
+		tailpid=$!
+	fi
+
+	t0=$(date +%s.%N)
+	rm -f "$VM_LOG/exit"
+	set +e
+	# QEMU's stdin is /dev/null so the stdio chardev never touches the
+	# terminal. timeout kills QEMU if the guest hangs.
+	timeout -k 10 "$limit" "${qemu[@]}" </dev/null 2>"$VM_LOG/qemu.err" | vm_reader "$VM_LOG"
+	qrc=${PIPESTATUS[0]}
+	set -e
+	t1=$(date +%s.%N)
+	[ -z "$tailpid" ] || { sleep 0.2; kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; }
+	rm -f "$initrd"
+	[ ! -s "$VM_LOG/qemu.err" ] || sed 's/^/qemu: /' "$VM_LOG/qemu.err" >&2
+
+	VM_SECS=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")
+	VM_UP=$(sed -n 's/.*dmr-init: up at \([0-9.]*\) s.*/\1/p' "$VM_LOG/console.log" | head -1)
+	VM_RC=$(cat "$VM_LOG/exit" 2>/dev/null || true)
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		VM_STATUS=timeout
+	elif [ -n "$VM_RC" ]; then
+		VM_STATUS=exited
+	else
+		VM_STATUS=died
+	fi
+	[ -z "${DMR_VERBOSE:-}" ] || vm_log "guest up at ${VM_UP:-?} s, $VM_STATUS (${VM_RC:-no status}) after $VM_SECS s; logs in $VM_LOG"
+	[ -n "$VM_RC" ]
+}
+
+# Copy the job's output stream ($1/output.log and stdout), drop the CRs a
+# cooked tty would add, and take the DMR-EXIT marker out into $1/exit.
+vm_reader() {
+	local dir=$1 line re='^(.*)DMR-EXIT=([0-9]+)$'
+	exec 3>"$dir/output.log"
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		if [[ $line =~ $re ]]; then
+			echo "${BASH_REMATCH[2]}" >"$dir/exit"
+			line=${BASH_REMATCH[1]}
+			[ -n "$line" ] || continue
+		fi
+		printf '%s\n' "$line"
+		printf '%s\n' "$line" >&3
+	done
+	exec 3>&-
+}
+
+# The first kernel-log line that explains a dead guest, if any.
+vm_death_reason() {
+	grep -m1 -E 'Kernel panic|BUG:|Oops|general protection|KASAN|WARNING:|panicked' \
+		"$VM_LOG/console.log" 2>/dev/null | sed 's/^\[[ 0-9.]*\] //' || true
+}
+
+# Print why the guest did not report, with the console tail, on stderr.
+vm_explain_death() {
+	local why
+	case $VM_STATUS in
+	setup) return ;;
+	timeout) why="killed after ${1:-?} s (host timeout)" ;;
+	*) why="ended without reporting an exit status" ;;
+	esac
+	vm_log "guest $why; last kernel console lines ($VM_LOG/console.log):"
+	tail -n "${2:-40}" "$VM_LOG/console.log" | sed 's/^/  | /' >&2
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	[ $# -ge 2 ] || { sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+	j=$1 a=$2
+	shift 2
+	if vm_boot "$j" "$a" "${DMR_TIMEOUT:-900}" "$@"; then
+		exit "$VM_RC"
+	fi
+	vm_explain_death "${DMR_TIMEOUT:-900}"
+	exit 125
+fi

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The kernel's dm dirty logs (`core`, `disk`, `userspace`), which track
+//! the regions of a remote device that are out of sync.
+
+use super::args::CArgv;
+use super::bindings;
+use super::status::StatusWriter;
+use super::target::StatusType;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// A dirty log created by `dm_dirty_log_create`; destroyed when dropped.
+///
+/// # Invariants
+///
+/// `log` is a live dirty log whose `type_` table is valid, created on a
+/// target that outlives it.
+pub(crate) struct DirtyLog {
+    log: NonNull<bindings::dm_dirty_log>,
+}
+
+// SAFETY: dirty log operations are callable from any process context; the
+// dirty-log implementations lock internally.
+unsafe impl Send for DirtyLog {}
+// SAFETY: see `Send`; the shared methods call thread-safe operations.
+unsafe impl Sync for DirtyLog {}
+
+impl DirtyLog {
+    /// Create a dirty log of type `type_name` with `params` on target `ti`.
+    ///
+    /// # Safety
+    ///
+    /// `ti` must be a live target that outlives the returned log.
+    pub(super) unsafe fn create(
+        ti: *mut bindings::dm_target,
+        type_name: &str,
+        params: &[&str],
+    ) -> Result<Self> {
+        let name = super::args::to_cstring(type_name)?;
+        let mut argv = CArgv::new(params)?;
+        // SAFETY: `name` and `argv` are NUL-terminated and alive for the
+        // call; the caller guarantees `ti`. No flush callback is needed.
+        let log = unsafe {
+            bindings::dm_dirty_log_create(
+                name.as_ptr() as *const kernel::ffi::c_char,
+                ti,
+                None,
+                argv.argc(),
+                argv.argv(),
+            )
+        };
+        NonNull::new(log).map(|log| Self { log }).ok_or(EINVAL)
+    }
+
+    fn ty(&self) -> &bindings::dm_dirty_log_type {
+        // SAFETY: `log` and its type table are valid (type invariant).
+        unsafe { &*(*self.log.as_ptr()).type_ }
+    }
+
+    /// Region size in sectors.
+    pub(crate) fn region_size(&self) -> u64 {
+        match self.ty().get_region_size {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => u64::from(unsafe { f(self.log.as_ptr()) }),
+            None => 0,
+        }
+    }
+
+    /// Number of regions that are in sync.
+    pub(crate) fn sync_count(&self) -> u64 {
+        match self.ty().get_sync_count {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => unsafe { f(self.log.as_ptr()) },
+            None => 0,
+        }
+    }
+
+    /// Write the log's own status (`TABLE` gives `<type> <#args> <args>`).
+    pub(crate) fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
+        let Some(f) = self.ty().status else { return };
+        let mut buf = [0u8; 128];
+        // SAFETY: `buf` is writable for its length; the log is live.
+        unsafe {
+            f(
+                self.log.as_ptr(),
+                ty.to_raw(),
+                buf.as_mut_ptr() as *mut kernel::ffi::c_char,
+                buf.len() as u32,
+            )
+        };
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        let text = buf.get(..end).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
+        let _ = core::fmt::Write::write_str(out, text.trim_end());
+    }
+}
+
+impl Drop for DirtyLog {
+    fn drop(&mut self) {
+        // SAFETY: the log is live and destroyed exactly once (invariant).
+        unsafe { bindings::dm_dirty_log_destroy(self.log.as_ptr()) }
+    }
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The device-mapper layer: a safe Rust interface to the kernel's
+//! device-mapper core for the targets above it.
+//!
+//! Everything `unsafe` in the module lives here (and in the C shim
+//! `shim.c`); the targets, the replication log and the site links are safe
+//! Rust. The layer follows the shape of the 2023 Rust device-mapper RFC
+//! (a `#[vtable]` target trait, registration that unregisters on drop,
+//! device references that are put on drop) without its panicking defaults.
+
+// The layer is an interface: not all of it has a user yet.
+#![allow(dead_code)]
+
+#[allow(
+    clippy::all,
+    missing_docs,
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    improper_ctypes,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn
+)]
+mod bindings {
+    include!("bindings_generated.rs");
+}
+
+mod args;
+mod bio;
+mod device;
+mod dirty_log;
+mod global;
+mod status;
+mod target;
+
+pub(crate) use args::CtrError;
+pub(crate) use bio::{Bio, BioOp};
+pub(crate) use device::{DevId, DmDev};
+pub(crate) use dirty_log::DirtyLog;
+pub(crate) use global::Global;
+pub(crate) use status::StatusWriter;
+pub(crate) use target::{
+    DeviceVisitor, MapResult, Registration, StatusType, Target, TargetCtx, TargetHandle,
+};

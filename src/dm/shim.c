@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * C wrappers for static inlines and macros that Rust cannot call directly.
+ * Every function is a one-liner; the logic lives in Rust.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/mutex.h>
+#include "../../include/dm_shim.h"
+
+unsigned int dmr_bio_op(struct bio *bio)
+{
+	return bio_op(bio);
+}
+
+bool dmr_bio_is_preflush(struct bio *bio)
+{
+	return bio->bi_opf & REQ_PREFLUSH;
+}
+
+bool dmr_bio_is_fua(struct bio *bio)
+{
+	return bio->bi_opf & REQ_FUA;
+}
+
+unsigned int dmr_bio_sectors(struct bio *bio)
+{
+	return bio_sectors(bio);
+}
+
+void dmr_bio_set_dev(struct bio *bio, struct block_device *bdev)
+{
+	bio_set_dev(bio, bdev);
+}
+
+void dmr_bio_zero_fill(struct bio *bio)
+{
+	zero_fill_bio(bio);
+}
+
+void dmr_bio_endio(struct bio *bio, u8 status)
+{
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+u32 dmr_target_devt(struct dm_target *ti)
+{
+	return disk_devt(dm_disk(dm_table_get_md(ti->table)));
+}
+
+u32 dmr_dev_devt(struct dm_dev *dev)
+{
+	return dev->bdev->bd_dev;
+}
+
+u64 dmr_dev_sectors(struct dm_dev *dev)
+{
+	return bdev_nr_sectors(dev->bdev);
+}
+
+const char *dmr_target_dm_name(struct dm_target *ti)
+{
+	return dm_device_name(dm_table_get_md(ti->table));
+}
+
+static DEFINE_MUTEX(dmr_global_mutex);
+
+void dmr_global_lock(void)
+{
+	mutex_lock(&dmr_global_mutex);
+}
+
+void dmr_global_unlock(void)
+{
+	mutex_unlock(&dmr_global_mutex);
+}

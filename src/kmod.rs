@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+//! dm-replicator: block-level remote replication for device-mapper.
+//!
+//! Registers two targets: `replicator`, which owns a group's replication
+//! log and site links, and `replicator-dev`, one per replicated device.
+//! See `Documentation/replicator.rst`.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::prelude::*;
+
+mod blockdev;
+mod dm;
+mod group;
+// Shared with host crates: not every item has a user in the module.
+#[allow(unreachable_pub, dead_code, unused_imports)]
+mod logic;
+mod registry;
+mod replicator;
+mod replicator_dev;
+mod ringbuffer;
+
+module! {
+    type: DmReplicator,
+    name: "dm_replicator",
+    author: "dm-replicator developers",
+    description: "device-mapper remote replication targets",
+    license: "GPL",
+}
+
+/// Target versions, reported by `dmsetup targets`.
+const VERSION: [u32; 3] = [0, 1, 0];
+
+struct DmReplicator {
+    _replicator: dm::Registration,
+    _replicator_dev: dm::Registration,
+}
+
+impl kernel::Module for DmReplicator {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let replicator = dm::Registration::new::<replicator::Replicator>(module, c"replicator", VERSION)?;
+        let replicator_dev =
+            dm::Registration::new::<replicator_dev::ReplicatorDev>(module, c"replicator-dev", VERSION)?;
+        Ok(Self { _replicator: replicator, _replicator_dev: replicator_dev })
+    }
+}
+
+/// A fresh identity for a target, to tell tables of one group apart.
+fn next_target_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A grammar error as a constructor error.
+fn table_error(e: logic::error::TableError) -> dm::CtrError {
+    dm::CtrError::inval(e.message())
+}

@@ -1,0 +1,323 @@
+//! Messages (`dmsetup message`) of both targets.
+//!
+//! Keywords are matched exactly, not by prefix: a message changes a
+//! running replicator, so a typo must not select another command.
+//!
+//! `replicator`:
+//! `start|resume [all]`, `stop|suspend|postsuspend [all]`,
+//! `slink add <slink_type> <#slink_params> <slink_params...>`,
+//! `slink del <nr>`, `slink message <nr> policy <policy>`,
+//! `slink message <nr> fallbehind <type> <N>[unit]` (or `<type>=<N>[unit]`),
+//! `statistics on|off|reset`, `replog statistics on|off|reset`,
+//! `replog resize <sectors>`.
+//!
+//! `replicator-dev`:
+//! `start|resume`, `stop|suspend|postsuspend`,
+//! `device add <replicator_device> <dev_nr> <device groups...>`,
+//! `device del <slink_nr>`.
+
+use core::fmt;
+
+use super::blockdev::BlockdevParams;
+use super::error::TableError;
+use super::fallbehind::FallBehind;
+use super::group::Framed;
+use super::policy::Policy;
+use super::replicator_dev_table::ReplicatorDevTable;
+use super::replicator_table::split_slink;
+use super::ringbuffer::parse_replog_size;
+use super::slink::parse_slink_number;
+
+/// `statistics` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsCmd {
+    /// `on`: collect development statistics.
+    On,
+    /// `off`: stop collecting.
+    Off,
+    /// `reset`: zero the counters.
+    Reset,
+}
+
+impl StatsCmd {
+    /// Parses the words after `statistics`: exactly one of `on|off|reset`.
+    fn parse_args(args: &[&str]) -> Result<StatsCmd, TableError> {
+        let cmd = match args {
+            [] => return Err(TableError::StatsArgMissing),
+            ["on"] => StatsCmd::On,
+            ["off"] => StatsCmd::Off,
+            ["reset"] => StatsCmd::Reset,
+            [_] => return Err(TableError::StatsArgUnknown),
+            _ => return Err(TableError::MessageTooMany),
+        };
+        Ok(cmd)
+    }
+
+    /// The keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StatsCmd::On => "on",
+            StatsCmd::Off => "off",
+            StatsCmd::Reset => "reset",
+        }
+    }
+}
+
+/// A message for the replication log (`replog ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplogMessage {
+    /// `replog statistics on|off|reset`.
+    Statistics(StatsCmd),
+    /// `replog resize <sectors>`.
+    Resize {
+        /// New size in sectors.
+        sectors: u64,
+    },
+}
+
+impl ReplogMessage {
+    /// Parses the words after `replog`.
+    fn parse_args(args: &[&str]) -> Result<ReplogMessage, TableError> {
+        let (cmd, rest) = args.split_first().ok_or(TableError::ReplogCommandMissing)?;
+        match *cmd {
+            "statistics" => Ok(ReplogMessage::Statistics(StatsCmd::parse_args(rest)?)),
+            "resize" => match rest {
+                [] => Err(TableError::ResizeSizeMissing),
+                [size] => Ok(ReplogMessage::Resize {
+                    sectors: parse_replog_size(size)?,
+                }),
+                _ => Err(TableError::MessageTooMany),
+            },
+            _ => Err(TableError::ReplogCommandUnknown),
+        }
+    }
+}
+
+/// A message to the `replicator` target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicatorMessage<'a> {
+    /// `start|resume [all]`: resume the log, with `all` its site links and
+    /// devices too.
+    Start {
+        /// Whether `all` was given.
+        all: bool,
+    },
+    /// `stop|suspend|postsuspend [all]`.
+    Stop {
+        /// Whether `all` was given.
+        all: bool,
+    },
+    /// `slink add <slink_type> <#slink_params> <slink_params>`: a remote
+    /// site link, the same group as in the table.
+    SlinkAdd {
+        /// The site link type (`blockdev`).
+        slink_type: &'a str,
+        /// Its parameters; `slink` is at least 1.
+        params: BlockdevParams,
+    },
+    /// `slink del <nr>`, `nr` at least 1.
+    SlinkDel {
+        /// Site link to delete.
+        slink: u32,
+    },
+    /// `slink message <nr> policy <policy>`.
+    SlinkPolicy {
+        /// Site link to change.
+        slink: u32,
+        /// New policy; check it against the current limit with
+        /// [`check_policy_fallbehind`](super::blockdev::check_policy_fallbehind).
+        policy: Policy,
+    },
+    /// `slink message <nr> fallbehind <type> <N>[unit]`.
+    SlinkFallBehind {
+        /// Site link to change.
+        slink: u32,
+        /// New limit; check it against the current policy with
+        /// [`check_policy_fallbehind`](super::blockdev::check_policy_fallbehind).
+        fallbehind: FallBehind,
+    },
+    /// `statistics on|off|reset` of the target.
+    Statistics(StatsCmd),
+    /// `replog ...`, for the replication log.
+    Replog(ReplogMessage),
+}
+
+/// Parses the remote site link number of `slink del`.
+fn remote_slink(args: &[&str]) -> Result<u32, TableError> {
+    match args {
+        [] => Err(TableError::SlinkNumberMissing),
+        [nr] => match parse_slink_number(nr)? {
+            0 => Err(TableError::Slink0ByMessage),
+            slink => Ok(slink),
+        },
+        _ => Err(TableError::MessageTooMany),
+    }
+}
+
+/// Parses the optional `all` after `start` or `stop`.
+fn parse_all(args: &[&str]) -> Result<bool, TableError> {
+    match args {
+        [] => Ok(false),
+        ["all"] => Ok(true),
+        [_] => Err(TableError::StartStopArg),
+        _ => Err(TableError::MessageTooMany),
+    }
+}
+
+impl<'a> ReplicatorMessage<'a> {
+    /// Parses a message to the `replicator` target.
+    pub fn parse(args: &'a [&'a str]) -> Result<ReplicatorMessage<'a>, TableError> {
+        let (cmd, rest) = args.split_first().ok_or(TableError::MessageEmpty)?;
+        match *cmd {
+            "start" | "resume" => Ok(ReplicatorMessage::Start {
+                all: parse_all(rest)?,
+            }),
+            "stop" | "suspend" | "postsuspend" => Ok(ReplicatorMessage::Stop {
+                all: parse_all(rest)?,
+            }),
+            "slink" => ReplicatorMessage::parse_slink(rest),
+            "statistics" => Ok(ReplicatorMessage::Statistics(StatsCmd::parse_args(rest)?)),
+            "replog" => Ok(ReplicatorMessage::Replog(ReplogMessage::parse_args(rest)?)),
+            _ => Err(TableError::MessageUnknown),
+        }
+    }
+
+    /// Parses the words after `slink`.
+    fn parse_slink(args: &'a [&'a str]) -> Result<ReplicatorMessage<'a>, TableError> {
+        let (cmd, rest) = args.split_first().ok_or(TableError::SlinkCommandMissing)?;
+        match *cmd {
+            "add" => {
+                let (slink_type, params, extra) = split_slink(rest)?;
+                if !extra.is_empty() {
+                    return Err(TableError::MessageTooMany);
+                }
+                if params.slink == 0 {
+                    return Err(TableError::Slink0ByMessage);
+                }
+                Ok(ReplicatorMessage::SlinkAdd { slink_type, params })
+            }
+            "del" => Ok(ReplicatorMessage::SlinkDel {
+                slink: remote_slink(rest)?,
+            }),
+            "message" => {
+                let (nr, rest) = rest.split_first().ok_or(TableError::SlinkNumberMissing)?;
+                let slink = parse_slink_number(nr)?;
+                let (what, rest) = rest.split_first().ok_or(TableError::SlinkMessageMissing)?;
+                match *what {
+                    "policy" => match rest {
+                        [] => Err(TableError::PolicyMissing),
+                        [policy] => Ok(ReplicatorMessage::SlinkPolicy {
+                            slink,
+                            policy: Policy::parse(policy)?,
+                        }),
+                        _ => Err(TableError::MessageTooMany),
+                    },
+                    "fallbehind" => {
+                        let fallbehind = match rest {
+                            [] => return Err(TableError::FallBehindMissing),
+                            [limit] => FallBehind::parse_assignment(limit)?,
+                            [kind, value] => FallBehind::parse(kind, value)?,
+                            _ => return Err(TableError::MessageTooMany),
+                        };
+                        Ok(ReplicatorMessage::SlinkFallBehind { slink, fallbehind })
+                    }
+                    _ => Err(TableError::SlinkMessageUnknown),
+                }
+            }
+            _ => Err(TableError::SlinkCommandUnknown),
+        }
+    }
+}
+
+impl fmt::Display for ReplicatorMessage<'_> {
+    /// Writes the canonical message text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all = |all: bool| if all { " all" } else { "" };
+        match self {
+            ReplicatorMessage::Start { all: a } => write!(f, "start{}", all(*a)),
+            ReplicatorMessage::Stop { all: a } => write!(f, "stop{}", all(*a)),
+            ReplicatorMessage::SlinkAdd { slink_type, params } => {
+                write!(f, "slink add {}", Framed(slink_type, params))
+            }
+            ReplicatorMessage::SlinkDel { slink } => write!(f, "slink del {slink}"),
+            ReplicatorMessage::SlinkPolicy { slink, policy } => {
+                write!(f, "slink message {slink} policy {policy}")
+            }
+            ReplicatorMessage::SlinkFallBehind { slink, fallbehind } => {
+                write!(f, "slink message {slink} fallbehind {fallbehind}")
+            }
+            ReplicatorMessage::Statistics(cmd) => write!(f, "statistics {}", cmd.keyword()),
+            ReplicatorMessage::Replog(ReplogMessage::Statistics(cmd)) => {
+                write!(f, "replog statistics {}", cmd.keyword())
+            }
+            ReplicatorMessage::Replog(ReplogMessage::Resize { sectors }) => {
+                write!(f, "replog resize {sectors}")
+            }
+        }
+    }
+}
+
+/// A message to a `replicator-dev` target.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplicatorDevMessage<'a> {
+    /// `start|resume`: resume replication of this device on all site links.
+    Start,
+    /// `stop|suspend|postsuspend`.
+    Stop,
+    /// `device add <replicator_device> <dev_nr> <device groups...>`: remote
+    /// devices only; the kernel checks that replicator and `dev_nr` are
+    /// this target's.
+    DeviceAdd {
+        /// The parsed arguments.
+        table: ReplicatorDevTable<'a>,
+    },
+    /// `device del <slink_nr>`, `slink_nr` at least 1.
+    DeviceDel {
+        /// Site link whose copy of this device is removed.
+        slink: u32,
+    },
+}
+
+impl<'a> ReplicatorDevMessage<'a> {
+    /// Parses a message to a `replicator-dev` target.
+    pub fn parse(args: &'a [&'a str]) -> Result<ReplicatorDevMessage<'a>, TableError> {
+        let (cmd, rest) = args.split_first().ok_or(TableError::MessageEmpty)?;
+        match *cmd {
+            "start" | "resume" if rest.is_empty() => Ok(ReplicatorDevMessage::Start),
+            "stop" | "suspend" | "postsuspend" if rest.is_empty() => Ok(ReplicatorDevMessage::Stop),
+            "start" | "resume" | "stop" | "suspend" | "postsuspend" => {
+                Err(TableError::MessageTooMany)
+            }
+            "device" => {
+                let (sub, rest) = rest.split_first().ok_or(TableError::DeviceCommandMissing)?;
+                match *sub {
+                    "add" => Ok(ReplicatorDevMessage::DeviceAdd {
+                        table: ReplicatorDevTable::parse_device_add(rest)?,
+                    }),
+                    "del" => match rest {
+                        [] => Err(TableError::SlinkNumberMissing),
+                        [nr] => match parse_slink_number(nr)? {
+                            0 => Err(TableError::DeviceSlink0ByMessage),
+                            slink => Ok(ReplicatorDevMessage::DeviceDel { slink }),
+                        },
+                        _ => Err(TableError::MessageTooMany),
+                    },
+                    _ => Err(TableError::DeviceCommandUnknown),
+                }
+            }
+            _ => Err(TableError::MessageUnknown),
+        }
+    }
+}
+
+impl fmt::Display for ReplicatorDevMessage<'_> {
+    /// Writes the canonical message text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplicatorDevMessage::Start => f.write_str("start"),
+            ReplicatorDevMessage::Stop => f.write_str("stop"),
+            ReplicatorDevMessage::DeviceAdd { table } => write!(f, "device add {table}"),
+            ReplicatorDevMessage::DeviceDel { slink } => write!(f, "device del {slink}"),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `replicator` target: owns a group's replication log and its site
+//! links. Its own mapped device is the group's control device, which
+//! `replicator-dev` tables name; it maps no data of its own.
+//!
+//! Table: `<replog_type> <#replog_params> <replog_params>
+//! {<slink_type> <#slink_params> <slink_params>}{1..N}`, see
+//! `Documentation/tables.rst`.
+
+use crate::dm::{
+    Bio, BioOp, CtrError, MapResult, StatusType, StatusWriter, Target, TargetCtx, TargetHandle,
+};
+use crate::group::{Group, GroupState, SlinkConfig};
+use crate::logic::blockdev::check_policy_fallbehind;
+use crate::logic::message::{ReplicatorMessage, StatsCmd};
+use crate::logic::replicator_table::ReplicatorTable;
+use crate::registry::{self, Replog};
+use crate::{next_target_id, table_error};
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::sync::Arc;
+
+/// A `replicator` target.
+pub(crate) struct Replicator {
+    /// Identity of this target within its group (tables can be reloaded,
+    /// so two targets of one group may exist for a while).
+    id: usize,
+    group: Arc<Group>,
+    replog: Arc<dyn Replog>,
+    handle: TargetHandle,
+}
+
+/// Build the site-link configuration of a table line.
+fn slinks_of(table: &ReplicatorTable<'_>) -> Result<RBTree<u32, SlinkConfig>, CtrError> {
+    let mut slinks = RBTree::new();
+    for s in table.slinks() {
+        let (type_name, params) = s.map_err(table_error)?;
+        let ty = registry::slink_type(type_name)
+            .ok_or(CtrError::inval(c"Unknown site link type"))?;
+        let cfg = SlinkConfig { type_name: ty.name(), params };
+        slinks
+            .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
+            .map_err(|_| CtrError::new(c"Cannot allocate site link", ENOMEM))?;
+    }
+    Ok(slinks)
+}
+
+/// Site links of `new` that bound devices still use but `new` lacks.
+fn check_slinks_kept(state: &GroupState, new: &RBTree<u32, SlinkConfig>) -> Result<(), CtrError> {
+    if state.bindings.values().any(|b| state.slinks.keys().any(|nr| b.slinks.contains(*nr) && new.get(nr).is_none())) {
+        return Err(CtrError::new(c"A removed site link still has devices", EBUSY));
+    }
+    Ok(())
+}
+
+impl Replicator {
+    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorMessage<'_>) -> Result<(), CtrError> {
+        let _ = ctx;
+        match msg {
+            ReplicatorMessage::Start { all } | ReplicatorMessage::Stop { all } => {
+                let on = matches!(msg, ReplicatorMessage::Start { .. });
+                let mut st = self.group.state.lock();
+                st.replicating = on;
+                if all {
+                    for b in st.bindings.values_mut() {
+                        b.replicating = on;
+                    }
+                }
+            }
+            ReplicatorMessage::SlinkAdd { slink_type, params } => {
+                let ty = registry::slink_type(slink_type)
+                    .ok_or(CtrError::inval(c"Unknown site link type"))?;
+                let mut st = self.group.state.lock();
+                if st.slinks.get(&params.slink).is_some() {
+                    return Err(CtrError::new(c"Site link already exists", EEXIST));
+                }
+                let cfg = SlinkConfig { type_name: ty.name(), params };
+                st.slinks
+                    .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
+                    .map_err(|_| CtrError::new(c"Cannot allocate site link", ENOMEM))?;
+            }
+            ReplicatorMessage::SlinkDel { slink } => {
+                let mut st = self.group.state.lock();
+                if st.slinks.get(&slink).is_none() {
+                    return Err(CtrError::new(c"Site link does not exist", ENOENT));
+                }
+                if st.slink_in_use(slink) {
+                    return Err(CtrError::new(c"Site link still has devices", EBUSY));
+                }
+                st.slinks.remove(&slink);
+            }
+            ReplicatorMessage::SlinkPolicy { slink, policy } => {
+                let mut st = self.group.state.lock();
+                let cfg = st
+                    .slinks
+                    .get_mut(&slink)
+                    .ok_or(CtrError::new(c"Site link does not exist", ENOENT))?;
+                cfg.params.policy = Some(policy);
+                // A synchronous site link never falls behind: its limit goes.
+                if policy.is_synchronous() {
+                    cfg.params.fallbehind = None;
+                }
+            }
+            ReplicatorMessage::SlinkFallBehind { slink, fallbehind } => {
+                let mut st = self.group.state.lock();
+                let cfg = st
+                    .slinks
+                    .get_mut(&slink)
+                    .ok_or(CtrError::new(c"Site link does not exist", ENOENT))?;
+                let policy = cfg.params.policy.unwrap_or_default();
+                check_policy_fallbehind(policy, Some(&fallbehind)).map_err(table_error)?;
+                cfg.params.fallbehind = Some(fallbehind);
+            }
+            ReplicatorMessage::Statistics(cmd) => {
+                let s = &self.group.stats;
+                match cmd {
+                    StatsCmd::On => s.enabled.store(true, Ordering::Relaxed),
+                    StatsCmd::Off => s.enabled.store(false, Ordering::Relaxed),
+                    StatsCmd::Reset => s.reset(),
+                }
+            }
+            ReplicatorMessage::Replog(m) => self.replog.message(&m)?,
+        }
+        self.handle.event();
+        Ok(())
+    }
+}
+
+#[vtable]
+impl Target for Replicator {
+    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, CtrError> {
+        let table = ReplicatorTable::parse(args).map_err(table_error)?;
+        let ty = registry::replog_type(table.replog_type)
+            .ok_or(CtrError::inval(c"Unknown replication log type"))?;
+        let replog = ty.create(ctx, table.replog_params)?;
+        let slinks = slinks_of(&table)?;
+        let id = next_target_id();
+        let group = Group::attach(ctx.dm_dev_id(), id, slinks, check_slinks_kept)?;
+        Ok(Self { id, group, replog, handle: ctx.handle() })
+    }
+
+    fn map(&self, bio: &mut Bio) -> MapResult {
+        // The control device holds no data: reads see zeroes, writes fail.
+        match bio.op() {
+            BioOp::Read => {
+                bio.zero_fill();
+                MapResult::Done(Ok(()))
+            }
+            _ => MapResult::Done(Err(EIO)),
+        }
+    }
+
+    fn preresume(&self) -> Result {
+        // A reloaded table's site links take over when it goes live.
+        self.group.install(self.id, check_slinks_kept).map_err(|e| {
+            pr_err!("replicator {}: cannot resume: {}\n", self.group.id, e.text());
+            e.err
+        })
+    }
+
+    fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
+        let st = self.group.state.lock();
+        let slinks = st.slinks_of(self.id);
+        match ty {
+            StatusType::Info => {
+                let _ = write!(out, "{} ", if st.replicating { "replicating" } else { "stopped" });
+                self.replog.info(out);
+                let _ = write!(out, " {}", slinks.iter().count());
+                for (nr, cfg) in slinks.iter() {
+                    let mode = if cfg.params.policy.unwrap_or_default().is_synchronous() { 'S' } else { 'A' };
+                    let _ = write!(out, " {} {},0,0", nr, mode);
+                }
+                let s = &self.group.stats;
+                if s.enabled.load(Ordering::Relaxed) {
+                    let _ = write!(
+                        out,
+                        " stats r={} w={} rs={} ws={}",
+                        s.reads.load(Ordering::Relaxed),
+                        s.writes.load(Ordering::Relaxed),
+                        s.read_sectors.load(Ordering::Relaxed),
+                        s.write_sectors.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            StatusType::Table => {
+                self.replog.table(out);
+                for (_, cfg) in slinks.iter() {
+                    let _ = write!(out, " {} {} {}", cfg.type_name, cfg.params.param_count(), cfg.params);
+                }
+            }
+            StatusType::Ima => {
+                let _ = write!(out, "target_name=replicator,target_version=0.1.0;");
+            }
+        }
+    }
+
+    fn message(
+        &self,
+        ctx: &TargetCtx<'_>,
+        args: &[&str],
+        _out: &mut StatusWriter<'_>,
+    ) -> Result<(), CtrError> {
+        let msg = ReplicatorMessage::parse(args).map_err(table_error)?;
+        self.message_inner(ctx, msg)
+    }
+}
+
+impl Drop for Replicator {
+    fn drop(&mut self) {
+        self.group.detach(self.id);
+    }
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `replicator-dev` target: one replicated device of a group, with its
+//! local device (site link 0) and its remote devices on other site links.
+//!
+//! Table: `<replicator_device> <dev_nr> {<slink_nr> <#dev_params>
+//! <dev_path> <dlog_type> <#dlog_params> <dlog_params>}{1..N}`, see
+//! `Documentation/tables.rst`. Writes are passed to the local device; the
+//! replication log in front of it is built on top of this.
+
+use crate::dm::{
+    Bio, CtrError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
+    Target, TargetCtx, TargetHandle,
+};
+use crate::group::{Binding, Group};
+use crate::logic::message::ReplicatorDevMessage;
+use crate::logic::replicator_dev_table::{DeviceSpec, ReplicatorDevTable};
+use crate::logic::slink::SlinkSet;
+use crate::{next_target_id, table_error};
+use core::fmt::Write;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::sync::{Arc, Mutex};
+
+/// A remote device with the dirty log that tracks what it lacks.
+struct Remote {
+    dev: DmDev,
+    log: DirtyLog,
+}
+
+/// A `replicator-dev` target.
+pub(crate) struct ReplicatorDev {
+    id: usize,
+    group: Arc<Group>,
+    /// Keeps the replicator's device open, so it cannot go away under us.
+    ctrl: DmDev,
+    dev_nr: u32,
+    begin: u64,
+    len: u64,
+    local: DmDev,
+    /// Remote devices by site link number.
+    remotes: Pin<KBox<Mutex<RBTree<u32, Remote>>>>,
+    handle: TargetHandle,
+}
+
+/// Open a remote device and create its dirty log.
+fn open_remote(ctx: &TargetCtx<'_>, spec: &DeviceSpec<'_>) -> Result<Remote, CtrError> {
+    let dev = ctx
+        .get_device(spec.dev)
+        .map_err(|e| CtrError::new(c"Cannot open remote device", e))?;
+    if dev.sectors() < ctx.len() {
+        return Err(CtrError::inval(c"Remote device is smaller than the replicated device"));
+    }
+    let log = ctx
+        .create_dirty_log(spec.dirty_log.type_name(), spec.dirty_log.params())
+        .map_err(|e| CtrError::new(c"Cannot create dirty log", e))?;
+    Ok(Remote { dev, log })
+}
+
+/// Open the remote devices of `table` (site links > 0) and check them
+/// against the group: the site link exists, the region size is the group's,
+/// and the device is not yet on that site link.
+fn open_remotes(
+    ctx: &TargetCtx<'_>,
+    group: &Group,
+    id: usize,
+    table: &ReplicatorDevTable<'_>,
+    have: &RBTree<u32, Remote>,
+) -> Result<KVec<(u32, Remote)>, CtrError> {
+    let mut out = KVec::new();
+    for spec in table.devices() {
+        let spec = spec.map_err(table_error)?;
+        if spec.slink == 0 {
+            continue;
+        }
+        if have.get(&spec.slink).is_some() || out.iter().any(|(s, _)| *s == spec.slink) {
+            return Err(CtrError::new(c"Device already on this site link", EEXIST));
+        }
+        {
+            let st = group.state.lock();
+            if st.slinks.get(&spec.slink).is_none() {
+                return Err(CtrError::new(c"Site link not configured on the replicator", ENOENT));
+            }
+            if let (Some(want), Some(got)) = (st.region_size(id), spec.dirty_log.region_size()) {
+                if want != got {
+                    return Err(CtrError::inval(c"Region size differs from the replication group's"));
+                }
+            }
+        }
+        let remote = open_remote(ctx, &spec)?;
+        out.push((spec.slink, remote), GFP_KERNEL)
+            .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+    }
+    Ok(out)
+}
+
+impl ReplicatorDev {
+    /// The group binding that mirrors `remotes`.
+    fn binding(&self, remotes: &RBTree<u32, Remote>, replicating: bool) -> Binding {
+        let mut slinks = SlinkSet::new();
+        let mut region_size = None;
+        for (nr, r) in remotes.iter() {
+            slinks.insert(*nr);
+            region_size = Some(r.log.region_size());
+        }
+        Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating }
+    }
+
+    /// Publish the device's remotes to the group.
+    fn rebind(&self, remotes: &RBTree<u32, Remote>) {
+        let mut st = self.group.state.lock();
+        let replicating = st.bindings.get(&self.id).map_or(true, |b| b.replicating);
+        let b = self.binding(remotes, replicating);
+        if let Some(old) = st.bindings.get_mut(&self.id) {
+            *old = b;
+        }
+    }
+
+    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorDevMessage<'_>) -> Result<(), CtrError> {
+        match msg {
+            ReplicatorDevMessage::Start | ReplicatorDevMessage::Stop => {
+                let on = matches!(msg, ReplicatorDevMessage::Start);
+                let mut st = self.group.state.lock();
+                if let Some(b) = st.bindings.get_mut(&self.id) {
+                    b.replicating = on;
+                }
+            }
+            ReplicatorDevMessage::DeviceAdd { table } => {
+                let ctrl = ctx
+                    .get_device(table.replicator)
+                    .map_err(|e| CtrError::new(c"Cannot open replicator control device", e))?;
+                if ctrl.id() != self.ctrl.id() || table.dev_nr != self.dev_nr {
+                    return Err(CtrError::inval(c"Replicator device or device number does not match this device"));
+                }
+                drop(ctrl);
+                let mut remotes = self.remotes.lock();
+                let new = open_remotes(ctx, &self.group, self.id, &table, &remotes)?;
+                for (nr, r) in new {
+                    remotes
+                        .try_create_and_insert(nr, r, GFP_KERNEL)
+                        .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+                }
+                self.rebind(&remotes);
+            }
+            ReplicatorDevMessage::DeviceDel { slink } => {
+                let mut remotes = self.remotes.lock();
+                if remotes.remove(&slink).is_none() {
+                    return Err(CtrError::new(c"No device on this site link", ENOENT));
+                }
+                self.rebind(&remotes);
+            }
+        }
+        self.handle.event();
+        Ok(())
+    }
+}
+
+#[vtable]
+impl Target for ReplicatorDev {
+    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, CtrError> {
+        let table = ReplicatorDevTable::parse(args).map_err(table_error)?;
+        let ctrl = ctx
+            .get_device(table.replicator)
+            .map_err(|e| CtrError::new(c"Cannot open replicator control device", e))?;
+        let group = Group::find(ctrl.id())
+            .ok_or(CtrError::new(c"Device is not a replicator", ENODEV))?;
+        let local_spec = table
+            .devices()
+            .next()
+            .ok_or(CtrError::inval(c"Missing local device"))?
+            .map_err(table_error)?;
+        let local = ctx
+            .get_device(local_spec.dev)
+            .map_err(|e| CtrError::new(c"Cannot open local device", e))?;
+        let id = next_target_id();
+        let mut remotes = RBTree::new();
+        for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes)? {
+            remotes
+                .try_create_and_insert(nr, r, GFP_KERNEL)
+                .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+        }
+        let remotes = KBox::pin_init(new_mutex!(remotes), GFP_KERNEL)
+            .map_err(|_| CtrError::new(c"Cannot allocate remote device list", ENOMEM))?;
+
+        ctx.set_num_flush_bios(1);
+        ctx.set_num_discard_bios(1);
+        ctx.set_num_write_zeroes_bios(1);
+        let this = Self {
+            id,
+            group,
+            ctrl,
+            dev_nr: table.dev_nr,
+            begin: ctx.begin(),
+            len: ctx.len(),
+            local,
+            remotes,
+            handle: ctx.handle(),
+        };
+        {
+            let remotes = this.remotes.lock();
+            let b = this.binding(&remotes, true);
+            let mut st = this.group.state.lock();
+            if st.dev_nr_conflicts(this.dev_nr, b.local) {
+                return Err(CtrError::new(c"Device number is bound to another local device", EBUSY));
+            }
+            st.bindings
+                .try_create_and_insert(this.id, b, GFP_KERNEL)
+                .map_err(|_| CtrError::new(c"Cannot allocate device binding", ENOMEM))?;
+        }
+        Ok(this)
+    }
+
+    fn map(&self, bio: &mut Bio) -> MapResult {
+        self.group.stats.account(bio.is_write(), bio.sectors());
+        bio.set_dev(&self.local);
+        if bio.sectors() != 0 {
+            match bio.sector().checked_sub(self.begin) {
+                Some(s) => bio.set_sector(s),
+                None => return MapResult::Done(Err(EIO)),
+            }
+        }
+        MapResult::Remapped
+    }
+
+    fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
+        let remotes = self.remotes.lock();
+        let _ = write!(out, "{} {}", self.ctrl.id(), self.dev_nr);
+        match ty {
+            StatusType::Info => {
+                let replicating = self
+                    .group
+                    .state
+                    .lock()
+                    .bindings
+                    .get(&self.id)
+                    .map_or(false, |b| b.replicating);
+                let n = 1 + remotes.iter().count();
+                let _ = write!(out, " {} {} 0 A -", if replicating { "replicating" } else { "stopped" }, n);
+                for (nr, r) in remotes.iter() {
+                    let rs = r.log.region_size().max(1);
+                    let regions = self.len.div_ceil(rs);
+                    let _ = write!(out, " {} A {}/{}", nr, r.log.sync_count(), regions);
+                }
+            }
+            StatusType::Table => {
+                let _ = write!(out, " 0 1 {} nolog 0", self.local.id());
+                for (nr, r) in remotes.iter() {
+                    let _ = write!(out, " {} 1 {} ", nr, r.dev.id());
+                    r.log.status(StatusType::Table, out);
+                }
+            }
+            StatusType::Ima => {
+                let _ = write!(out, ";target_name=replicator-dev,target_version=0.1.0;");
+            }
+        }
+    }
+
+    fn message(
+        &self,
+        ctx: &TargetCtx<'_>,
+        args: &[&str],
+        _out: &mut StatusWriter<'_>,
+    ) -> Result<(), CtrError> {
+        let msg = ReplicatorDevMessage::parse(args).map_err(table_error)?;
+        self.message_inner(ctx, msg)
+    }
+
+    fn iterate_devices(&self, visit: &mut DeviceVisitor<'_>) -> i32 {
+        visit.visit(&self.local, 0, self.len)
+    }
+}
+
+impl Drop for ReplicatorDev {
+    fn drop(&mut self) {
+        self.group.state.lock().bindings.remove(&self.id);
+    }
+}
