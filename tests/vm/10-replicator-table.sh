@@ -27,7 +27,7 @@ assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65536 2 0 S,0,0 1
 dmc remove repl
 
 # Units, combined policies, the old ios=N form, and a bare slink.
-dmc create repl --table "0 1 replicator ringbuffer 4 $store 0 create 4096 blockdev 4 0 sync+stall blockdev 4 1 async size 200m blockdev 4 2 stall timeout 5s blockdev 3 3 a ios=7 blockdev 1 4"
+dmc create repl --table "0 1 replicator ringbuffer 4 $store 0 create 4096 blockdev 2 0 sync+stall blockdev 4 1 async size 200m blockdev 4 2 stall timeout 5s blockdev 3 3 a ios=7 blockdev 1 4"
 assert_eq "$(table_of repl)" "ringbuffer 4 $store 0 create 4096 blockdev 2 0 synchronous+stall blockdev 4 1 asynchronous size 200m blockdev 4 2 asynchronous+stall timeout 5s blockdev 4 3 asynchronous ios 7 blockdev 1 4" "units and policies"
 t=$(dmc table repl)
 dmc remove repl

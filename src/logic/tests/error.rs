@@ -46,6 +46,10 @@ fn every_message_is_reached_by_some_test() {
     ];
     for e in TableError::ALL {
         let quoted = std::format!("\"{}\"", e.text());
-        assert!(tests.iter().any(|t| t.contains(&quoted)), "no test provokes {:?}", e.text());
+        assert!(
+            tests.iter().any(|t| t.contains(&quoted)),
+            "no test provokes {:?}",
+            e.text()
+        );
     }
 }
