@@ -6,12 +6,13 @@
 # OUT is written as a gzip'ed newc cpio made of two concatenated archives
 # (the kernel unpacks them in turn):
 #   base     static busybox with applet links, dmsetup, util-linux losetup and
-#            blockdev, coreutils dd, fio, and every shared library they need.
-#            About 85 MiB unpacked (fio drags in ceph, gluster, icu...), so it
-#            is built once and cached by the content hash of what goes in.
+#            blockdev, coreutils dd, fio, the libraries they need (stubs for
+#            fio's unused engines), /usr/lib/dmr/tools.sh. Built once;
+#            cached by the content hash of what goes in.
 #   overlay  /init, the module (/lib/dm_replicator.ko), tests/vm/* (/tests/)
-#            and the extra HOSTFILEs (/extra/BASENAME unless =GUESTPATH is
-#            given). Small, so editing a test costs a fraction of a second.
+#            and the extra HOSTFILEs (/extra/BASENAME, or GUESTPATH if
+#            given; not under /lib or /bin). Small, so a changed test costs
+#            a fraction of a second.
 # Both parts are cached under $DMR_CACHE/initramfs by content hash.
 #
 # The module comes from $DMR_MODULE (a path, or "none" for no module), else
@@ -25,6 +26,25 @@ cache=$DMR_CACHE/initramfs
 mkdir -p "$cache"
 
 hash() { sha256sum | cut -c1-16; }
+
+# Every library ldd lists for the given binaries, plus the loader, at the
+# path ldd prints.
+libs_of() {
+	local b
+	for b in "$@"; do
+		[ -x "$b" ] || { echo "initramfs.sh: $b missing; run scripts/deps.sh" >&2; return 1; }
+		# A static binary makes ldd fail: it simply has no libraries.
+		{ ldd "$b" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+	done | sort -u
+}
+
+# Write a newc cpio of directory $1 to stdout, owned by root, entries sorted
+# so the archive does not depend on the order readdir returns.
+mkcpio() {
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet)
+}
+
+secs_since() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
 # --- the module ---------------------------------------------------------
 module=${DMR_MODULE:-}
@@ -42,70 +62,112 @@ if [ "$module" != none ] && [ ! -f "$module" ]; then
 fi
 
 # --- base part ----------------------------------------------------------
-# Host binaries and where they go in the guest. /bin is a link to usr/bin in
-# the guest (as on the Debian host), so library paths from ldd work as-is.
-bins=(
-	/usr/bin/busybox:/usr/bin/busybox
-	/usr/sbin/dmsetup:/usr/sbin/dmsetup
-	/usr/sbin/losetup:/usr/sbin/losetup
-	/usr/sbin/blockdev:/usr/sbin/blockdev
-	/usr/bin/dd:/usr/bin/dd
-	/usr/bin/fio:/usr/bin/fio
-)
-# Busybox must be the static build: the applet links are used before and
-# without any library.
+# Host binaries, at the same path in the guest. /bin, /lib... are links to
+# usr/ in the guest as on the Debian host, so ldd's paths work as they are.
+bins=(/usr/bin/busybox /usr/sbin/dmsetup /usr/sbin/losetup /usr/sbin/blockdev /usr/bin/dd)
+fio=/usr/bin/fio
+# Busybox must be the static build: its applets run before any library is
+# known to be there.
 if ldd /usr/bin/busybox >/dev/null 2>&1; then
 	echo "initramfs.sh: /usr/bin/busybox is not static (install busybox-static)" >&2
 	exit 1
 fi
 
-# Every library ldd lists, plus the loader, at the path ldd prints.
-libs=()
-for b in "${bins[@]}"; do
-	src=${b%%:*}
-	[ -x "$src" ] || { echo "initramfs.sh: $src missing; run scripts/deps.sh" >&2; exit 1; }
-	while read -r l; do libs+=("$l"); done < <(
-		ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
-done
-mapfile -t libs < <(printf '%s\n' "${libs[@]}" | sort -u)
+# Debian's fio links the libraries of its ceph, gluster, nbd, rdma and pmem
+# engines, which pull in ~80 MiB more (icu, boost, gnutls...). Unpacking
+# those made the debug guest's boot 15-25 s slower under TCG, and linking
+# them cost 6 s per fio start. The guest gets stub libraries instead, whose
+# functions abort with a message: the engines tests use (sync, psync,
+# libaio, io_uring...) never call them.
+fio_keep='^(libc|libm|libz|libaio|libnuma)\.so'
+fio_stubbed=$(readelf -d $fio | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | grep -vE "$fio_keep")
 
-# Key: this script, and the content of every file with its guest path.
+# Libraries (via a variable: a failure inside <(...) would go unnoticed):
+# all of the tools', and fio's own that are not stubbed.
+libs=$(
+	libs_of "${bins[@]}"
+	[ -x $fio ] || { echo "initramfs.sh: $fio missing; run scripts/deps.sh" >&2; exit 1; }
+	ldd $fio | awk '$2 == "=>" { print $1, $3 } $1 ~ /^\// { print "ld.so", $1 }' |
+		grep -E "$fio_keep|^ld.so " | cut -d' ' -f2
+)
+libs=$(sort -u <<<"$libs")
+mapfile -t libs <<<"$libs"
+
+# make_stub SONAME DIR: DIR/SONAME defines, with the same symbol versions,
+# every function fio takes from the real SONAME.
+make_stub() {
+	local so=$1 dir=$2 real need vs=()
+	real=$(ldd $fio | awk -v l="$so" '$1 == l { print $3 }')
+	# "name@version" of fio's undefined symbols that real defines.
+	need=$(join <(objdump -T $fio | awk '/\*UND\*/ { v = $(NF-1); gsub(/[()]/, "", v); print $NF "@" v }' | sort -u) \
+		<(objdump -T "$real" | awk '!/\*UND\*/ && NF >= 6 { v = $(NF-1); gsub(/[()]/, "", v); print $NF "@" v }' | sort -u))
+	[ -n "$need" ] || { echo "initramfs.sh: fio takes nothing from $so?" >&2; return 1; }
+	{
+		echo '#include <stdio.h>'
+		echo '#include <stdlib.h>'
+		echo "static void stub(const char *f) { fprintf(stderr, \"fio: %s: $so is a stub in the test guest\\n\", f); abort(); }"
+		awk -F@ '{ print "void " $1 "(void) { stub(\"" $1 "\"); }" }' <<<"$need"
+	} >"$dir/$so.c"
+	if grep -qv '@Base$' <<<"$need"; then
+		awk -F@ '{ a[$2] = a[$2] " " $1 ";" } END { for (v in a) print v " { global:" a[v] " };" }' <<<"$need" >"$dir/$so.map"
+		vs=(-Wl,--version-script="$dir/$so.map")
+	fi
+	gcc -shared -fPIC -O1 -Wl,-soname,"$so" "${vs[@]}" -o "$dir/$so" "$dir/$so.c"
+}
+
+# busybox ash runs its own applets in preference to anything on PATH, so a
+# plain "dd" would be busybox's; shell functions come before applets.
+tools_sh() {
+	cat <<'EOF'
+# Make the real tools win over busybox applets of the same name (busybox ash
+# prefers applets to PATH). Sourced by /tests/lib.sh, the test runner, tests
+# and vm-run scripts.
+dd() { /usr/bin/dd "$@"; }
+losetup() { /usr/sbin/losetup "$@"; }
+blockdev() { /usr/sbin/blockdev "$@"; }
+EOF
+}
+
+# Key: this script, and each file's path and content.
 base_key=$( {
 	cat "$0"
-	for b in "${bins[@]}"; do echo "${b#*:}"; sha256sum <"${b%%:*}"; done
-	for l in "${libs[@]}"; do echo "$l"; sha256sum <"$l"; done
+	for f in "${bins[@]}" $fio "${libs[@]}"; do echo "$f"; sha256sum <"$f"; done
 } | hash)
 base=$cache/base-$base_key.cpio.gz
-
-# Write a newc cpio of directory $1 to stdout, owned by root, entries sorted
-# so the archive does not depend on the order readdir returns.
-mkcpio() {
-	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --reproducible --quiet)
-}
 
 if [ ! -f "$base" ]; then
 	t0=$(date +%s.%N)
 	stage=$(mktemp -d "$cache/stage.XXXXXX")
 	trap 'rm -rf "$stage"' EXIT
-	mkdir -p "$stage"/usr/{bin,sbin,lib,lib64} "$stage"/{dev,proc,sys,tmp,run,etc,root,mnt}
+	mkdir -p "$stage"/usr/{bin,sbin,lib/dmr,lib/x86_64-linux-gnu,lib64} "$stage"/{dev,proc,sys,tmp,run,etc,root,mnt}
 	for d in bin sbin lib lib64; do ln -s "usr/$d" "$stage/$d"; done
-	for b in "${bins[@]}"; do cp -L "${b%%:*}" "$stage${b#*:}"; done
-	for l in "${libs[@]}"; do
-		mkdir -p "$stage$(dirname "$l")"
-		cp -L "$l" "$stage$l"
+	for f in "${bins[@]}" $fio "${libs[@]}"; do
+		mkdir -p "$stage$(dirname "$f")"
+		cp -L "$f" "$stage$f"
 	done
-	# Applet links for everything busybox has that the real tools above
-	# do not replace. dd is coreutils' so tests get the GNU options they
-	# know from the host (conv=fdatasync, oflag=dsync, status=none...).
+	mkdir "$stage/stubs"
+	for so in $fio_stubbed; do make_stub "$so" "$stage/stubs"; done
+	for so in $fio_stubbed; do mv "$stage/stubs/$so" "$stage/usr/lib/x86_64-linux-gnu/"; done
+	rm -rf "$stage/stubs"
+	tools_sh >"$stage/usr/lib/dmr/tools.sh"
+	# Applet links for everything busybox has that the real tools above do
+	# not replace. dd is coreutils' so tests get the GNU options known from
+	# the host (conv=fdatasync, oflag=dsync, iflag=fullblock...).
 	for a in $(/usr/bin/busybox --list); do
 		[ -e "$stage/usr/bin/$a" ] || [ -e "$stage/usr/sbin/$a" ] || ln -s busybox "$stage/usr/bin/$a"
 	done
 	echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 	echo "root:x:0:" >"$stage/etc/group"
+	# fio must start with the stubs (only possible as root: chroot).
+	if [ "$(id -u)" = 0 ] && ! chroot "$stage" /usr/bin/fio --version >/dev/null; then
+		echo "initramfs.sh: fio does not start with the stub libraries" >&2
+		exit 1
+	fi
 	mkcpio "$stage" | gzip -6 >"$base.tmp"
 	mv "$base.tmp" "$base"
-	rm -rf "$stage"; trap - EXIT
-	echo "initramfs.sh: built base $(basename "$base") ($(du -m "$base" | cut -f1) MiB) in $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s" >&2
+	rm -rf "$stage"
+	trap - EXIT
+	echo "initramfs.sh: built $(basename "$base") ($(du -k "$base" | cut -f1) KiB) in $(secs_since "$t0") s" >&2
 	# Drop stale base archives.
 	find "$cache" -maxdepth 1 -name 'base-*.cpio.gz' ! -name "$(basename "$base")" -delete
 fi
@@ -113,8 +175,8 @@ fi
 # --- overlay part -------------------------------------------------------
 # The guest's /init. The job comes from the kernel command line so one
 # initramfs serves both vm-test.sh and vm-run.sh:
-#   dmr_job=test dmr_args=A,B   run tests/vm/runner.sh A B (none: all)
-#   dmr_job=run  dmr_args=PATH  insmod the module, run sh PATH
+#   dmr_job=test dmr_args=A,B   run /tests/runner.sh A B (none: all)
+#   dmr_job=run  dmr_args=PATH  insmod the module, run PATH with sh
 # Job output goes to ttyS1 (the host's stdout); ttyS0 carries the kernel
 # console. The job's exit status is printed last as DMR-EXIT=<n>.
 init_script() {
@@ -126,7 +188,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs -o mode=1777 tmp /tmp
-mkdir -p /dev/pts /dev/shm && mount -t tmpfs shm /dev/shm
+mkdir -p /dev/shm && mount -t tmpfs shm /dev/shm
 ln -sf /proc/self/fd /dev/fd
 echo "dmr-init: up at $(cut -d' ' -f1 /proc/uptime) s" >/dev/console
 
@@ -153,7 +215,9 @@ run)
 		insmod /lib/dm_replicator.ko >$out 2>&1 || rc=$?
 	fi
 	if [ $rc = 0 ]; then
-		sh $args </dev/null >$out 2>&1
+		# $0 is the script; tools.sh first so dd, losetup, blockdev are
+		# the real ones.
+		sh -c '. /usr/lib/dmr/tools.sh; . "$0"' $args </dev/null >$out 2>&1
 		rc=$?
 	else
 		echo "vm: insmod /lib/dm_replicator.ko failed" >$out
@@ -188,12 +252,14 @@ for x in "$@"; do
 	mkdir -p "$ostage$(dirname "$dst")"
 	cp "$src" "$ostage$dst"
 done
-# /lib is a link in the base; an overlay directory of the same name would
-# replace it, so the overlay only ever writes under usr/.
-if [ -e "$ostage/lib" ] || [ -e "$ostage/bin" ]; then
-	echo "initramfs.sh: extra files must not go under /lib or /bin (use /usr/...)" >&2
-	exit 1
-fi
+# /lib and /bin are links in the base; a directory of the same name in the
+# overlay would replace them.
+for d in bin sbin lib lib64; do
+	if [ -e "$ostage/$d" ]; then
+		echo "initramfs.sh: extra files must not go under /$d (use /usr/$d)" >&2
+		exit 1
+	fi
+done
 ov_key=$( (cd "$ostage" && find . -type f | LC_ALL=C sort | xargs sha256sum) | hash)
 overlay=$cache/overlay-$ov_key.cpio.gz
 if [ ! -f "$overlay" ]; then
@@ -202,7 +268,8 @@ if [ ! -f "$overlay" ]; then
 	# Keep the 20 newest overlays.
 	ls -t "$cache"/overlay-*.cpio.gz | tail -n +21 | xargs -r rm -f
 fi
-rm -rf "$ostage"; trap - EXIT
+rm -rf "$ostage"
+trap - EXIT
 
 cat "$base" "$overlay" >"$out.tmp"
 mv "$out.tmp" "$out"

@@ -23,6 +23,8 @@
 # `||`, `!` and in functions called from them.
 
 export DM_DISABLE_UDEV=1
+# dd, losetup, blockdev: the real tools, not busybox's applets.
+. /usr/lib/dmr/tools.sh
 set -o pipefail 2>/dev/null || true
 DMR_TMP=${DMR_TMP:-/tmp}
 
@@ -125,6 +127,11 @@ assert_eq() {
 # devno NAME                 major:minor of dm device NAME (as tables print it)
 devno() {
 	dmc info -c --noheadings -o major,minor --separator : "${1:?devno NAME}" | tr -d ' '
+}
+
+# bdevno PATH               major:minor of block device PATH
+bdevno() {
+	cat "/sys/class/block/$(basename "$(readlink -f "${1:?bdevno PATH}")")/dev"
 }
 
 # table_of NAME              the table line of NAME without "<start> <len> <type> "
