@@ -9,7 +9,8 @@
 #            blockdev, coreutils dd, fio, the libraries they need (stubs for
 #            fio's unused engines), /usr/lib/dmr/tools.sh. Built once;
 #            cached by the content hash of what goes in.
-#   overlay  /init, the module (/lib/dm_replicator.ko), tests/vm/* (/tests/)
+#   overlay  /init, the module (/lib/dm_replicator.ko), tests/vm/* (/tests/;
+#            $DMR_TESTS_DIR instead if set)
 #            and the extra HOSTFILEs (/extra/BASENAME, or GUESTPATH if
 #            given; not under /lib or /bin). Small, so a changed test costs
 #            a fraction of a second.
@@ -242,8 +243,10 @@ mkdir -p "$ostage"/usr/lib "$ostage/tests" "$ostage/extra"
 init_script >"$ostage/init"
 chmod 755 "$ostage/init"
 [ "$module" = none ] || cp "$module" "$ostage/usr/lib/dm_replicator.ko"
-if [ -d "$DMR_TOP/tests/vm" ]; then
-	cp -r "$DMR_TOP/tests/vm/." "$ostage/tests/"
+# DMR_TESTS_DIR: another test directory (used to test the runner itself).
+tests_dir=${DMR_TESTS_DIR:-$DMR_TOP/tests/vm}
+if [ -d "$tests_dir" ]; then
+	cp -r "$tests_dir/." "$ostage/tests/"
 fi
 for x in "$@"; do
 	src=${x%%=*}

@@ -15,7 +15,7 @@
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
-tdir=$DMR_TOP/tests/vm
+tdir=${DMR_TESTS_DIR:-$DMR_TOP/tests/vm}
 names=()
 if [ $# = 0 ]; then
 	while IFS= read -r f; do names+=("$(basename "$f" .sh)"); done < <(

@@ -7,7 +7,7 @@
 //! the site link configuration, which replicated devices are bound on which
 //! site links, and the group's I/O statistics.
 
-use crate::dm::{CtrError, DevId, Global};
+use crate::dm::{TargetError, DevId, Global};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::slink::SlinkSet;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -151,9 +151,9 @@ impl Group {
         id: DevId,
         owner: usize,
         slinks: RBTree<u32, SlinkConfig>,
-        check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), CtrError>,
-    ) -> Result<Arc<Group>, CtrError> {
-        const NOMEM: CtrError = CtrError::new(c"Cannot allocate replication group", ENOMEM);
+        check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), TargetError>,
+    ) -> Result<Arc<Group>, TargetError> {
+        const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication group", ENOMEM);
         let mut groups = GROUPS.lock();
         if let Some((g, refs)) = groups.as_mut().and_then(|t| t.get_mut(&id.0)) {
             let mut st = g.state.lock();
@@ -191,8 +191,8 @@ impl Group {
     pub(crate) fn install(
         &self,
         owner: usize,
-        check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), CtrError>,
-    ) -> Result<(), CtrError> {
+        check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), TargetError>,
+    ) -> Result<(), TargetError> {
         let mut st = self.state.lock();
         if let Some(new) = st.pending.get(&owner) {
             check(&st, new)?;

@@ -51,6 +51,6 @@ fn next_target_id() -> usize {
 }
 
 /// A grammar error as a constructor error.
-fn table_error(e: logic::error::TableError) -> dm::CtrError {
-    dm::CtrError::inval(e.message())
+fn table_error(e: logic::error::TableError) -> dm::TargetError {
+    dm::TargetError::inval(e.message())
 }

@@ -3,7 +3,7 @@
 //! the type name in a `replicator` table line. A new type is one `impl` of
 //! the trait plus one line in the registry array.
 
-use crate::dm::{CtrError, StatusWriter, TargetCtx};
+use crate::dm::{TargetError, StatusWriter, TargetCtx};
 use crate::logic::message::ReplogMessage;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -13,7 +13,7 @@ pub(crate) trait ReplogType: Sync {
     /// The name used in table lines.
     fn name(&self) -> &'static str;
     /// Build a log from its table parameters (after `<type> <#params>`).
-    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, CtrError>;
+    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, TargetError>;
 }
 
 /// A replication log owned by a `replicator` target.
@@ -23,7 +23,7 @@ pub(crate) trait Replog: Send + Sync {
     /// Write the log's part of the INFO status.
     fn info(&self, out: &mut StatusWriter<'_>);
     /// Handle a `replog ...` message.
-    fn message(&self, msg: &ReplogMessage) -> Result<(), CtrError>;
+    fn message(&self, msg: &ReplogMessage) -> Result<(), TargetError>;
 }
 
 /// A kind of site link (`blockdev`).

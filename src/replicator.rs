@@ -8,7 +8,7 @@
 //! `Documentation/tables.rst`.
 
 use crate::dm::{
-    Bio, BioOp, CtrError, MapResult, StatusType, StatusWriter, Target, TargetCtx, TargetHandle,
+    Bio, BioOp, TargetError, MapResult, StatusType, StatusWriter, Target, TargetCtx, TargetHandle,
 };
 use crate::group::{Group, GroupState, SlinkConfig};
 use crate::logic::blockdev::check_policy_fallbehind;
@@ -33,30 +33,30 @@ pub(crate) struct Replicator {
 }
 
 /// Build the site-link configuration of a table line.
-fn slinks_of(table: &ReplicatorTable<'_>) -> Result<RBTree<u32, SlinkConfig>, CtrError> {
+fn slinks_of(table: &ReplicatorTable<'_>) -> Result<RBTree<u32, SlinkConfig>, TargetError> {
     let mut slinks = RBTree::new();
     for s in table.slinks() {
         let (type_name, params) = s.map_err(table_error)?;
         let ty = registry::slink_type(type_name)
-            .ok_or(CtrError::inval(c"Unknown site link type"))?;
+            .ok_or(TargetError::inval(c"Unknown site link type"))?;
         let cfg = SlinkConfig { type_name: ty.name(), params };
         slinks
             .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate site link", ENOMEM))?;
+            .map_err(|_| TargetError::new(c"Cannot allocate site link", ENOMEM))?;
     }
     Ok(slinks)
 }
 
 /// Site links of `new` that bound devices still use but `new` lacks.
-fn check_slinks_kept(state: &GroupState, new: &RBTree<u32, SlinkConfig>) -> Result<(), CtrError> {
+fn check_slinks_kept(state: &GroupState, new: &RBTree<u32, SlinkConfig>) -> Result<(), TargetError> {
     if state.bindings.values().any(|b| state.slinks.keys().any(|nr| b.slinks.contains(*nr) && new.get(nr).is_none())) {
-        return Err(CtrError::new(c"A removed site link still has devices", EBUSY));
+        return Err(TargetError::new(c"A removed site link still has devices", EBUSY));
     }
     Ok(())
 }
 
 impl Replicator {
-    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorMessage<'_>) -> Result<(), CtrError> {
+    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorMessage<'_>) -> Result<(), TargetError> {
         let _ = ctx;
         match msg {
             ReplicatorMessage::Start { all } | ReplicatorMessage::Stop { all } => {
@@ -71,23 +71,23 @@ impl Replicator {
             }
             ReplicatorMessage::SlinkAdd { slink_type, params } => {
                 let ty = registry::slink_type(slink_type)
-                    .ok_or(CtrError::inval(c"Unknown site link type"))?;
+                    .ok_or(TargetError::inval(c"Unknown site link type"))?;
                 let mut st = self.group.state.lock();
                 if st.slinks.get(&params.slink).is_some() {
-                    return Err(CtrError::new(c"Site link already exists", EEXIST));
+                    return Err(TargetError::new(c"Site link already exists", EEXIST));
                 }
                 let cfg = SlinkConfig { type_name: ty.name(), params };
                 st.slinks
                     .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
-                    .map_err(|_| CtrError::new(c"Cannot allocate site link", ENOMEM))?;
+                    .map_err(|_| TargetError::new(c"Cannot allocate site link", ENOMEM))?;
             }
             ReplicatorMessage::SlinkDel { slink } => {
                 let mut st = self.group.state.lock();
                 if st.slinks.get(&slink).is_none() {
-                    return Err(CtrError::new(c"Site link does not exist", ENOENT));
+                    return Err(TargetError::new(c"Site link does not exist", ENOENT));
                 }
                 if st.slink_in_use(slink) {
-                    return Err(CtrError::new(c"Site link still has devices", EBUSY));
+                    return Err(TargetError::new(c"Site link still has devices", EBUSY));
                 }
                 st.slinks.remove(&slink);
             }
@@ -96,7 +96,7 @@ impl Replicator {
                 let cfg = st
                     .slinks
                     .get_mut(&slink)
-                    .ok_or(CtrError::new(c"Site link does not exist", ENOENT))?;
+                    .ok_or(TargetError::new(c"Site link does not exist", ENOENT))?;
                 cfg.params.policy = Some(policy);
                 // A synchronous site link never falls behind: its limit goes.
                 if policy.is_synchronous() {
@@ -108,7 +108,7 @@ impl Replicator {
                 let cfg = st
                     .slinks
                     .get_mut(&slink)
-                    .ok_or(CtrError::new(c"Site link does not exist", ENOENT))?;
+                    .ok_or(TargetError::new(c"Site link does not exist", ENOENT))?;
                 let policy = cfg.params.policy.unwrap_or_default();
                 check_policy_fallbehind(policy, Some(&fallbehind)).map_err(table_error)?;
                 cfg.params.fallbehind = Some(fallbehind);
@@ -130,10 +130,10 @@ impl Replicator {
 
 #[vtable]
 impl Target for Replicator {
-    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, CtrError> {
+    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, TargetError> {
         let table = ReplicatorTable::parse(args).map_err(table_error)?;
         let ty = registry::replog_type(table.replog_type)
-            .ok_or(CtrError::inval(c"Unknown replication log type"))?;
+            .ok_or(TargetError::inval(c"Unknown replication log type"))?;
         let replog = ty.create(ctx, table.replog_params)?;
         let slinks = slinks_of(&table)?;
         let id = next_target_id();
@@ -201,7 +201,7 @@ impl Target for Replicator {
         ctx: &TargetCtx<'_>,
         args: &[&str],
         _out: &mut StatusWriter<'_>,
-    ) -> Result<(), CtrError> {
+    ) -> Result<(), TargetError> {
         let msg = ReplicatorMessage::parse(args).map_err(table_error)?;
         self.message_inner(ctx, msg)
     }

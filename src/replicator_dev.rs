@@ -8,7 +8,7 @@
 //! replication log in front of it is built on top of this.
 
 use crate::dm::{
-    Bio, CtrError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
+    Bio, TargetError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetHandle,
 };
 use crate::group::{Binding, Group};
@@ -44,16 +44,16 @@ pub(crate) struct ReplicatorDev {
 }
 
 /// Open a remote device and create its dirty log.
-fn open_remote(ctx: &TargetCtx<'_>, spec: &DeviceSpec<'_>) -> Result<Remote, CtrError> {
+fn open_remote(ctx: &TargetCtx<'_>, spec: &DeviceSpec<'_>) -> Result<Remote, TargetError> {
     let dev = ctx
         .get_device(spec.dev)
-        .map_err(|e| CtrError::new(c"Cannot open remote device", e))?;
+        .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     if dev.sectors() < ctx.len() {
-        return Err(CtrError::inval(c"Remote device is smaller than the replicated device"));
+        return Err(TargetError::inval(c"Remote device is smaller than the replicated device"));
     }
     let log = ctx
         .create_dirty_log(spec.dirty_log.type_name(), spec.dirty_log.params())
-        .map_err(|e| CtrError::new(c"Cannot create dirty log", e))?;
+        .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
     Ok(Remote { dev, log })
 }
 
@@ -66,7 +66,7 @@ fn open_remotes(
     id: usize,
     table: &ReplicatorDevTable<'_>,
     have: &RBTree<u32, Remote>,
-) -> Result<KVec<(u32, Remote)>, CtrError> {
+) -> Result<KVec<(u32, Remote)>, TargetError> {
     let mut out = KVec::new();
     for spec in table.devices() {
         let spec = spec.map_err(table_error)?;
@@ -74,22 +74,22 @@ fn open_remotes(
             continue;
         }
         if have.get(&spec.slink).is_some() || out.iter().any(|(s, _)| *s == spec.slink) {
-            return Err(CtrError::new(c"Device already on this site link", EEXIST));
+            return Err(TargetError::new(c"Device already on this site link", EEXIST));
         }
         {
             let st = group.state.lock();
             if st.slinks.get(&spec.slink).is_none() {
-                return Err(CtrError::new(c"Site link not configured on the replicator", ENOENT));
+                return Err(TargetError::new(c"Site link not configured on the replicator", ENOENT));
             }
             if let (Some(want), Some(got)) = (st.region_size(id), spec.dirty_log.region_size()) {
                 if want != got {
-                    return Err(CtrError::inval(c"Region size differs from the replication group's"));
+                    return Err(TargetError::inval(c"Region size differs from the replication group's"));
                 }
             }
         }
         let remote = open_remote(ctx, &spec)?;
         out.push((spec.slink, remote), GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+            .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
     }
     Ok(out)
 }
@@ -116,7 +116,7 @@ impl ReplicatorDev {
         }
     }
 
-    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorDevMessage<'_>) -> Result<(), CtrError> {
+    fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorDevMessage<'_>) -> Result<(), TargetError> {
         match msg {
             ReplicatorDevMessage::Start | ReplicatorDevMessage::Stop => {
                 let on = matches!(msg, ReplicatorDevMessage::Start);
@@ -128,24 +128,26 @@ impl ReplicatorDev {
             ReplicatorDevMessage::DeviceAdd { table } => {
                 let ctrl = ctx
                     .get_device(table.replicator)
-                    .map_err(|e| CtrError::new(c"Cannot open replicator control device", e))?;
+                    .map_err(|e| TargetError::new(c"Cannot open replicator control device", e))?;
                 if ctrl.id() != self.ctrl.id() || table.dev_nr != self.dev_nr {
-                    return Err(CtrError::inval(c"Replicator device or device number does not match this device"));
+                    return Err(TargetError::inval(c"Replicator device or device number does not match this device"));
                 }
                 drop(ctrl);
                 let mut remotes = self.remotes.lock();
                 let new = open_remotes(ctx, &self.group, self.id, &table, &remotes)?;
                 for (nr, r) in new {
+                    // The device is live: the new log starts now.
+                    r.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
                     remotes
                         .try_create_and_insert(nr, r, GFP_KERNEL)
-                        .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+                        .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
                 }
                 self.rebind(&remotes);
             }
             ReplicatorDevMessage::DeviceDel { slink } => {
                 let mut remotes = self.remotes.lock();
                 if remotes.remove(&slink).is_none() {
-                    return Err(CtrError::new(c"No device on this site link", ENOENT));
+                    return Err(TargetError::new(c"No device on this site link", ENOENT));
                 }
                 self.rebind(&remotes);
             }
@@ -157,30 +159,30 @@ impl ReplicatorDev {
 
 #[vtable]
 impl Target for ReplicatorDev {
-    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, CtrError> {
+    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, TargetError> {
         let table = ReplicatorDevTable::parse(args).map_err(table_error)?;
         let ctrl = ctx
             .get_device(table.replicator)
-            .map_err(|e| CtrError::new(c"Cannot open replicator control device", e))?;
+            .map_err(|e| TargetError::new(c"Cannot open replicator control device", e))?;
         let group = Group::find(ctrl.id())
-            .ok_or(CtrError::new(c"Device is not a replicator", ENODEV))?;
+            .ok_or(TargetError::new(c"Device is not a replicator", ENODEV))?;
         let local_spec = table
             .devices()
             .next()
-            .ok_or(CtrError::inval(c"Missing local device"))?
+            .ok_or(TargetError::inval(c"Missing local device"))?
             .map_err(table_error)?;
         let local = ctx
             .get_device(local_spec.dev)
-            .map_err(|e| CtrError::new(c"Cannot open local device", e))?;
+            .map_err(|e| TargetError::new(c"Cannot open local device", e))?;
         let id = next_target_id();
         let mut remotes = RBTree::new();
         for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes)? {
             remotes
                 .try_create_and_insert(nr, r, GFP_KERNEL)
-                .map_err(|_| CtrError::new(c"Cannot allocate remote device", ENOMEM))?;
+                .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
         }
         let remotes = KBox::pin_init(new_mutex!(remotes), GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate remote device list", ENOMEM))?;
+            .map_err(|_| TargetError::new(c"Cannot allocate remote device list", ENOMEM))?;
 
         ctx.set_num_flush_bios(1);
         ctx.set_num_discard_bios(1);
@@ -201,11 +203,11 @@ impl Target for ReplicatorDev {
             let b = this.binding(&remotes, true);
             let mut st = this.group.state.lock();
             if st.dev_nr_conflicts(this.dev_nr, b.local) {
-                return Err(CtrError::new(c"Device number is bound to another local device", EBUSY));
+                return Err(TargetError::new(c"Device number is bound to another local device", EBUSY));
             }
             st.bindings
                 .try_create_and_insert(this.id, b, GFP_KERNEL)
-                .map_err(|_| CtrError::new(c"Cannot allocate device binding", ENOMEM))?;
+                .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         }
         Ok(this)
     }
@@ -220,6 +222,22 @@ impl Target for ReplicatorDev {
             }
         }
         MapResult::Remapped
+    }
+
+    fn postsuspend(&self) {
+        for (nr, r) in self.remotes.lock().iter() {
+            if let Err(e) = r.log.postsuspend() {
+                pr_warn!("replicator-dev {}: dirty log of site link {} failed to suspend: {:?}\n", self.dev_nr, nr, e);
+            }
+        }
+    }
+
+    fn resume(&self) {
+        for (nr, r) in self.remotes.lock().iter() {
+            if let Err(e) = r.log.resume() {
+                pr_warn!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
+            }
+        }
     }
 
     fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
@@ -260,7 +278,7 @@ impl Target for ReplicatorDev {
         ctx: &TargetCtx<'_>,
         args: &[&str],
         _out: &mut StatusWriter<'_>,
-    ) -> Result<(), CtrError> {
+    ) -> Result<(), TargetError> {
         let msg = ReplicatorDevMessage::parse(args).map_err(table_error)?;
         self.message_inner(ctx, msg)
     }

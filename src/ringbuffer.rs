@@ -6,7 +6,7 @@
 //! resize` changes the configured size. The on-disk ring itself is built on
 //! top of this.
 
-use crate::dm::{CtrError, DmDev, StatusWriter, TargetCtx};
+use crate::dm::{TargetError, DmDev, StatusWriter, TargetCtx};
 use crate::logic::message::ReplogMessage;
 use crate::logic::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
 use crate::registry::{Replog, ReplogType};
@@ -31,11 +31,11 @@ impl ReplogType for RingbufferType {
         crate::logic::replicator_table::REPLOG_RINGBUFFER
     }
 
-    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, CtrError> {
+    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, TargetError> {
         let p = RingbufferParams::parse(params).map_err(crate::table_error)?;
         let dev = ctx
             .get_device(p.dev)
-            .map_err(|e| CtrError::new(c"Cannot open replication log device", e))?;
+            .map_err(|e| TargetError::new(c"Cannot open replication log device", e))?;
         let dev_sectors = dev.sectors();
         let avail = dev_sectors.checked_sub(p.dev_start).unwrap_or(0);
         let size = match p.open.size() {
@@ -45,10 +45,10 @@ impl ReplogType for RingbufferType {
             None => avail,
         };
         if size > avail {
-            return Err(CtrError::inval(c"Replication log does not fit on its device"));
+            return Err(TargetError::inval(c"Replication log does not fit on its device"));
         }
         if size < REPLOG_MIN_SECTORS {
-            return Err(CtrError::inval(c"Replication log device too small"));
+            return Err(TargetError::inval(c"Replication log device too small"));
         }
         let log = Ringbuffer {
             dev,
@@ -56,7 +56,7 @@ impl ReplogType for RingbufferType {
             size: AtomicU64::new(size),
         };
         let log: Arc<dyn Replog> = Arc::new(log, GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate replication log", ENOMEM))?;
+            .map_err(|_| TargetError::new(c"Cannot allocate replication log", ENOMEM))?;
         Ok(log)
     }
 }
@@ -79,21 +79,21 @@ impl Replog for Ringbuffer {
         let _ = write!(out, "0/{}", self.size.load(Ordering::Relaxed));
     }
 
-    fn message(&self, msg: &ReplogMessage) -> Result<(), CtrError> {
+    fn message(&self, msg: &ReplogMessage) -> Result<(), TargetError> {
         match msg {
             ReplogMessage::Resize { sectors } => {
                 let avail = self.dev.sectors().checked_sub(self.params.dev_start).unwrap_or(0);
                 if *sectors > avail {
-                    return Err(CtrError::inval(c"Replication log does not fit on its device"));
+                    return Err(TargetError::inval(c"Replication log does not fit on its device"));
                 }
                 if *sectors < REPLOG_MIN_SECTORS {
-                    return Err(CtrError::inval(c"Replication log size too small"));
+                    return Err(TargetError::inval(c"Replication log size too small"));
                 }
                 self.size.store(*sectors, Ordering::Relaxed);
                 Ok(())
             }
             // The ring keeps its counters once entries are written to it.
-            ReplogMessage::Statistics(_) => Err(CtrError::inval(
+            ReplogMessage::Statistics(_) => Err(TargetError::inval(
                 c"Replication log statistics are kept by the on-disk ring, which this version lacks",
             )),
         }

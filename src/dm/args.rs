@@ -3,18 +3,18 @@
 
 use kernel::prelude::*;
 
-/// Why a constructor (or a message that builds objects) failed: a static
+/// Why a constructor or a message failed: a static
 /// message for `ti->error` (dm core prints it after the constructor
 /// returns, so it must outlive the call) and the errno to return.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct CtrError {
+pub(crate) struct TargetError {
     /// Human-readable reason, shown by dm core in the kernel log.
     pub(crate) msg: &'static core::ffi::CStr,
     /// Error code handed back to the ioctl.
     pub(crate) err: Error,
 }
 
-impl CtrError {
+impl TargetError {
     /// An `-EINVAL` error with a message.
     pub(crate) const fn inval(msg: &'static core::ffi::CStr) -> Self {
         Self { msg, err: EINVAL }
@@ -38,24 +38,24 @@ impl CtrError {
 pub(super) fn collect<'a>(
     argc: core::ffi::c_uint,
     argv: *mut *mut kernel::ffi::c_char,
-) -> Result<KVec<&'a str>, CtrError> {
+) -> Result<KVec<&'a str>, TargetError> {
     let n = argc as usize;
     let mut out = KVec::with_capacity(n, GFP_KERNEL)
-        .map_err(|_| CtrError::new(c"Cannot allocate argument list", ENOMEM))?;
+        .map_err(|_| TargetError::new(c"Cannot allocate argument list", ENOMEM))?;
     for i in 0..n {
         // SAFETY: dm core passes `argc` valid pointers in `argv`.
         let p = unsafe { *argv.add(i) };
         if p.is_null() {
-            return Err(CtrError::inval(c"Missing argument"));
+            return Err(TargetError::inval(c"Missing argument"));
         }
         // SAFETY: each argument is a NUL-terminated string that outlives
         // the constructor or message call that borrows it.
         let s = unsafe { kernel::str::CStr::from_char_ptr(p as *const kernel::ffi::c_char) };
         let s = s
             .to_str()
-            .map_err(|_| CtrError::inval(c"Arguments must be UTF-8 text"))?;
+            .map_err(|_| TargetError::inval(c"Arguments must be UTF-8 text"))?;
         out.push(s, GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate argument list", ENOMEM))?;
+            .map_err(|_| TargetError::new(c"Cannot allocate argument list", ENOMEM))?;
     }
     Ok(out)
 }

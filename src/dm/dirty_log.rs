@@ -66,6 +66,25 @@ impl DirtyLog {
         }
     }
 
+    /// Tell the log the device resumes: a `disk` log reads or writes its
+    /// on-disk state here.
+    pub(crate) fn resume(&self) -> Result {
+        match self.ty().resume {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
+            None => Ok(()),
+        }
+    }
+
+    /// Tell the log the device is suspended: a `disk` log writes itself out.
+    pub(crate) fn postsuspend(&self) -> Result {
+        match self.ty().postsuspend {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
+            None => Ok(()),
+        }
+    }
+
     /// Number of regions that are in sync.
     pub(crate) fn sync_count(&self) -> u64 {
         match self.ty().get_sync_count {

@@ -33,7 +33,7 @@ mod global;
 mod status;
 mod target;
 
-pub(crate) use args::CtrError;
+pub(crate) use args::TargetError;
 pub(crate) use bio::{Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;

@@ -2,7 +2,7 @@
 //! Device-mapper targets: the [`Target`] trait, its registration with dm
 //! core, and the C callbacks that forward to it.
 
-use super::args::{self, CtrError};
+use super::args::{self, TargetError};
 use super::bindings;
 use super::bio::Bio;
 use super::device::{DevId, DmDev};
@@ -64,7 +64,7 @@ impl StatusType {
 #[vtable]
 pub(crate) trait Target: Sized + Send + Sync {
     /// Build the target from its table arguments.
-    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, CtrError>;
+    fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, TargetError>;
 
     /// Map one bio.
     fn map(&self, bio: &mut Bio) -> MapResult;
@@ -101,7 +101,7 @@ pub(crate) trait Target: Sized + Send + Sync {
         _ctx: &TargetCtx<'_>,
         _args: &[&str],
         _out: &mut StatusWriter<'_>,
-    ) -> Result<(), CtrError> {
+    ) -> Result<(), TargetError> {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
@@ -320,7 +320,7 @@ unsafe extern "C" fn ctr_callback<T: Target>(
         let mut ctx = TargetCtx { ti: nti, _p: PhantomData };
         let t = T::ctr(&mut ctx, &a)?;
         KBox::new(t, GFP_KERNEL)
-            .map_err(|_| CtrError::new(c"Cannot allocate target context", ENOMEM))
+            .map_err(|_| TargetError::new(c"Cannot allocate target context", ENOMEM))
     });
     match built {
         Ok(b) => {

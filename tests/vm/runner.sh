@@ -81,6 +81,9 @@ why_failed() {
 }
 
 indent() { sed 's/^/    /'; }
+now() { cut -d' ' -f1 /proc/uptime; }
+# Timings go to the kernel console (the host's console.log), not the output.
+note() { echo "dmr-runner: $*" >/dev/console 2>/dev/null || true; }
 
 npass=0 nfail=0
 for name in "$@"; do
@@ -100,6 +103,7 @@ for name in "$@"; do
 	allow=$(sed -n 's/^# allow-dmesg: *//p' "$file" | paste -sd'|')
 
 	dmesg -c >/dev/null
+	t0=$(now) t1=
 	if [ $have_mod = 1 ] && ! insmod $MOD >>"$out" 2>&1; then
 		r_setup="insmod failed: $(tail -n1 "$out")"
 	else
@@ -113,6 +117,7 @@ for name in "$@"; do
 		wd=$!
 		wait $pid
 		rc=$?
+		t1=$(now)
 		kill -KILL -$wd 2>/dev/null
 		wait $wd 2>/dev/null
 		# Whatever the test started and left running.
@@ -160,6 +165,8 @@ for name in "$@"; do
 	fi
 	[ -z "$m" ] || r_dmesg="dmesg: $(echo "$m" | sed 's/^\[[ 0-9.]*\] //')"
 
+	t2=$(now)
+	note "$name: test ${t1:+$(echo "$t1 - $t0" | bc) s, checks $(echo "$t2 - $t1" | bc) s}"
 	reason=$r_setup
 	for r in "$r_dmesg" "$r_tmo" "$r_test" "$r_rmmod" "$r_leak"; do
 		[ -n "$reason" ] || reason=$r
