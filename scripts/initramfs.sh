@@ -208,7 +208,9 @@ stty -F $out raw -echo 2>/dev/null
 cd /tmp
 case $job in
 test)
-	sh /tests/runner.sh $args </dev/null >$out 2>&1
+	# The runner's own stderr (shell job notices...) would break the
+	# one-line-per-test output: it goes to the console log instead.
+	sh /tests/runner.sh $args </dev/null >$out 2>/dev/console
 	rc=$? ;;
 run)
 	rc=0

@@ -191,7 +191,7 @@ impl Target for Replicator {
                 }
             }
             StatusType::Ima => {
-                let _ = write!(out, "target_name=replicator,target_version=0.1.0;");
+                out.ima_name_version("replicator", crate::VERSION);
             }
         }
     }

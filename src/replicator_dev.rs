@@ -242,9 +242,9 @@ impl Target for ReplicatorDev {
 
     fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
         let remotes = self.remotes.lock();
-        let _ = write!(out, "{} {}", self.ctrl.id(), self.dev_nr);
         match ty {
             StatusType::Info => {
+                let _ = write!(out, "{} {}", self.ctrl.id(), self.dev_nr);
                 let replicating = self
                     .group
                     .state
@@ -261,14 +261,14 @@ impl Target for ReplicatorDev {
                 }
             }
             StatusType::Table => {
-                let _ = write!(out, " 0 1 {} nolog 0", self.local.id());
+                let _ = write!(out, "{} {} 0 1 {} nolog 0", self.ctrl.id(), self.dev_nr, self.local.id());
                 for (nr, r) in remotes.iter() {
                     let _ = write!(out, " {} 1 {} ", nr, r.dev.id());
                     r.log.status(StatusType::Table, out);
                 }
             }
             StatusType::Ima => {
-                let _ = write!(out, ";target_name=replicator-dev,target_version=0.1.0;");
+                out.ima_name_version("replicator-dev", crate::VERSION);
             }
         }
     }

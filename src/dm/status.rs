@@ -38,6 +38,16 @@ impl<'a> StatusWriter<'a> {
         self.len
     }
 
+    /// Write the IMA record's `target_name=<name>,target_version=<x.y.z>`,
+    /// like `DMEMIT_TARGET_NAME_VERSION`.
+    pub(crate) fn ima_name_version(&mut self, name: &str, version: [u32; 3]) {
+        let [a, b, c] = version;
+        let _ = fmt::Write::write_fmt(
+            self,
+            format_args!("target_name={name},target_version={a}.{b}.{c};"),
+        );
+    }
+
     /// Whether nothing was written.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
