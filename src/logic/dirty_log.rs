@@ -11,7 +11,7 @@
 use core::fmt;
 
 use super::error::TableError;
-use super::group::{Framed, GroupParams};
+use super::framing::{Framed, GroupParams};
 use super::number::parse_u64;
 
 /// Smallest region, in sectors (4 KiB, one page).

@@ -21,7 +21,7 @@ use core::fmt;
 use super::blockdev::BlockdevParams;
 use super::error::TableError;
 use super::fallbehind::FallBehind;
-use super::group::Framed;
+use super::framing::Framed;
 use super::policy::Policy;
 use super::replicator_dev_table::ReplicatorDevTable;
 use super::replicator_table::split_slink;

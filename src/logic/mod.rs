@@ -18,7 +18,7 @@
 //! - [`message`]: messages of both targets.
 //! - [`ringbuffer`], [`blockdev`], [`dirty_log`]: the parameters of the
 //!   replication log, site link and dirty log groups.
-//! - [`policy`], [`fallbehind`], [`slink`], [`number`], [`group`]: words
+//! - [`policy`], [`fallbehind`], [`slink`], [`number`], [`framing`]: words
 //!   and framing shared by the above.
 //! - [`error`]: every error message.
 #![deny(
@@ -35,7 +35,7 @@ pub mod blockdev;
 pub mod dirty_log;
 pub mod error;
 pub mod fallbehind;
-pub mod group;
+pub mod framing;
 pub mod message;
 pub mod number;
 pub mod policy;

@@ -11,7 +11,7 @@
 use core::fmt;
 
 use super::error::TableError;
-use super::group::{split_framed, DIRTY_LOG};
+use super::framing::{split_framed, DIRTY_LOG};
 use super::number::{parse_u32, parse_u64, NumberError};
 use super::slink::{parse_slink_number, SlinkSet};
 

@@ -9,11 +9,11 @@
 use core::fmt;
 
 use super::error::TableError;
-use super::group::{split_framed, Framed, REPLOG, SLINK};
+use super::framing::{split_framed, Framed, REPLOG, SLINK};
 use super::slink::SlinkSet;
 
 pub use super::blockdev::{check_policy_fallbehind, BlockdevParams};
-pub use super::group::split_group;
+pub use super::framing::split_group;
 pub use super::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
 pub use super::slink::SLINK_MAX;
 

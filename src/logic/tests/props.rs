@@ -388,7 +388,7 @@ proptest! {
         check_replicator_dev(&w)?;
         check_messages(&w)?;
         let _ = ReplicatorDevTable::parse_device_add(&w);
-        let _ = crate::logic::group::split_group(&w);
+        let _ = crate::logic::framing::split_group(&w);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::vec::Vec;
 use super::{emit_with, words};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::fallbehind::{FallBehind, FallBehindKind};
-use crate::logic::group::split_group;
+use crate::logic::framing::split_group;
 use crate::logic::policy::Policy;
 use crate::logic::replicator_table::{
     OpenMode, ReplicatorTable, RingbufferParams, REPLOG_RINGBUFFER, SLINK_BLOCKDEV,
