@@ -9,7 +9,7 @@
 //! device references that are put on drop) without its panicking defaults.
 
 // The layer is an interface: not all of it has a user yet.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 #[allow(
     clippy::all,
@@ -40,5 +40,6 @@ pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{
-    DeviceVisitor, MapResult, Registration, StatusType, Target, TargetCtx, TargetHandle,
+    DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,
+    TargetCtx, TargetHandle,
 };

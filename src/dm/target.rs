@@ -69,6 +69,13 @@ pub(crate) trait Target: Sized + Send + Sync {
     /// Map one bio.
     fn map(&self, bio: &mut Bio) -> MapResult;
 
+    /// Called when a bio the target remapped completes, in the bio's
+    /// completion context (may be interrupt context: no sleeping). `status`
+    /// is the block status the bio completes with; the target may change it.
+    fn end_io(&self, _bio: &mut Bio, _status: &mut u8) -> EndIoResult {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Called before a suspend starts waiting for in-flight I/O.
     fn presuspend(&self) {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
@@ -108,6 +115,49 @@ pub(crate) trait Target: Sized + Send + Sync {
     /// Report the devices the target maps to (for queue limits).
     fn iterate_devices(&self, _visit: &mut DeviceVisitor<'_>) -> i32 {
         kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Adjust the queue limits of the mapped device.
+    fn io_hints(&self, _limits: &mut QueueLimits) {
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// What [`Target::end_io`] decided.
+pub(crate) enum EndIoResult {
+    /// The bio is complete.
+    Done,
+    /// The target keeps the bio and ends it later.
+    Incomplete,
+    /// Hand the bio back to dm core to be issued again.
+    Requeue,
+}
+
+/// The queue limits of a mapped device, seen by [`Target::io_hints`].
+#[repr(transparent)]
+pub(crate) struct QueueLimits(Opaque<kernel::bindings::queue_limits>);
+
+impl QueueLimits {
+    fn raw(&self) -> *mut kernel::bindings::queue_limits {
+        self.0.get()
+    }
+
+    /// Logical block size in bytes.
+    pub(crate) fn logical_block_size(&self) -> u32 {
+        // SAFETY: dm core passes valid limits for the duration of io_hints.
+        unsafe { (*self.raw()).logical_block_size }
+    }
+
+    /// Set the minimum I/O size the device prefers, in bytes.
+    pub(crate) fn set_io_min(&mut self, bytes: u32) {
+        // SAFETY: as above; the limits are ours to change in io_hints.
+        unsafe { (*self.raw()).io_min = bytes }
+    }
+
+    /// Set the optimal I/O size, in bytes.
+    pub(crate) fn set_io_opt(&mut self, bytes: u32) {
+        // SAFETY: as above.
+        unsafe { (*self.raw()).io_opt = bytes }
     }
 }
 
@@ -262,6 +312,8 @@ impl Registration {
             ctr: Some(ctr_callback::<T>),
             dtr: Some(dtr_callback::<T>),
             map: Some(map_callback::<T>),
+            end_io: if T::HAS_END_IO { Some(end_io_callback::<T>) } else { None },
+            io_hints: if T::HAS_IO_HINTS { Some(io_hints_callback::<T>) } else { None },
             presuspend: if T::HAS_PRESUSPEND { Some(presuspend_callback::<T>) } else { None },
             postsuspend: if T::HAS_POSTSUSPEND { Some(postsuspend_callback::<T>) } else { None },
             preresume: if T::HAS_PRERESUME { Some(preresume_callback::<T>) } else { None },
@@ -447,4 +499,30 @@ unsafe extern "C" fn iterate_devices_callback<T: Target>(
     let mut v = DeviceVisitor { ti, f, data, _p: PhantomData };
     // SAFETY: called on a constructed target.
     unsafe { private::<T>(ti) }.iterate_devices(&mut v)
+}
+
+unsafe extern "C" fn end_io_callback<T: Target>(
+    ti: *mut bindings::dm_target,
+    bio: *mut kernel::bindings::bio,
+    error: *mut kernel::bindings::blk_status_t,
+) -> c_int {
+    // SAFETY: dm core calls end_io on a constructed target with the bio it
+    // mapped and a valid status pointer, exclusively for this call.
+    let (t, b, status) = unsafe { (private::<T>(ti), Bio::from_raw(bio), &mut *error) };
+    let r = match t.end_io(b, status) {
+        EndIoResult::Done => bindings::DM_ENDIO_DONE,
+        EndIoResult::Incomplete => bindings::DM_ENDIO_INCOMPLETE,
+        EndIoResult::Requeue => bindings::DM_ENDIO_REQUEUE,
+    };
+    r as c_int
+}
+
+unsafe extern "C" fn io_hints_callback<T: Target>(
+    ti: *mut bindings::dm_target,
+    limits: *mut kernel::bindings::queue_limits,
+) {
+    // SAFETY: called on a constructed target with valid limits, which
+    // `QueueLimits` wraps transparently for the duration of the call.
+    let (t, l) = unsafe { (private::<T>(ti), &mut *limits.cast::<QueueLimits>()) };
+    t.io_hints(l)
 }
