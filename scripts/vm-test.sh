@@ -11,7 +11,9 @@
 # did not report are failed here. The guest side is tests/vm/runner.sh.
 #
 # The host-side limit is the sum of the tests' timeouts plus boot and
-# per-test slack, unless $DMR_TIMEOUT is set. Other settings: see vm.sh.
+# per-test slack, unless $DMR_TIMEOUT is set. DMR_TEST_TIMEOUT,
+# DMR_KMEMLEAK, DMR_XTRACE and DMR_VERBOSE are passed on to the guest's
+# runner (see tests/vm/runner.sh). Other settings: see vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -39,6 +41,13 @@ for n in "${names[@]}"; do
 	limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + 30))
 done
 limit=${DMR_TIMEOUT:-$limit}
+
+# The runner's settings reach it as VAR=value words on the kernel command
+# line, which the kernel hands to /init as environment.
+for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_XTRACE DMR_VERBOSE; do
+	[ -z "${!v:-}" ] || DMR_APPEND="${DMR_APPEND:-} $v=${!v}"
+done
+export DMR_APPEND
 
 ok=0
 vm_boot test "$args" "$limit" || true

@@ -19,7 +19,7 @@
 #   DMR_KVM=1                  use KVM instead of TCG (hangs on some hosts)
 #   DMR_SMP=2 DMR_MEM=1G       guest CPUs and memory (1G: 830 MiB usable after
 #                              KASAN; each kmemleak scan walks every struct
-#                              page, and takes 11 s instead of 7 s at 2G)
+#                              page, and takes ~10 s at 1G, 14 s at 2G)
 #   DMR_TIMEOUT=SECONDS        host-side limit for the whole guest run
 #   DMR_APPEND="..."           extra kernel command line
 #   DMR_QEMU_ARGS="..."        extra QEMU arguments (word-split)
@@ -66,7 +66,7 @@ vm_boot() {
 	shift 3
 	local kernel initrd t0 t1 qrc accel append tailpid=
 	# Callers use "if vm_boot", where set -e is off: check by hand.
-	VM_STATUS=setup VM_RC= VM_SECS= VM_UP=
+	VM_STATUS=setup VM_RC='' VM_SECS='' VM_UP=''
 	vm_new_logdir
 	kernel=$(vm_kernel) || { vm_log "no guest kernel"; return 1; }
 	[ -f "$kernel" ] || { vm_log "kernel image $kernel missing"; return 1; }
@@ -81,13 +81,16 @@ vm_boot() {
 	else
 		accel=(-accel tcg)
 	fi
-	# printk.devkmsg=on: lib.sh's dmesg marks must not be rate limited.
 	# kasan_multi_shot: report every KASAN bug, not only the first of a boot.
-	# The pty/nbd/drbd counts cut ~20 s of device creation from a TCG boot
-	# of the debug kernel (256 legacy ptys, 16 nbds, drbd's page pool).
 	append="console=ttyS0 panic=-1 rdinit=/init kmemleak=on kasan_multi_shot"
-	append+=" printk.devkmsg=on no_hash_pointers"
-	append+=" pty.legacy_count=0 nbd.nbds_max=4 drbd.minor_count=1 ${DMR_APPEND:-}"
+	# printk.devkmsg=on: lib.sh's dmesg marks must not be rate limited.
+	# norandmaps: TCG finds translated code by virtual address, so without
+	# ASLR a new process reuses it (dynamic binaries start ~2x faster).
+	append+=" printk.devkmsg=on no_hash_pointers norandmaps"
+	# The pty/nbd/drbd/loop counts cut ~22 s of device creation from a TCG
+	# boot of the debug kernel (256 legacy ptys, 16 nbds, drbd's page pool,
+	# 8 loops; losetup -f still makes more loops through loop-control).
+	append+=" pty.legacy_count=0 nbd.nbds_max=4 drbd.minor_count=1 loop.max_loop=2 ${DMR_APPEND:-}"
 	append+=" dmr_job=$job dmr_args=$args"
 	# shellcheck disable=SC2206 # DMR_QEMU_ARGS is meant to be word-split
 	local extra=(${DMR_QEMU_ARGS:-})
@@ -107,8 +110,10 @@ vm_boot() {
 	rm -f "$VM_LOG/exit"
 	set +e
 	# QEMU's stdin is /dev/null so the stdio chardev never touches the
-	# terminal. timeout kills QEMU if the guest hangs.
-	timeout -k 10 "$limit" "${qemu[@]}" </dev/null 2>"$VM_LOG/qemu.err" | vm_reader "$VM_LOG"
+	# terminal. timeout kills QEMU if the guest hangs; --foreground keeps
+	# QEMU in our process group, so ^C ends it too.
+	timeout --foreground -k 10 "$limit" "${qemu[@]}" </dev/null 2>"$VM_LOG/qemu.err" |
+		vm_reader "$VM_LOG"
 	qrc=${PIPESTATUS[0]}
 	set -e
 	t1=$(date +%s.%N)
@@ -148,10 +153,13 @@ vm_reader() {
 	exec 3>&-
 }
 
-# The first kernel-log line that explains a dead guest, if any.
+# The kernel-log line that explains a dead guest, if any: the panic, else
+# the last splat (earlier ones may belong to tests that already reported).
 vm_death_reason() {
-	grep -m1 -E 'Kernel panic|BUG:|Oops|general protection|KASAN|WARNING:|panicked' \
-		"$VM_LOG/console.log" 2>/dev/null | sed 's/^\[[ 0-9.]*\] //' || true
+	{
+		grep -m1 'Kernel panic' "$VM_LOG/console.log" ||
+			grep -E 'BUG:|Oops|general protection|KASAN|WARNING:|panicked' "$VM_LOG/console.log" | tail -n1
+	} 2>/dev/null | sed 's/^\[[ 0-9.]*\] //' || true
 }
 
 # Print why the guest did not report, with the console tail, on stderr.

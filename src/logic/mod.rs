@@ -41,6 +41,7 @@ pub mod number;
 pub mod policy;
 pub mod replicator_dev_table;
 pub mod replicator_table;
+pub mod replog;
 pub mod ringbuffer;
 pub mod slink;
 

@@ -1,0 +1,208 @@
+//! Checkpoints (log blocks 1 and 2): the ring's size, its head and a hint
+//! of its tail, written rarely and in two alternating slots.
+//!
+//! A checkpoint is written when freed space is to be reused, on a clean
+//! suspend and on resize, not per user write: recovery finds the tail by
+//! scanning forward from the head (see [`recovery`](super::recovery)).
+//! Checkpoint `generation` goes to slot `generation % 2`, overwriting the
+//! older of the two, so a torn checkpoint write leaves the previous one.
+//! The valid checkpoint with the higher generation wins.
+//!
+//! | offset | size | field |
+//! | --- | --- | --- |
+//! | 0 | 8 | magic `DMREPLCP` |
+//! | 8 | 16 | log UUID |
+//! | 24 | 8 | generation (>= 1) |
+//! | 32 | 8 | ring size in blocks |
+//! | 40 | 8 | head: ring block of the oldest entry still needed |
+//! | 48 | 8 | head sequence number |
+//! | 56 | 8 | head epoch: the epoch in force before the head entry |
+//! | 64 | 8 | tail hint: ring block after the newest durable entry |
+//! | 72 | 8 | tail hint sequence number (next sequence at the tail) |
+//! | 80 | 8 | incarnation: counts the runs of the log (opens), from 1 |
+//! | 88..4092 | | zero |
+//! | 4092 | 4 | CRC-32C of bytes 0..4092 |
+
+use super::checksum::{self, Crc32c};
+use super::error::FormatError;
+use super::geometry::{check_ring_blocks, Block, CHECKPOINT_BLOCKS};
+use super::le;
+
+/// The checkpoint's magic.
+pub const CHECKPOINT_MAGIC: [u8; 8] = *b"DMREPLCP";
+
+/// Sequence number of a new log's first entry (0 is never used).
+pub const FIRST_SEQ: u64 = 1;
+
+const MAGIC: usize = 0;
+const UUID: usize = 8;
+const GENERATION: usize = 24;
+const RING_BLOCKS: usize = 32;
+const HEAD: usize = 40;
+const HEAD_SEQ: usize = 48;
+const HEAD_EPOCH: usize = 56;
+const TAIL: usize = 64;
+const TAIL_SEQ: usize = 72;
+const INCARNATION: usize = 80;
+
+/// A decoded checkpoint. Positions are ring blocks (0 = first ring block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Counts checkpoints written; selects the slot.
+    pub generation: u64,
+    /// The ring size in blocks (resize changes it here, crash-safely).
+    pub ring_blocks: u64,
+    /// Where the oldest entry still needed starts (or the tail, if none).
+    pub head: u64,
+    /// Sequence number of the entry at `head`.
+    pub head_seq: u64,
+    /// The epoch in force before the head entry: the head entry's epoch is
+    /// this, or this plus one if it is a flush.
+    pub head_epoch: u64,
+    /// Where the next entry went when the checkpoint was written; every
+    /// entry before it was durable then. Recovery scans past it.
+    pub tail: u64,
+    /// Sequence number due at `tail`.
+    pub tail_seq: u64,
+    /// The run of the log this checkpoint belongs to: every open writes a
+    /// checkpoint with the next incarnation before its first entry, and
+    /// entries carry the incarnation that wrote them, so a copy left by an
+    /// earlier run is told from a newer entry with the same sequence
+    /// number.
+    pub incarnation: u64,
+}
+
+impl Checkpoint {
+    /// The checkpoint a new log is formatted with: empty ring, generation 1.
+    pub fn initial(ring_blocks: u64) -> Checkpoint {
+        Checkpoint {
+            generation: 1,
+            ring_blocks,
+            head: 0,
+            head_seq: FIRST_SEQ,
+            head_epoch: 0,
+            tail: 0,
+            tail_seq: FIRST_SEQ,
+            incarnation: 1,
+        }
+    }
+
+    /// The next checkpoint: same fields, generation plus one (so the other
+    /// slot). The caller then sets head, tail and ring size.
+    pub fn successor(&self) -> Result<Checkpoint, FormatError> {
+        let generation = self
+            .generation
+            .checked_add(1)
+            .ok_or(FormatError::CounterExhausted)?;
+        Ok(Checkpoint {
+            generation,
+            ..*self
+        })
+    }
+
+    /// The slot this checkpoint belongs in (0 or 1).
+    pub fn slot(&self) -> usize {
+        if self.generation.is_multiple_of(2) {
+            0
+        } else {
+            1
+        }
+    }
+
+    /// The log block of this checkpoint's slot.
+    pub fn block(&self) -> u64 {
+        slot_block(self.slot())
+    }
+
+    /// Number of entries between head and tail hint.
+    pub fn hinted_entries(&self) -> u64 {
+        self.tail_seq.saturating_sub(self.head_seq)
+    }
+
+    /// Checks the fields against each other.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        check_ring_blocks(self.ring_blocks)?;
+        if self.head >= self.ring_blocks || self.tail >= self.ring_blocks {
+            return Err(FormatError::CheckpointPosition);
+        }
+        if self.head_seq < FIRST_SEQ || self.tail_seq < self.head_seq {
+            return Err(FormatError::CheckpointSequence);
+        }
+        if self.incarnation == 0 {
+            return Err(FormatError::CheckpointIncarnation);
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of log `uuid` into `b` (the whole block).
+    pub fn encode<C: Crc32c>(&self, uuid: &[u8; 16], b: &mut Block) {
+        b.fill(0);
+        le::put_bytes(b, MAGIC, &CHECKPOINT_MAGIC);
+        le::put_bytes(b, UUID, uuid);
+        le::put_u64(b, GENERATION, self.generation);
+        le::put_u64(b, RING_BLOCKS, self.ring_blocks);
+        le::put_u64(b, HEAD, self.head);
+        le::put_u64(b, HEAD_SEQ, self.head_seq);
+        le::put_u64(b, HEAD_EPOCH, self.head_epoch);
+        le::put_u64(b, TAIL, self.tail);
+        le::put_u64(b, TAIL_SEQ, self.tail_seq);
+        le::put_u64(b, INCARNATION, self.incarnation);
+        checksum::seal::<C>(b);
+    }
+
+    /// Reads the checkpoint in slot `slot` of log `uuid`.
+    pub fn decode<C: Crc32c>(
+        b: &Block,
+        uuid: &[u8; 16],
+        slot: usize,
+    ) -> Result<Checkpoint, FormatError> {
+        if b.iter().all(|&byte| byte == 0) {
+            return Err(FormatError::CheckpointEmpty);
+        }
+        if le::bytes::<8>(b, MAGIC) != CHECKPOINT_MAGIC {
+            return Err(FormatError::CheckpointMagic);
+        }
+        if !checksum::is_sealed::<C>(b) {
+            return Err(FormatError::CheckpointChecksum);
+        }
+        if &le::bytes::<16>(b, UUID) != uuid {
+            return Err(FormatError::CheckpointOtherLog);
+        }
+        let cp = Checkpoint {
+            generation: le::u64_at(b, GENERATION),
+            ring_blocks: le::u64_at(b, RING_BLOCKS),
+            head: le::u64_at(b, HEAD),
+            head_seq: le::u64_at(b, HEAD_SEQ),
+            head_epoch: le::u64_at(b, HEAD_EPOCH),
+            tail: le::u64_at(b, TAIL),
+            tail_seq: le::u64_at(b, TAIL_SEQ),
+            incarnation: le::u64_at(b, INCARNATION),
+        };
+        if cp.generation == 0 || cp.slot() != slot {
+            return Err(FormatError::CheckpointSlot);
+        }
+        cp.validate()?;
+        Ok(cp)
+    }
+}
+
+/// The log block of checkpoint slot `slot` (0 or 1; others map to 1).
+pub fn slot_block(slot: usize) -> u64 {
+    let [first, second] = CHECKPOINT_BLOCKS;
+    if slot == 0 {
+        first
+    } else {
+        second
+    }
+}
+
+/// The newer of the two slots' checkpoints, or
+/// [`FormatError::NoCheckpoint`] if neither slot holds one.
+pub fn newest<E>(slots: &[Result<Checkpoint, E>; 2]) -> Result<&Checkpoint, FormatError> {
+    match slots {
+        [Ok(a), Ok(b)] => Ok(if b.generation > a.generation { b } else { a }),
+        [Ok(a), Err(_)] => Ok(a),
+        [Err(_), Ok(b)] => Ok(b),
+        [Err(_), Err(_)] => Err(FormatError::NoCheckpoint),
+    }
+}

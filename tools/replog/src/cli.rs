@@ -1,0 +1,185 @@
+//! Command line: `replog check|dump|format`.
+//!
+//! Exit status: 0 clean; 1 only crash residue that recovery discards; 2
+//! damaged (the kernel would refuse the log), or no log; 3 the command
+//! could not run (usage, cannot open, refused).
+
+use std::io::Write;
+use std::path::Path;
+
+use dmr_logic::number::parse_u64;
+use dmr_logic::replog::geometry::{ring_blocks_for_sectors, BLOCK_SIZE};
+use dmr_logic::replog::open::decide;
+use dmr_logic::replog::{format, load, FormatError, LogError};
+use dmr_logic::ringbuffer::OpenMode;
+
+use crate::image::Image;
+use crate::report;
+use crate::HostCrc;
+
+/// Exit status when the command could not do its work.
+pub const EXIT_FAILED: i32 = 3;
+
+/// Usage text.
+pub const USAGE: &str = "\
+usage: replog check <device-or-image> [--offset <sectors>]
+       replog dump <device-or-image> [--offset <sectors>] [--json]
+       replog format <device-or-image> --size <sectors> [--offset <sectors>] [--uuid <uuid>] [--force]
+";
+
+/// Parsed command-line options.
+#[derive(Debug, Default)]
+struct Options {
+    path: Option<String>,
+    offset: u64,
+    size: Option<u64>,
+    json: bool,
+    force: bool,
+    uuid: Option<[u8; 16]>,
+}
+
+fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let flag = arg.as_str();
+        if flag.starts_with("--") && !allowed.contains(&flag) {
+            return Err(format!("unknown option {flag}"));
+        }
+        let mut value = |what: &str| {
+            it.next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{flag} needs {what}"))
+        };
+        let number =
+            |text: &str| parse_u64(text).map_err(|_| format!("{flag}: not a number: {text}"));
+        match flag {
+            "--offset" => o.offset = number(value("a number of sectors")?)?,
+            "--size" => o.size = Some(number(value("a number of sectors")?)?),
+            "--uuid" => {
+                let text = value("a UUID")?;
+                o.uuid = Some(
+                    report::parse_uuid(text)
+                        .ok_or_else(|| format!("--uuid: not a UUID: {text}"))?,
+                );
+            }
+            "--json" => o.json = true,
+            "--force" => o.force = true,
+            _ if o.path.is_none() => o.path = Some(arg.clone()),
+            _ => return Err(format!("unexpected argument {arg}")),
+        }
+    }
+    if o.path.is_none() {
+        return Err("missing device or image".to_string());
+    }
+    Ok(o)
+}
+
+/// Runs `replog` with `args` (without the program name); returns the exit
+/// status.
+pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let Some((command, rest)) = args.split_first() else {
+        let _ = err.write_all(USAGE.as_bytes());
+        return EXIT_FAILED;
+    };
+    let allowed: &[&str] = match command.as_str() {
+        "check" => &["--offset"],
+        "dump" => &["--offset", "--json"],
+        "format" => &["--offset", "--size", "--uuid", "--force"],
+        "help" | "--help" | "-h" => {
+            let _ = out.write_all(USAGE.as_bytes());
+            return 0;
+        }
+        other => {
+            let _ = writeln!(err, "replog: unknown command {other}");
+            let _ = err.write_all(USAGE.as_bytes());
+            return EXIT_FAILED;
+        }
+    };
+    let o = match parse(rest, allowed) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(err, "replog {command}: {e}");
+            let _ = err.write_all(USAGE.as_bytes());
+            return EXIT_FAILED;
+        }
+    };
+    let path = Path::new(o.path.as_deref().unwrap_or_default());
+    let result = match command.as_str() {
+        "check" => cmd_check(path, &o, out),
+        "dump" => cmd_dump(path, &o, out),
+        _ => cmd_format(path, &o, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "replog {command}: {}: {e}", path.display());
+            EXIT_FAILED
+        }
+    }
+}
+
+fn cmd_check(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String> {
+    let mut image = Image::open(path, o.offset).map_err(|e| e.to_string())?;
+    let report = crate::check::check(&mut image);
+    for line in &report.lines {
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    }
+    Ok(report.verdict.exit_code())
+}
+
+fn cmd_dump(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String> {
+    let mut image = Image::open(path, o.offset).map_err(|e| e.to_string())?;
+    let dump = crate::dump::dump(&mut image, o.json);
+    out.write_all(dump.out.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(if dump.found { 0 } else { 2 })
+}
+
+fn cmd_format(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String> {
+    let size = o.size.ok_or("--size <sectors> is required")?;
+    let ring_blocks = ring_blocks_for_sectors(size).map_err(|e| e.text().to_string())?;
+    let mut image = Image::create(path, o.offset, size).map_err(|e| e.to_string())?;
+    let avail = image.avail_sectors().map_err(|e| e.to_string())?;
+    if avail < size {
+        return Err(format!(
+            "{} ({avail} sectors available)",
+            FormatError::LogBeyondDevice.text()
+        ));
+    }
+    let mut buf = [0; BLOCK_SIZE];
+    if !o.force {
+        let loaded = load::<HostCrc, _>(&mut image, &mut buf, avail);
+        // `create` formats unless the log has entries outstanding.
+        if let Err(e) = decide(OpenMode::Create(size), &loaded) {
+            return Err(format!("{} (use --force)", report::error_text(&e)));
+        }
+    }
+    let uuid = match o.uuid {
+        Some(uuid) => uuid,
+        None => random_uuid().map_err(|e| e.to_string())?,
+    };
+    image.sync_writes(true);
+    let (sb, cp) = format::<HostCrc, _>(&mut image, &mut buf, uuid, ring_blocks)
+        .map_err(|e: LogError| report::error_text(&e))?;
+    writeln!(
+        out,
+        "formatted: uuid {}, ring {} blocks at block {} ({} sectors)",
+        report::uuid(&sb.uuid),
+        cp.ring_blocks,
+        sb.ring_start,
+        (sb.ring_start + cp.ring_blocks) * 8
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(0)
+}
+
+/// A random (version 4) UUID.
+fn random_uuid() -> std::io::Result<[u8; 16]> {
+    use std::io::Read;
+    let mut uuid = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut uuid)?;
+    uuid[6] = (uuid[6] & 0x0f) | 0x40;
+    uuid[8] = (uuid[8] & 0x3f) | 0x80;
+    Ok(uuid)
+}
