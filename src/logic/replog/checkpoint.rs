@@ -27,6 +27,7 @@ use super::checksum::{self, Crc32c};
 use super::error::FormatError;
 use super::geometry::{check_ring_blocks, Block, CHECKPOINT_BLOCKS};
 use super::le;
+use super::ring::Ring;
 
 /// The checkpoint's magic.
 pub const CHECKPOINT_MAGIC: [u8; 8] = *b"DMREPLCP";
@@ -97,6 +98,28 @@ impl Checkpoint {
         Ok(Checkpoint {
             generation,
             ..*self
+        })
+    }
+
+    /// The next checkpoint, describing `ring` (whose head has moved past
+    /// the entries being freed): `head_seq` and `head_epoch` of the new
+    /// head entry, and the durable tail with `tail_seq` due there. Written
+    /// durably before the freed space is reused.
+    pub fn advanced(
+        &self,
+        ring: &Ring,
+        head_seq: u64,
+        head_epoch: u64,
+        tail_seq: u64,
+    ) -> Result<Checkpoint, FormatError> {
+        Ok(Checkpoint {
+            ring_blocks: ring.blocks(),
+            head: ring.head(),
+            head_seq,
+            head_epoch,
+            tail: ring.tail(),
+            tail_seq,
+            ..self.successor()?
         })
     }
 

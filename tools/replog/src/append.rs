@@ -131,13 +131,10 @@ impl Appender {
             0 => self.head_epoch,
             n => self.live[n - 1].epoch,
         };
-        let mut cp = self.cp.successor().map_err(|e| e.text().to_string())?;
-        cp.ring_blocks = ring.blocks();
-        cp.head = ring.head();
-        cp.head_seq = head_seq;
-        cp.head_epoch = head_epoch;
-        cp.tail = self.writer.ring().tail();
-        cp.tail_seq = self.writer.next_seq();
+        let cp = self
+            .cp
+            .advanced(&ring, head_seq, head_epoch, self.writer.next_seq())
+            .map_err(|e| e.text().to_string())?;
         self.write_checkpoint(&cp)?;
         for _ in 0..n {
             if let Some(live) = self.live.pop_front() {

@@ -244,14 +244,9 @@ impl TestLog {
             0 => self.head_epoch,
             n => self.live[n - 1].epoch,
         };
-        let mut cp = self.cp.successor().unwrap();
-        cp.ring_blocks = ring.blocks();
-        cp.head = ring.head();
-        cp.head_seq = head_seq;
-        cp.head_epoch = head_epoch;
-        cp.tail = self.writer.ring().tail();
-        cp.tail_seq = self.writer.next_seq();
-        cp
+        self.cp
+            .advanced(&ring, head_seq, head_epoch, self.writer.next_seq())
+            .unwrap()
     }
 
     /// Writes `cp` to its slot.
