@@ -6,7 +6,7 @@
 # OUT is written as a gzip'ed newc cpio made of two concatenated archives
 # (the kernel unpacks them in turn):
 #   base     static busybox with applet links, dmsetup, util-linux losetup and
-#            blockdev, coreutils dd, fio, the libraries they need (stubs for
+#            blockdev, coreutils dd, fio, the libraries they need (placeholders for
 #            fio's unused engines), /usr/lib/dmr/tools.sh. Built once;
 #            cached by the content hash of what goes in.
 #   overlay  /init, the module (/lib/dm_replicator.ko), tests/vm/* (/tests/;
@@ -77,14 +77,14 @@ fi
 # Debian's fio links the libraries of its ceph, gluster, nbd, rdma and pmem
 # engines, which pull in ~80 MiB more (icu, boost, gnutls...). Unpacking
 # those made the debug guest's boot 15-25 s slower under TCG, and linking
-# them cost 6 s per fio start. The guest gets stub libraries instead, whose
+# them cost 6 s per fio start. The guest gets placeholder libraries instead, whose
 # functions abort with a message: the engines tests use (sync, psync,
 # libaio, io_uring...) never call them.
 fio_keep='^(libc|libm|libz|libaio|libnuma)\.so'
-fio_stubbed=$(readelf -d $fio | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | grep -vE "$fio_keep")
+fio_replaced=$(readelf -d $fio | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | grep -vE "$fio_keep")
 
 # Libraries (via a variable: a failure inside <(...) would go unnoticed):
-# all of the tools', and fio's own that are not stubbed.
+# all of the tools', and fio's own that are not replaced.
 libs=$(
 	libs_of "${bins[@]}"
 	[ -x $fio ] || { echo "initramfs.sh: $fio missing; run scripts/deps.sh" >&2; exit 1; }
@@ -94,9 +94,9 @@ libs=$(
 libs=$(sort -u <<<"$libs")
 mapfile -t libs <<<"$libs"
 
-# make_stub SONAME DIR: DIR/SONAME defines, with the same symbol versions,
+# make_placeholder SONAME DIR: DIR/SONAME defines, with the same symbol versions,
 # every function fio takes from the real SONAME.
-make_stub() {
+make_placeholder() {
 	local so=$1 dir=$2 real need vs=()
 	real=$(ldd $fio | awk -v l="$so" '$1 == l { print $3 }')
 	# "name@version" of fio's undefined symbols that real defines.
@@ -106,8 +106,8 @@ make_stub() {
 	{
 		echo '#include <stdio.h>'
 		echo '#include <stdlib.h>'
-		echo "static void stub(const char *f) { fprintf(stderr, \"fio: %s: $so is a stub in the test guest\\n\", f); abort(); }"
-		awk -F@ '{ print "void " $1 "(void) { stub(\"" $1 "\"); }" }' <<<"$need"
+		echo "static void placeholder(const char *f) { fprintf(stderr, \"fio: %s: $so is a placeholder in the test guest\\n\", f); abort(); }"
+		awk -F@ '{ print "void " $1 "(void) { placeholder(\"" $1 "\"); }" }' <<<"$need"
 	} >"$dir/$so.c"
 	if grep -qv '@Base$' <<<"$need"; then
 		awk -F@ '{ a[$2] = a[$2] " " $1 ";" } END { for (v in a) print v " { global:" a[v] " };" }' <<<"$need" >"$dir/$so.map"
@@ -146,10 +146,10 @@ if [ ! -f "$base" ]; then
 		mkdir -p "$stage$(dirname "$f")"
 		cp -L "$f" "$stage$f"
 	done
-	mkdir "$stage/stubs"
-	for so in $fio_stubbed; do make_stub "$so" "$stage/stubs"; done
-	for so in $fio_stubbed; do mv "$stage/stubs/$so" "$stage/usr/lib/x86_64-linux-gnu/"; done
-	rm -rf "$stage/stubs"
+	mkdir "$stage/placeholders"
+	for so in $fio_replaced; do make_placeholder "$so" "$stage/placeholders"; done
+	for so in $fio_replaced; do mv "$stage/placeholders/$so" "$stage/usr/lib/x86_64-linux-gnu/"; done
+	rm -rf "$stage/placeholders"
 	tools_sh >"$stage/usr/lib/dmr/tools.sh"
 	# Applet links for everything busybox has that the real tools above do
 	# not replace. dd is coreutils' so tests get the GNU options known from
@@ -159,9 +159,9 @@ if [ ! -f "$base" ]; then
 	done
 	echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 	echo "root:x:0:" >"$stage/etc/group"
-	# fio must start with the stubs (only possible as root: chroot).
+	# fio must start with the placeholders (only possible as root: chroot).
 	if [ "$(id -u)" = 0 ] && ! chroot "$stage" /usr/bin/fio --version >/dev/null; then
-		echo "initramfs.sh: fio does not start with the stub libraries" >&2
+		echo "initramfs.sh: fio does not start with the placeholder libraries" >&2
 		exit 1
 	fi
 	mkcpio "$stage" | gzip -6 >"$base.tmp"
