@@ -1,0 +1,32 @@
+//! `crashwriter`: a write load whose every block says what wrote it, and
+//! the verifier that checks, after a crash, that every acknowledged write
+//! is still there.
+//!
+//! The writer fills each 4 KiB block with eight 512-byte self-describing
+//! sectors ([`record`]), writes it with `O_DIRECT` and only then prints
+//! `A <seq> <dev> <first-block> <nblocks>` ([`acks`]). After the crash the
+//! verifier ([`verify`]) reads every block back: a block covered by an
+//! acknowledged write must hold, in every sector, a record of that block
+//! with a sequence number at least that of the newest acknowledged write
+//! covering it.
+//!
+//! Records are per sector, not per block, because a write that was in
+//! flight at the crash may land torn at sector granularity; each sector of
+//! a torn write is then either the old or the new record, and both are
+//! fine.
+
+pub mod acks;
+pub mod cli;
+pub mod record;
+pub mod rng;
+pub mod verify;
+pub mod writer;
+
+/// Bytes per block: the unit of the load and of the verification.
+pub const BLOCK_SIZE: usize = 4096;
+/// Bytes per sector: the unit of a record.
+pub const SECTOR_SIZE: usize = 512;
+/// Sectors per block.
+pub const SECTORS_PER_BLOCK: usize = BLOCK_SIZE / SECTOR_SIZE;
+/// The longest write, in blocks.
+pub const MAX_WRITE_BLOCKS: u64 = 16;
