@@ -10,3 +10,4 @@
 #include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
 #include "dm_shim.h"
+#include "dm_ioq.h"

@@ -10,6 +10,7 @@
 use crate::dm::{TargetError, DevId, Global};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::slink::SlinkSet;
+use crate::registry::Replog;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -130,6 +131,8 @@ pub(crate) struct Group {
     pub(crate) state: Mutex<GroupState>,
     /// I/O statistics.
     pub(crate) stats: Stats,
+    /// The group's replication log, shared by reloaded tables.
+    pub(crate) replog: Arc<dyn Replog>,
 }
 
 /// Groups by control device number, with the number of `replicator`
@@ -145,13 +148,15 @@ impl Group {
 
     /// Attach `replicator` target `owner` to the group of control device
     /// `id` with the site links of its table. A new group installs them at
-    /// once; an existing one (a table reload) keeps them pending until the
-    /// target resumes, after `check` accepted them.
+    /// once and takes `replog`; an existing one (a table reload) keeps its
+    /// log, and keeps the site links pending until the target resumes,
+    /// after `check` accepted them.
     pub(crate) fn attach(
         id: DevId,
         owner: usize,
         slinks: RBTree<u32, SlinkConfig>,
         check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), TargetError>,
+        replog: Arc<dyn Replog>,
     ) -> Result<Arc<Group>, TargetError> {
         const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication group", ENOMEM);
         let mut groups = GROUPS.lock();
@@ -175,6 +180,7 @@ impl Group {
                 id,
                 state <- new_mutex!(state),
                 stats: Stats::default(),
+                replog,
             }),
             GFP_KERNEL,
         )

@@ -3,7 +3,7 @@
 //! the type name in a `replicator` table line. A new type is one `impl` of
 //! the trait plus one line in the registry array.
 
-use crate::dm::{TargetError, StatusWriter, TargetCtx};
+use crate::dm::{Bio, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
 use crate::logic::message::ReplogMessage;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -12,18 +12,42 @@ use kernel::sync::Arc;
 pub(crate) trait ReplogType: Sync {
     /// The name used in table lines.
     fn name(&self) -> &'static str;
-    /// Build a log from its table parameters (after `<type> <#params>`).
-    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, TargetError>;
+    /// Open (or format) a log from its table parameters (after `<type>
+    /// <#params>`); also returns the table's reference to the log device.
+    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError>;
 }
 
-/// A replication log owned by a `replicator` target.
+/// A replication log, shared by the tables of one group: a reloaded
+/// `replicator` table keeps the running log.
 pub(crate) trait Replog: Send + Sync {
+    /// Check that a reloaded table's parameters name this log; returns the
+    /// new table's reference to the log device.
+    fn reload(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<DmDev, TargetError>;
     /// Write `<type> <#params> <params>` as in the table line.
     fn table(&self, out: &mut StatusWriter<'_>);
-    /// Write the log's part of the INFO status.
+    /// Write `<used>/<size>` of the INFO status.
+    fn usage(&self, out: &mut StatusWriter<'_>);
+    /// Entries and sectors site link `slink` still needs.
+    fn backlog(&self, slink: u32) -> (u64, u64);
+    /// Write the log's own group of the INFO status (with a leading space).
     fn info(&self, out: &mut StatusWriter<'_>);
     /// Handle a `replog ...` message.
     fn message(&self, msg: &ReplogMessage) -> Result<(), TargetError>;
+    /// Journal a write-type bio of device `dev_nr`, already remapped to
+    /// its local device.
+    fn map_write(&self, dev_nr: u32, bio: &mut Bio) -> MapResult;
+    /// Bind the local device of `replicator-dev` target `target` and
+    /// replay the entries it lacks (preresume).
+    fn bind(&self, target: usize, dev_nr: u32, local: DevId) -> Result;
+    /// The target's device is suspended: flush it, settle its entries.
+    fn settle(&self, target: usize);
+    /// The target goes.
+    fn unbind(&self, target: usize);
+    /// Hand deferred bios of local device `local` back for a `--noflush`
+    /// suspend.
+    fn requeue(&self, local: DevId);
+    /// The `replicator` is suspended: write a checkpoint.
+    fn suspend(&self);
 }
 
 /// A kind of site link (`blockdev`).

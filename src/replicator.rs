@@ -8,13 +8,13 @@
 //! `Documentation/tables.rst`.
 
 use crate::dm::{
-    Bio, BioOp, TargetError, MapResult, StatusType, StatusWriter, Target, TargetCtx, TargetHandle,
+    Bio, BioOp, DmDev, TargetError, MapResult, StatusType, StatusWriter, Target, TargetCtx, TargetHandle,
 };
 use crate::group::{Group, GroupState, SlinkConfig};
 use crate::logic::blockdev::check_policy_fallbehind;
 use crate::logic::message::{ReplicatorMessage, StatsCmd};
 use crate::logic::replicator_table::ReplicatorTable;
-use crate::registry::{self, Replog};
+use crate::registry;
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
@@ -28,7 +28,8 @@ pub(crate) struct Replicator {
     /// so two targets of one group may exist for a while).
     id: usize,
     group: Arc<Group>,
-    replog: Arc<dyn Replog>,
+    /// This table's reference to the log device (the log keeps its own).
+    _log_dev: DmDev,
     handle: TargetHandle,
 }
 
@@ -121,7 +122,7 @@ impl Replicator {
                     StatsCmd::Reset => s.reset(),
                 }
             }
-            ReplicatorMessage::Replog(m) => self.replog.message(&m)?,
+            ReplicatorMessage::Replog(m) => self.group.replog.message(&m)?,
         }
         self.handle.event();
         Ok(())
@@ -134,11 +135,18 @@ impl Target for Replicator {
         let table = ReplicatorTable::parse(args).map_err(table_error)?;
         let ty = registry::replog_type(table.replog_type)
             .ok_or(TargetError::inval(c"Unknown replication log type"))?;
-        let replog = ty.create(ctx, table.replog_params)?;
         let slinks = slinks_of(&table)?;
+        // A reload keeps the group's running log; a new group opens one.
+        let (replog, log_dev) = match Group::find(ctx.dm_dev_id()) {
+            Some(g) => {
+                let dev = g.replog.reload(ctx, table.replog_params)?;
+                (g.replog.clone(), dev)
+            }
+            None => ty.create(ctx, table.replog_params)?,
+        };
         let id = next_target_id();
-        let group = Group::attach(ctx.dm_dev_id(), id, slinks, check_slinks_kept)?;
-        Ok(Self { id, group, replog, handle: ctx.handle() })
+        let group = Group::attach(ctx.dm_dev_id(), id, slinks, check_slinks_kept, replog)?;
+        Ok(Self { id, group, _log_dev: log_dev, handle: ctx.handle() })
     }
 
     fn map(&self, bio: &mut Bio) -> MapResult {
@@ -160,18 +168,26 @@ impl Target for Replicator {
         })
     }
 
+    fn postsuspend(&self) {
+        // Record the durable tail, so the next open scans little.
+        self.group.replog.suspend();
+    }
+
     fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
         let st = self.group.state.lock();
         let slinks = st.slinks_of(self.id);
         match ty {
             StatusType::Info => {
                 let _ = write!(out, "{} ", if st.replicating { "replicating" } else { "stopped" });
-                self.replog.info(out);
+                let log = &self.group.replog;
+                log.usage(out);
                 let _ = write!(out, " {}", slinks.iter().count());
                 for (nr, cfg) in slinks.iter() {
                     let mode = if cfg.params.policy.unwrap_or_default().is_synchronous() { 'S' } else { 'A' };
-                    let _ = write!(out, " {} {},0,0", nr, mode);
+                    let (ios, sectors) = log.backlog(*nr);
+                    let _ = write!(out, " {} {},{},{}", nr, mode, ios, sectors);
                 }
+                log.info(out);
                 let s = &self.group.stats;
                 if s.enabled.load(Ordering::Relaxed) {
                     let _ = write!(
@@ -185,7 +201,7 @@ impl Target for Replicator {
                 }
             }
             StatusType::Table => {
-                self.replog.table(out);
+                self.group.replog.table(out);
                 for (_, cfg) in slinks.iter() {
                     let _ = write!(out, " {} {} {}", cfg.type_name, cfg.params.param_count(), cfg.params);
                 }

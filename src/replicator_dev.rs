@@ -4,11 +4,12 @@
 //!
 //! Table: `<replicator_device> <dev_nr> {<slink_nr> <#dev_params>
 //! <dev_path> <dlog_type> <#dlog_params> <dlog_params>}{1..N}`, see
-//! `Documentation/tables.rst`. Writes are passed to the local device; the
-//! replication log in front of it is built on top of this.
+//! `Documentation/tables.rst`. Writes go through the group's replication
+//! log, which applies them to the local device once they are durable;
+//! reads go straight to the local device.
 
 use crate::dm::{
-    Bio, TargetError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
+    Bio, BioOp, TargetError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetHandle,
 };
 use crate::group::{Binding, Group};
@@ -21,6 +22,10 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::sync::{Arc, Mutex};
+
+/// Largest bio the target takes, in sectors (128 KiB): a log entry is a
+/// header block plus the data, and must fit the smallest log many times.
+const MAX_IO_SECTORS: u64 = 256;
 
 /// A remote device with the dirty log that tracks what it lacks.
 struct Remote {
@@ -185,8 +190,14 @@ impl Target for ReplicatorDev {
             .map_err(|_| TargetError::new(c"Cannot allocate remote device list", ENOMEM))?;
 
         ctx.set_num_flush_bios(1);
+        // Flushes divide the log into epochs whatever the devices below.
+        ctx.set_flush_supported();
         ctx.set_num_discard_bios(1);
         ctx.set_num_write_zeroes_bios(1);
+        ctx.set_per_io_data_size(crate::dm::PER_BIO_BYTES);
+        // Every log entry must fit the smallest log with room to spare.
+        ctx.set_max_io_len(MAX_IO_SECTORS)
+            .map_err(|e| TargetError::new(c"Cannot set the maximum I/O size", e))?;
         let this = Self {
             id,
             group,
@@ -221,10 +232,29 @@ impl Target for ReplicatorDev {
                 None => return MapResult::Done(Err(EIO)),
             }
         }
-        MapResult::Remapped
+        match bio.op() {
+            // Reads go to the local device, which has every acknowledged
+            // write: a write is acknowledged once it is applied there.
+            BioOp::Read => MapResult::Remapped,
+            _ => self.group.replog.map_write(self.dev_nr, bio),
+        }
+    }
+
+    fn presuspend(&self) {
+        if self.handle.noflush_suspending() {
+            self.group.replog.requeue(self.local.id());
+        }
+    }
+
+    fn preresume(&self) -> Result {
+        self.group.replog.bind(self.id, self.dev_nr, self.local.id()).map_err(|e| {
+            pr_err!("replicator-dev {}: cannot bring local device {} up to date: {:?}\n", self.dev_nr, self.local.id(), e);
+            e
+        })
     }
 
     fn postsuspend(&self) {
+        self.group.replog.settle(self.id);
         for (nr, r) in self.remotes.lock().iter() {
             if let Err(e) = r.log.postsuspend() {
                 pr_warn!("replicator-dev {}: dirty log of site link {} failed to suspend: {:?}\n", self.dev_nr, nr, e);
@@ -290,6 +320,7 @@ impl Target for ReplicatorDev {
 
 impl Drop for ReplicatorDev {
     fn drop(&mut self) {
+        self.group.replog.unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);
     }
 }

@@ -26,18 +26,22 @@ mod bindings {
 }
 
 mod args;
+mod bdev;
 mod bio;
 mod device;
 mod dirty_log;
 mod global;
+mod ioq;
 mod status;
 mod target;
 
 pub(crate) use args::TargetError;
+pub(crate) use bdev::{msleep, random_bytes, BlockDevice, KernelCrc32c, NoIo};
 pub(crate) use bio::{Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
+pub(crate) use ioq::{Done, IoHandler, IoQueue, UserBio, PER_BIO_BYTES};
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{
     DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,

@@ -235,6 +235,25 @@ impl TargetCtx<'_> {
         unsafe { (*self.ti()).num_discard_bios = n }
     }
 
+    /// Receive flushes (and FUA) even if the devices below have no
+    /// volatile cache: the target gives them meaning of its own.
+    pub(crate) fn set_flush_supported(&mut self) {
+        // SAFETY: `ti` is valid and exclusively ours during ctr.
+        unsafe { (*self.ti()).set_flush_supported(true) }
+    }
+
+    /// Bytes of per-bio data dm core reserves for each bio of the target.
+    pub(crate) fn set_per_io_data_size(&mut self, bytes: u32) {
+        // SAFETY: `ti` is valid and exclusively ours during ctr.
+        unsafe { (*self.ti()).per_io_data_size = bytes }
+    }
+
+    /// Largest bio, in sectors, dm core hands the target (it splits).
+    pub(crate) fn set_max_io_len(&mut self, sectors: u64) -> Result {
+        // SAFETY: `ti` is valid and exclusively ours during ctr.
+        kernel::error::to_result(unsafe { bindings::dm_set_target_max_io_len(self.ti(), sectors) })
+    }
+
     /// How many write-zeroes bios dm core sends per write-zeroes.
     pub(crate) fn set_num_write_zeroes_bios(&mut self, n: u32) {
         // SAFETY: as above.
@@ -264,6 +283,13 @@ impl TargetHandle {
     pub(crate) fn event(&self) {
         // SAFETY: `ti` and its table are valid (type invariant).
         unsafe { bindings::dm_table_event((*self.ti.as_ptr()).table) }
+    }
+
+    /// Whether a `--noflush` suspend of the target's device is under way
+    /// (meaningful in presuspend).
+    pub(crate) fn noflush_suspending(&self) -> bool {
+        // SAFETY: `ti` is valid (type invariant).
+        unsafe { bindings::dm_noflush_suspending(self.ti.as_ptr()) != 0 }
     }
 }
 

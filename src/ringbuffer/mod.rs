@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The `ringbuffer` replication log.
-//!
-//! For now this holds the log's configuration and its device: the table
-//! is checked (the log must fit on its device) and reported, and `replog
-//! resize` changes the configured size. The on-disk ring itself is built on
-//! top of this.
+//! The `ringbuffer` replication log: table parameters, status and
+//! messages. The on-disk format and its rules are `logic::replog`; the
+//! I/O is in [`engine`] (data path), [`open`] (recovery and format) and
+//! [`replay`] (bringing local devices up to date after a crash).
 
-use crate::dm::{TargetError, DmDev, StatusWriter, TargetCtx};
-use crate::logic::message::ReplogMessage;
+mod engine;
+mod entries;
+mod open;
+mod replay;
+
+use crate::dm::{msleep, Bio, BlockDevice, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
+use crate::logic::message::{ReplogMessage, StatsCmd};
+use crate::logic::replicator_table::REPLOG_RINGBUFFER;
+use crate::logic::replog::geometry::ring_blocks_for_sectors;
 use crate::logic::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
 use crate::registry::{Replog, ReplogType};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use engine::{Engine, EngineQueue};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -20,82 +26,198 @@ pub(crate) struct RingbufferType;
 
 /// A ring-buffer replication log.
 struct Ringbuffer {
-    dev: DmDev,
-    params: RingbufferParams<()>,
-    /// Log size in sectors: the table's size, or what `replog resize` set.
+    q: Arc<EngineQueue>,
+    dev: DevId,
+    dev_start: u64,
+    open: OpenMode,
+    /// Log size in sectors for the table line: the table's, or what
+    /// `replog resize` set.
     size: AtomicU64,
+    /// Whether the status shows the log's counters.
+    stats: AtomicBool,
+}
+
+/// How long `replog resize` waits for writes in flight to become durable.
+const RESIZE_WAIT_MS: u32 = 30_000;
+
+/// Open the log device of `p` for the table; check the log fits.
+fn table_device(ctx: &TargetCtx<'_>, p: &RingbufferParams<&str>) -> Result<(DmDev, u64), TargetError> {
+    let dev = ctx
+        .get_device(p.dev)
+        .map_err(|e| TargetError::new(c"Cannot open replication log device", e))?;
+    let avail = dev.sectors().checked_sub(p.dev_start).unwrap_or(0);
+    if p.open.size().is_some_and(|s| s > avail) {
+        return Err(TargetError::inval(c"Replication log does not fit on its device"));
+    }
+    if avail < REPLOG_MIN_SECTORS {
+        return Err(TargetError::inval(c"Replication log device too small"));
+    }
+    Ok((dev, avail))
 }
 
 impl ReplogType for RingbufferType {
     fn name(&self) -> &'static str {
-        crate::logic::replicator_table::REPLOG_RINGBUFFER
+        REPLOG_RINGBUFFER
     }
 
-    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<Arc<dyn Replog>, TargetError> {
+    fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError> {
         let p = RingbufferParams::parse(params).map_err(crate::table_error)?;
-        let dev = ctx
-            .get_device(p.dev)
+        let (dev, avail) = table_device(ctx, &p)?;
+        let bdev = BlockDevice::open(dev.id())
             .map_err(|e| TargetError::new(c"Cannot open replication log device", e))?;
-        let dev_sectors = dev.sectors();
-        let avail = dev_sectors.checked_sub(p.dev_start).unwrap_or(0);
-        let size = match p.open.size() {
-            Some(s) => s,
-            // Opening an existing log takes its size from the log header;
-            // until the on-disk format exists, the device's remainder.
-            None => avail,
+        let q = open::open(bdev, p.dev_start, p.open, avail)?;
+        let size = {
+            let st = q.inner().state.lock();
+            crate::logic::replog::geometry::log_sectors_for_ring(st.writer.ring().blocks()).unwrap_or(0)
         };
-        if size > avail {
-            return Err(TargetError::inval(c"Replication log does not fit on its device"));
-        }
-        if size < REPLOG_MIN_SECTORS {
-            return Err(TargetError::inval(c"Replication log device too small"));
-        }
         let log = Ringbuffer {
-            dev,
-            params: p.with_dev(()),
-            size: AtomicU64::new(size),
+            q,
+            dev: dev.id(),
+            dev_start: p.dev_start,
+            open: p.open,
+            size: AtomicU64::new(p.open.size().unwrap_or(size)),
+            stats: AtomicBool::new(true),
         };
         let log: Arc<dyn Replog> = Arc::new(log, GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate replication log", ENOMEM))?;
-        Ok(log)
+        Ok((log, dev))
+    }
+}
+
+impl Ringbuffer {
+    /// `replog resize`: hold new entries, let those in flight become
+    /// durable, then write a checkpoint with the new ring size.
+    fn resize(&self, sectors: u64) -> Result<(), TargetError> {
+        let busy = TargetError::new(c"Replication log busy: writes did not complete", EBUSY);
+        let e = self.q.inner();
+        let blocks = ring_blocks_for_sectors(sectors).map_err(|e| TargetError::inval(e.message()))?;
+        let mut buf = e.cp.lock();
+        e.state.lock().paused = true;
+        let mut waited = 0;
+        let r = loop {
+            {
+                let mut st = e.state.lock();
+                if st.failed_at.is_some() {
+                    break Err(TargetError::new(c"Replication log failed", EIO));
+                }
+                if st.durable == st.writer.next_seq() {
+                    break Engine::resize_locked(&self.q, &mut st, &mut buf, blocks);
+                }
+            }
+            if waited >= RESIZE_WAIT_MS {
+                break Err(busy);
+            }
+            self.q.kick();
+            msleep(2);
+            waited += 2;
+        };
+        e.state.lock().paused = false;
+        self.q.kick();
+        r?;
+        self.size.store(sectors, Ordering::Relaxed);
+        Ok(())
     }
 }
 
 impl Replog for Ringbuffer {
+    fn reload(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<DmDev, TargetError> {
+        let p = RingbufferParams::parse(params).map_err(crate::table_error)?;
+        let (dev, _) = table_device(ctx, &p)?;
+        let size = self.size.load(Ordering::Relaxed);
+        if dev.id() != self.dev || p.dev_start != self.dev_start || p.open.size().is_some_and(|s| s != size) {
+            return Err(TargetError::inval(c"A reloaded table must keep the group's replication log"));
+        }
+        Ok(dev)
+    }
+
     fn table(&self, out: &mut StatusWriter<'_>) {
         let size = self.size.load(Ordering::Relaxed);
         // A resize is reported as the table to load next time.
-        let open = match self.params.open {
+        let open = match self.open {
             OpenMode::Auto(_) => OpenMode::Auto(size),
             OpenMode::Create(_) => OpenMode::Create(size),
             OpenMode::OpenSized(_) => OpenMode::OpenSized(size),
             m => m,
         };
-        let p = RingbufferParams { dev: self.dev.id(), dev_start: self.params.dev_start, open };
-        let _ = write!(out, "{} {} {}", crate::logic::replicator_table::REPLOG_RINGBUFFER, p.param_count(), p);
+        let p = RingbufferParams { dev: self.dev, dev_start: self.dev_start, open };
+        let _ = write!(out, "{} {} {}", REPLOG_RINGBUFFER, p.param_count(), p);
+    }
+
+    fn usage(&self, out: &mut StatusWriter<'_>) {
+        self.q.inner().usage(out);
+    }
+
+    fn backlog(&self, slink: u32) -> (u64, u64) {
+        if slink != 0 {
+            return (0, 0);
+        }
+        let st = self.q.inner().state.lock();
+        (st.entries.len() as u64, st.sectors)
     }
 
     fn info(&self, out: &mut StatusWriter<'_>) {
-        let _ = write!(out, "0/{}", self.size.load(Ordering::Relaxed));
+        let st = self.q.inner().state.lock();
+        let health = if st.failed_at.is_some() { 'F' } else { 'A' };
+        let head = st.entries.first_seq();
+        let next = st.writer.next_seq();
+        let epoch = st.writer.epoch();
+        if self.stats.load(Ordering::Relaxed) {
+            let c = st.counters;
+            let _ = write!(
+                out,
+                " 8 {} {} {} {} {} {} {} {}",
+                health, head, next, epoch, c.entries, c.flushes, c.checkpoints, c.full_waits
+            );
+        } else {
+            let _ = write!(out, " 4 {} {} {} {}", health, head, next, epoch);
+        }
     }
 
     fn message(&self, msg: &ReplogMessage) -> Result<(), TargetError> {
         match msg {
             ReplogMessage::Resize { sectors } => {
-                let avail = self.dev.sectors().checked_sub(self.params.dev_start).unwrap_or(0);
+                let log = BlockDevice::open(self.dev)
+                    .map_err(|e| TargetError::new(c"Cannot open replication log device", e))?;
+                let avail = log.sectors().checked_sub(self.dev_start).unwrap_or(0);
                 if *sectors > avail {
                     return Err(TargetError::inval(c"Replication log does not fit on its device"));
                 }
-                if *sectors < REPLOG_MIN_SECTORS {
-                    return Err(TargetError::inval(c"Replication log size too small"));
+                self.resize(*sectors)
+            }
+            ReplogMessage::Statistics(cmd) => {
+                match cmd {
+                    StatsCmd::On => self.stats.store(true, Ordering::Relaxed),
+                    StatsCmd::Off => self.stats.store(false, Ordering::Relaxed),
+                    StatsCmd::Reset => self.q.inner().state.lock().counters = Default::default(),
                 }
-                self.size.store(*sectors, Ordering::Relaxed);
                 Ok(())
             }
-            // The ring keeps its counters once entries are written to it.
-            ReplogMessage::Statistics(_) => Err(TargetError::inval(
-                c"Replication log statistics are kept by the on-disk ring, which this version lacks",
-            )),
         }
+    }
+
+    fn map_write(&self, dev_nr: u32, bio: &mut Bio) -> MapResult {
+        Engine::submit(&self.q, dev_nr, bio)
+    }
+
+    fn bind(&self, target: usize, dev_nr: u32, local: DevId) -> Result {
+        Engine::bind(&self.q, target, dev_nr, local)
+    }
+
+    fn settle(&self, target: usize) {
+        Engine::settle(&self.q, target)
+    }
+
+    fn unbind(&self, target: usize) {
+        Engine::unbind(&self.q, target)
+    }
+
+    fn requeue(&self, local: DevId) {
+        Engine::requeue(&self.q, local)
+    }
+
+    fn suspend(&self) {
+        let mut buf = self.q.inner().cp.lock();
+        // Failures are logged by the engine.
+        let _ = Engine::reclaim(&self.q, &mut buf, true);
     }
 }

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The completion side of the replication log's asynchronous I/O, in C
+ * because it is made of macros and static inlines (container_of, llist,
+ * bio_list, bio_for_each_segment, INIT_WORK, alloc_workqueue). Used by
+ * src/dm/ioq.rs only; see there for the ownership rules.
+ *
+ * Bios come from the queue's bio_set, whose front pad carries a small
+ * record (struct dmr_io). Their end_io runs in any context, often hard
+ * irq: it pushes the record on a lock-free list and queues the owner's
+ * work item, which handles completions in process context.
+ */
+#ifndef DMR_IOQ_H
+#define DMR_IOQ_H
+
+#include <linux/types.h>
+
+struct bio;
+struct block_device;
+struct dmr_ioq;
+struct llist_node;
+
+/* Create a queue whose work items call fn(ctx, 0) (main) and
+ * fn(ctx, 1) (background). NULL on allocation failure. */
+struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which));
+/* Set the context passed to fn; before the first kick. */
+void dmr_ioq_set_ctx(struct dmr_ioq *q, void *ctx);
+/* Wait for in-flight bios, drain the work items, free everything. The
+ * deferred list must be empty. */
+void dmr_ioq_destroy(struct dmr_ioq *q);
+/* Queue work item 0 or 1. */
+void dmr_ioq_kick(struct dmr_ioq *q, int which);
+/* Wait until no bio of the queue is in flight, then for both work items. */
+void dmr_ioq_quiesce(struct dmr_ioq *q);
+/* Number of bios of the queue in flight. */
+unsigned int dmr_ioq_inflight(struct dmr_ioq *q);
+
+/* Append a user bio to the deferred list and kick work item 0. */
+void dmr_ioq_defer(struct dmr_ioq *q, struct bio *bio);
+/* The first deferred bio, left on the list (NULL if none). */
+struct bio *dmr_ioq_peek(struct dmr_ioq *q);
+/* Take the first deferred bio off the list (NULL if none). */
+struct bio *dmr_ioq_pop(struct dmr_ioq *q);
+/* End every deferred bio aimed at block device dev with
+ * BLK_STS_DM_REQUEUE (dm core issues them again after a noflush
+ * suspend); returns how many. */
+unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev);
+
+/* A new bio of the queue, to write nr_vecs pages at sector (or a flush
+ * with nr_vecs 0). Never fails (mempool-backed, GFP_NOIO). */
+struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
+		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag);
+/* A clone of user bio src (same device and sector) without REQ_PREFLUSH
+ * and REQ_FUA; src is remembered as the clone's origin. */
+struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag);
+/* Write one log entry: the 4096-byte header block hdr, then the data of
+ * src (NULL for none) padded to whole 4 KiB blocks, from sector on,
+ * as one bio of the queue plus bios chained to it. Submits. */
+void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
+			u64 sector, const void *hdr, struct bio *src, u64 tag);
+/* Submit a bio of the queue. */
+void dmr_io_submit(struct bio *bio);
+
+/* Take the list of completed bios, oldest first (NULL if none). */
+struct llist_node *dmr_ioq_completed(struct dmr_ioq *q);
+/* The completed bio at *pos; advances *pos. */
+struct bio *dmr_io_next(struct llist_node **pos);
+/* The tag, origin and status of a completed bio of the queue. */
+u64 dmr_io_tag(struct bio *bio);
+struct bio *dmr_io_origin(struct bio *bio);
+u8 dmr_io_status(struct bio *bio);
+/* Free a completed bio of the queue. */
+void dmr_io_free(struct bio *bio);
+
+/* CRC-32C register update over the data of bio (kernel crc32c()). */
+u32 dmr_bio_crc32c(struct bio *bio, u32 seed);
+/* CRC-32C register update over len bytes at p (kernel crc32c()). */
+u32 dmr_crc32c(u32 seed, const void *p, size_t len);
+/* Enter and leave a no-I/O allocation scope (memalloc_noio_save). */
+unsigned int dmr_noio_save(void);
+void dmr_noio_restore(unsigned int flags);
+/* Device number of the block device a bio is aimed at. */
+u32 dmr_bio_devt(struct bio *bio);
+/* End a user bio with BLK_STS_DM_REQUEUE. */
+void dmr_bio_requeue(struct bio *bio);
+/* Size of a block device in sectors. */
+u64 dmr_bdev_sectors(struct block_device *bdev);
+/* The target's per-bio data (ti->per_io_data_size bytes). */
+void *dmr_bio_per_data(struct bio *bio, unsigned int size);
+
+#endif

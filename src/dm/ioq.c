@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Completion queue of the replication log's asynchronous I/O: the macro
+ * and static-inline half of src/dm/ioq.rs (see include/dm_ioq.h).
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/crc32c.h>
+#include <linux/device-mapper.h>
+#include <linux/highmem.h>
+#include <linux/llist.h>
+#include <linux/mempool.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include "../../include/dm_ioq.h"
+
+/* Bios and header pages kept in reserve for forward progress. */
+#define DMR_IOQ_RESERVE 64
+
+struct dmr_ioq {
+	struct workqueue_struct *wq;
+	struct work_struct work[2];
+	void (*fn)(void *ctx, int which);
+	void *ctx;
+	struct llist_head done;
+	atomic_t inflight;
+	wait_queue_head_t idle;
+	spinlock_t lock;
+	struct bio_list deferred;
+	struct bio_set bs;
+	mempool_t *pages;
+};
+
+/* Front pad of every bio of the queue. */
+struct dmr_io {
+	struct llist_node node;
+	struct dmr_ioq *q;
+	u64 tag;
+	struct page *page;
+	struct bio *origin;
+	struct bio bio; /* last: bio_set front pad */
+};
+
+static struct dmr_io *to_io(struct bio *bio)
+{
+	return container_of(bio, struct dmr_io, bio);
+}
+
+static void dmr_ioq_work0(struct work_struct *w)
+{
+	struct dmr_ioq *q = container_of(w, struct dmr_ioq, work[0]);
+	unsigned int noio = memalloc_noio_save();
+
+	q->fn(q->ctx, 0);
+	memalloc_noio_restore(noio);
+}
+
+static void dmr_ioq_work1(struct work_struct *w)
+{
+	struct dmr_ioq *q = container_of(w, struct dmr_ioq, work[1]);
+	unsigned int noio = memalloc_noio_save();
+
+	q->fn(q->ctx, 1);
+	memalloc_noio_restore(noio);
+}
+
+struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which))
+{
+	struct dmr_ioq *q = kzalloc(sizeof(*q), GFP_KERNEL);
+
+	if (!q)
+		return NULL;
+	q->fn = fn;
+	INIT_WORK(&q->work[0], dmr_ioq_work0);
+	INIT_WORK(&q->work[1], dmr_ioq_work1);
+	init_llist_head(&q->done);
+	atomic_set(&q->inflight, 0);
+	init_waitqueue_head(&q->idle);
+	spin_lock_init(&q->lock);
+	bio_list_init(&q->deferred);
+	/* WQ_MEM_RECLAIM: the log's I/O must progress under memory pressure. */
+	q->wq = alloc_workqueue("dmr-%s", WQ_MEM_RECLAIM, 0, name);
+	if (!q->wq)
+		goto free;
+	if (bioset_init(&q->bs, DMR_IOQ_RESERVE, offsetof(struct dmr_io, bio),
+			BIOSET_NEED_BVECS))
+		goto wq;
+	q->pages = mempool_create_page_pool(DMR_IOQ_RESERVE, 0);
+	if (!q->pages)
+		goto bs;
+	return q;
+bs:
+	bioset_exit(&q->bs);
+wq:
+	destroy_workqueue(q->wq);
+free:
+	kfree(q);
+	return NULL;
+}
+
+void dmr_ioq_set_ctx(struct dmr_ioq *q, void *ctx)
+{
+	q->ctx = ctx;
+}
+
+void dmr_ioq_quiesce(struct dmr_ioq *q)
+{
+	wait_event(q->idle, !atomic_read(&q->inflight));
+	flush_workqueue(q->wq);
+}
+
+void dmr_ioq_destroy(struct dmr_ioq *q)
+{
+	WARN_ON_ONCE(!bio_list_empty(&q->deferred));
+	wait_event(q->idle, !atomic_read(&q->inflight));
+	destroy_workqueue(q->wq);
+	mempool_destroy(q->pages);
+	bioset_exit(&q->bs);
+	kfree(q);
+}
+
+void dmr_ioq_kick(struct dmr_ioq *q, int which)
+{
+	queue_work(q->wq, &q->work[which ? 1 : 0]);
+}
+
+unsigned int dmr_ioq_inflight(struct dmr_ioq *q)
+{
+	return atomic_read(&q->inflight);
+}
+
+void dmr_ioq_defer(struct dmr_ioq *q, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	bio_list_add(&q->deferred, bio);
+	spin_unlock_irqrestore(&q->lock, flags);
+	dmr_ioq_kick(q, 0);
+}
+
+struct bio *dmr_ioq_peek(struct dmr_ioq *q)
+{
+	unsigned long flags;
+	struct bio *bio;
+
+	spin_lock_irqsave(&q->lock, flags);
+	bio = bio_list_peek(&q->deferred);
+	spin_unlock_irqrestore(&q->lock, flags);
+	return bio;
+}
+
+struct bio *dmr_ioq_pop(struct dmr_ioq *q)
+{
+	unsigned long flags;
+	struct bio *bio;
+
+	spin_lock_irqsave(&q->lock, flags);
+	bio = bio_list_pop(&q->deferred);
+	spin_unlock_irqrestore(&q->lock, flags);
+	return bio;
+}
+
+unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev)
+{
+	struct bio_list keep, requeue;
+	unsigned long flags;
+	unsigned int n = 0;
+	struct bio *bio;
+
+	bio_list_init(&keep);
+	bio_list_init(&requeue);
+	spin_lock_irqsave(&q->lock, flags);
+	while ((bio = bio_list_pop(&q->deferred)))
+		bio_list_add(bio->bi_bdev->bd_dev == dev ? &requeue : &keep, bio);
+	bio_list_merge(&q->deferred, &keep);
+	spin_unlock_irqrestore(&q->lock, flags);
+	while ((bio = bio_list_pop(&requeue))) {
+		bio->bi_status = BLK_STS_DM_REQUEUE;
+		bio_endio(bio);
+		n++;
+	}
+	return n;
+}
+
+static void dmr_io_endio(struct bio *bio)
+{
+	struct dmr_io *io = to_io(bio);
+	struct dmr_ioq *q = io->q;
+
+	llist_add(&io->node, &q->done);
+	queue_work(q->wq, &q->work[0]);
+	if (atomic_dec_and_test(&q->inflight))
+		wake_up(&q->idle);
+}
+
+static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, u64 sector, u64 tag)
+{
+	struct dmr_io *io = to_io(bio);
+
+	io->q = q;
+	io->tag = tag;
+	io->page = NULL;
+	io->origin = NULL;
+	bio->bi_iter.bi_sector = sector;
+	bio->bi_end_io = dmr_io_endio;
+	atomic_inc(&q->inflight);
+}
+
+struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
+		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag)
+{
+	struct bio *bio = bio_alloc_bioset(bdev, nr_vecs, (__force blk_opf_t)opf,
+					   GFP_NOIO, &q->bs);
+
+	dmr_io_init(q, bio, sector, tag);
+	return bio;
+}
+
+struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag)
+{
+	struct bio *bio = bio_alloc_clone(src->bi_bdev, src, GFP_NOIO, &q->bs);
+
+	bio->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
+	dmr_io_init(q, bio, src->bi_iter.bi_sector, tag);
+	to_io(bio)->origin = src;
+	return bio;
+}
+
+/* Add a page range to *cur; when it is full, continue in a new bio
+ * chained to parent, submitting the full one. */
+static void dmr_io_add(struct dmr_ioq *q, struct bio *parent, struct bio **cur,
+		       struct page *page, unsigned int len, unsigned int off)
+{
+	struct bio *next;
+
+	if (bio_add_page(*cur, page, len, off) == len)
+		return;
+	next = bio_alloc_bioset((*cur)->bi_bdev, BIO_MAX_VECS, (*cur)->bi_opf,
+				GFP_NOIO, &q->bs);
+	next->bi_iter.bi_sector = bio_end_sector(*cur);
+	if (*cur != parent)
+		submit_bio(*cur);
+	bio_chain(next, parent);
+	*cur = next;
+	__bio_add_page(next, page, len, off);
+}
+
+void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
+			u64 sector, const void *hdr, struct bio *src, u64 tag)
+{
+	unsigned int vecs = 2 + (src ? bio_segments(src) : 0);
+	struct bio *parent, *cur;
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	struct page *page;
+	unsigned int pad;
+
+	parent = dmr_io_new(q, bdev, min_t(unsigned int, vecs, BIO_MAX_VECS),
+			    REQ_OP_WRITE | REQ_SYNC, sector, tag);
+	page = mempool_alloc(q->pages, GFP_NOIO);
+	memcpy(page_address(page), hdr, PAGE_SIZE);
+	to_io(parent)->page = page;
+	__bio_add_page(parent, page, PAGE_SIZE, 0);
+	cur = parent;
+	if (src) {
+		bio_for_each_segment(bv, src, iter)
+			dmr_io_add(q, parent, &cur, bv.bv_page, bv.bv_len, bv.bv_offset);
+		pad = (PAGE_SIZE - (src->bi_iter.bi_size & (PAGE_SIZE - 1))) &
+		      (PAGE_SIZE - 1);
+		if (pad)
+			dmr_io_add(q, parent, &cur, ZERO_PAGE(0), pad, 0);
+	}
+	if (cur != parent)
+		submit_bio(cur);
+	submit_bio(parent);
+}
+
+void dmr_io_submit(struct bio *bio)
+{
+	submit_bio(bio);
+}
+
+struct llist_node *dmr_ioq_completed(struct dmr_ioq *q)
+{
+	return llist_reverse_order(llist_del_all(&q->done));
+}
+
+struct bio *dmr_io_next(struct llist_node **pos)
+{
+	struct dmr_io *io;
+
+	if (!*pos)
+		return NULL;
+	io = llist_entry(*pos, struct dmr_io, node);
+	*pos = (*pos)->next;
+	return &io->bio;
+}
+
+u64 dmr_io_tag(struct bio *bio)
+{
+	return to_io(bio)->tag;
+}
+
+struct bio *dmr_io_origin(struct bio *bio)
+{
+	return to_io(bio)->origin;
+}
+
+u8 dmr_io_status(struct bio *bio)
+{
+	return (__force u8)bio->bi_status;
+}
+
+void dmr_io_free(struct bio *bio)
+{
+	struct dmr_io *io = to_io(bio);
+
+	if (io->page)
+		mempool_free(io->page, io->q->pages);
+	bio_put(bio);
+}
+
+u32 dmr_bio_crc32c(struct bio *bio, u32 seed)
+{
+	struct bvec_iter iter;
+	struct bio_vec bv;
+
+	bio_for_each_segment(bv, bio, iter) {
+		void *p = bvec_kmap_local(&bv);
+
+		seed = crc32c(seed, p, bv.bv_len);
+		kunmap_local(p);
+	}
+	return seed;
+}
+
+u32 dmr_crc32c(u32 seed, const void *p, size_t len)
+{
+	return crc32c(seed, p, len);
+}
+
+unsigned int dmr_noio_save(void)
+{
+	return memalloc_noio_save();
+}
+
+void dmr_noio_restore(unsigned int flags)
+{
+	memalloc_noio_restore(flags);
+}
+
+u32 dmr_bio_devt(struct bio *bio)
+{
+	return bio->bi_bdev->bd_dev;
+}
+
+void dmr_bio_requeue(struct bio *bio)
+{
+	bio->bi_status = BLK_STS_DM_REQUEUE;
+	bio_endio(bio);
+}
+
+u64 dmr_bdev_sectors(struct block_device *bdev)
+{
+	return bdev_nr_sectors(bdev);
+}
+
+void *dmr_bio_per_data(struct bio *bio, unsigned int size)
+{
+	return dm_per_bio_data(bio, size);
+}

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Asynchronous I/O of the replication log: user bios taken from `map`,
+//! log and local writes issued from a work item, and their completions
+//! handed back to that work item in process context.
+//!
+//! The completion side is C (`ioq.c`): bios of the queue carry a small
+//! front-pad record that their end_io, which may run in hard irq context,
+//! pushes on a lock-free list before queueing the work item. Nothing here
+//! sleeps in end_io and nothing allocates without a mempool behind it.
+
+use super::bindings;
+use super::bio::{Bio, BioOp};
+use super::bdev::BlockDevice;
+use super::target::MapResult;
+use core::ffi::CStr;
+use core::ptr::NonNull;
+use kernel::ffi::c_void;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// The two work items of a queue.
+pub(crate) trait IoHandler: Send + Sync + Sized {
+    /// The main work item: runs after [`IoQueue::kick`], after a user bio
+    /// was deferred and after an I/O of the queue completed.
+    fn work(q: &IoQueue<Self>);
+    /// The background work item: runs after [`IoQueue::kick_background`],
+    /// concurrently with the main one; may sleep on synchronous I/O.
+    fn background(q: &IoQueue<Self>);
+}
+
+/// A completion queue with its workqueue, bio_set and page pool, owning
+/// the handler `T` its work items run on.
+///
+/// # Invariants
+///
+/// `raw` is a live queue created by `dmr_ioq_create` whose context is
+/// this value (which lives in an `Arc`, so never moves); it is destroyed
+/// only by `drop`, which waits for its bios and work items first.
+pub(crate) struct IoQueue<T> {
+    raw: NonNull<bindings::dmr_ioq>,
+    inner: T,
+}
+
+// SAFETY: the C queue is safe to use from any thread; `T` is `Send`.
+unsafe impl<T: Send> Send for IoQueue<T> {}
+// SAFETY: all C entry points synchronise internally; `T` is `Sync`.
+unsafe impl<T: Sync> Sync for IoQueue<T> {}
+
+unsafe extern "C" fn trampoline<T: IoHandler>(ctx: *mut c_void, which: kernel::ffi::c_int) {
+    // SAFETY: `ctx` was set to the `IoQueue<T>` inside its `Arc` before
+    // any work could be queued, and `drop` drains the work items before
+    // the value goes.
+    let q = unsafe { &*(ctx as *const IoQueue<T>) };
+    if which == 0 {
+        T::work(q)
+    } else {
+        T::background(q)
+    }
+}
+
+impl<T: IoHandler> IoQueue<T> {
+    /// A queue named `name` (its workqueue is `dmr-<name>`) around `inner`.
+    pub(crate) fn new(name: &CStr, inner: T) -> Result<Arc<Self>> {
+        // SAFETY: `name` is NUL-terminated; the callback matches the C type.
+        let raw = unsafe { bindings::dmr_ioq_create(name.as_ptr().cast(), Some(trampoline::<T>)) };
+        let raw = NonNull::new(raw).ok_or(ENOMEM)?;
+        // On failure the value is dropped, which destroys `raw`.
+        let q = Arc::new(IoQueue { raw, inner }, GFP_KERNEL)?;
+        // SAFETY: no work can run yet (nothing was queued); the `Arc`'s
+        // contents never move.
+        unsafe { bindings::dmr_ioq_set_ctx(raw.as_ptr(), &*q as *const Self as *mut c_void) };
+        Ok(q)
+    }
+}
+
+impl<T> IoQueue<T> {
+    fn raw(&self) -> *mut bindings::dmr_ioq {
+        self.raw.as_ptr()
+    }
+
+    /// The handler.
+    pub(crate) fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    /// Queue the main work item.
+    pub(crate) fn kick(&self) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_kick(self.raw(), 0) }
+    }
+
+    /// Queue the background work item.
+    pub(crate) fn kick_background(&self) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_kick(self.raw(), 1) }
+    }
+
+    /// Wait until no bio of the queue is in flight and both work items
+    /// are idle. Must not be called from the work items.
+    pub(crate) fn quiesce(&self) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_quiesce(self.raw()) }
+    }
+
+    /// Bios of the queue in flight.
+    pub(crate) fn inflight(&self) -> u32 {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_inflight(self.raw()) }
+    }
+
+    /// Take a user bio from `map` onto the deferred list, tagged with
+    /// `tag` (read back with [`UserBio::tag`]); the main work item takes
+    /// it with [`IoQueue::pop`]. The returned result is what `map` returns.
+    /// The target's per-bio data must hold at least 8 bytes
+    /// ([`super::TargetCtx::set_per_io_data_size`]).
+    pub(crate) fn defer(&self, bio: &mut Bio, tag: u64) -> MapResult {
+        // SAFETY: dm core gave the bio to this map call with per-bio data
+        // of at least 8 bytes; after this the queue owns the bio, and
+        // `map` returns SUBMITTED so dm core does not touch it.
+        unsafe {
+            let p = bindings::dmr_bio_per_data(bio.as_raw(), PER_BIO_BYTES).cast::<u64>();
+            p.write_unaligned(tag);
+            bindings::dmr_ioq_defer(self.raw(), bio.as_raw());
+        }
+        MapResult::Submitted
+    }
+
+    /// The oldest deferred user bio.
+    pub(crate) fn pop(&self) -> Option<UserBio> {
+        // SAFETY: `raw` is live; a bio taken off the list is ours.
+        let bio = unsafe { bindings::dmr_ioq_pop(self.raw()) };
+        NonNull::new(bio).map(|bio| UserBio { bio })
+    }
+
+    /// Hand every deferred bio aimed at `dev` back to dm core to be issued
+    /// again (a `--noflush` suspend); returns how many.
+    pub(crate) fn requeue_dev(&self, dev: super::DevId) -> u32 {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_requeue_dev(self.raw(), dev.0) }
+    }
+
+    /// Write a log entry at `sector` of `dev`: the header block `hdr` and
+    /// the data of `data`, padded to 4 KiB. Completes with `tag`.
+    pub(crate) fn write_entry(
+        &self,
+        dev: &BlockDevice,
+        sector: u64,
+        hdr: &[u8; 4096],
+        data: Option<&UserBio>,
+        tag: u64,
+    ) {
+        let src = data.map_or(core::ptr::null_mut(), |b| b.bio.as_ptr());
+        // SAFETY: `raw` is live; `dev` is open for the call and, by the
+        // caller's contract with `BlockDevice`, until completion; `hdr` is
+        // copied before the call returns; `src` is a user bio we own,
+        // which stays alive (it is ended only after this write completes).
+        unsafe {
+            bindings::dmr_io_write_entry(self.raw(), dev.bdev(), sector, hdr.as_ptr().cast(), src, tag)
+        }
+    }
+
+    /// Flush the volatile cache of `dev`. Completes with `tag`.
+    pub(crate) fn flush(&self, dev: &BlockDevice, tag: u64) {
+        let opf = kernel::bindings::req_op_REQ_OP_WRITE
+            | (1 << kernel::bindings::req_flag_bits___REQ_PREFLUSH)
+            | (1 << kernel::bindings::req_flag_bits___REQ_SYNC);
+        // SAFETY: `raw` is live; `dev` stays open until completion.
+        unsafe {
+            let bio = bindings::dmr_io_new(self.raw(), dev.bdev(), 0, opf, 0, tag);
+            bindings::dmr_io_submit(bio);
+        }
+    }
+
+    /// Issue a copy of user bio `bio` (same device, sector and data,
+    /// without PREFLUSH and FUA). Completes with `tag`; `bio` must stay
+    /// alive until then.
+    pub(crate) fn clone_submit(&self, bio: &UserBio, tag: u64) {
+        // SAFETY: `raw` is live; the user bio is ours and outlives the
+        // clone (the caller ends it only after the clone completed).
+        unsafe {
+            let clone = bindings::dmr_io_clone(self.raw(), bio.bio.as_ptr(), tag);
+            bindings::dmr_io_submit(clone);
+        }
+    }
+
+    /// Take the I/Os completed since the last call, oldest first.
+    pub(crate) fn completed(&self) -> Completed<'_, T> {
+        // SAFETY: `raw` is live (type invariant).
+        let pos = unsafe { bindings::dmr_ioq_completed(self.raw()) };
+        Completed { pos, _q: self }
+    }
+}
+
+impl<T> Drop for IoQueue<T> {
+    fn drop(&mut self) {
+        // SAFETY: `raw` is live and dropped once; destroy waits for bios
+        // in flight and drains the work items while `inner` is intact.
+        unsafe { bindings::dmr_ioq_destroy(self.raw()) }
+    }
+}
+
+/// Bytes of per-bio data [`IoQueue::defer`] uses.
+pub(crate) const PER_BIO_BYTES: u32 = 8;
+
+/// One completed I/O of the queue.
+pub(crate) struct Done {
+    /// The tag it was issued with.
+    pub(crate) tag: u64,
+    /// Its result.
+    pub(crate) result: Result,
+}
+
+/// The completions taken by [`IoQueue::completed`].
+pub(crate) struct Completed<'a, T> {
+    pos: *mut kernel::bindings::llist_node,
+    _q: &'a IoQueue<T>,
+}
+
+impl<T> Iterator for Completed<'_, T> {
+    type Item = Done;
+
+    fn next(&mut self) -> Option<Done> {
+        // SAFETY: `pos` walks a list taken off the queue, which only this
+        // iterator owns; each bio is read and freed once.
+        unsafe {
+            let bio = bindings::dmr_io_next(&mut self.pos);
+            if bio.is_null() {
+                return None;
+            }
+            let tag = bindings::dmr_io_tag(bio);
+            let status = bindings::dmr_io_status(bio);
+            bindings::dmr_io_free(bio);
+            let errno = kernel::bindings::blk_status_to_errno(status);
+            let result = kernel::error::to_result(errno);
+            Some(Done { tag, result })
+        }
+    }
+}
+
+impl<T> Drop for Completed<'_, T> {
+    fn drop(&mut self) {
+        // Free what was not looked at.
+        for _ in self.by_ref() {}
+    }
+}
+
+/// A user bio the target took in `map` and must end exactly once.
+///
+/// # Invariants
+///
+/// `bio` is a dm clone handed to our map function, for which map returned
+/// SUBMITTED, and which has not been ended.
+pub(crate) struct UserBio {
+    bio: NonNull<kernel::bindings::bio>,
+}
+
+// SAFETY: a bio may be ended from any thread.
+unsafe impl Send for UserBio {}
+// SAFETY: the shared accessors only read the bio.
+unsafe impl Sync for UserBio {}
+
+impl UserBio {
+    fn view(&self) -> &Bio {
+        // SAFETY: the bio is valid and ours (type invariant).
+        unsafe { Bio::from_raw(self.bio.as_ptr()) }
+    }
+
+    /// The tag given to [`IoQueue::defer`].
+    pub(crate) fn tag(&self) -> u64 {
+        // SAFETY: the bio is valid and has the per-bio data `defer` wrote.
+        unsafe {
+            bindings::dmr_bio_per_data(self.bio.as_ptr(), PER_BIO_BYTES)
+                .cast::<u64>()
+                .read_unaligned()
+        }
+    }
+
+    /// The request operation.
+    pub(crate) fn op(&self) -> BioOp {
+        self.view().op()
+    }
+
+    /// REQ_PREFLUSH.
+    pub(crate) fn is_preflush(&self) -> bool {
+        self.view().is_preflush()
+    }
+
+    /// REQ_FUA.
+    pub(crate) fn is_fua(&self) -> bool {
+        self.view().is_fua()
+    }
+
+    /// First sector (on the device the bio is aimed at).
+    pub(crate) fn sector(&self) -> u64 {
+        self.view().sector()
+    }
+
+    /// Size in sectors.
+    pub(crate) fn sectors(&self) -> u32 {
+        self.view().sectors()
+    }
+
+    /// Device the bio is aimed at.
+    pub(crate) fn dev(&self) -> super::DevId {
+        // SAFETY: the bio is valid and aimed at a device.
+        super::DevId(unsafe { bindings::dmr_bio_devt(self.bio.as_ptr()) })
+    }
+
+    /// CRC-32C register update over the bio's data.
+    pub(crate) fn crc32c(&self, seed: u32) -> u32 {
+        // SAFETY: the bio is valid; its pages are readable until it ends.
+        unsafe { bindings::dmr_bio_crc32c(self.bio.as_ptr(), seed) }
+    }
+
+    /// The raw bio, giving up ownership: the caller ends it.
+    fn take(self) -> *mut kernel::bindings::bio {
+        let bio = self.bio.as_ptr();
+        core::mem::forget(self);
+        bio
+    }
+
+    /// End the bio with `result`.
+    pub(crate) fn complete(self, result: Result) {
+        let errno = match result {
+            Ok(()) => 0,
+            Err(e) => e.to_errno(),
+        };
+        // SAFETY: plain conversion; the bio is ended exactly once, as
+        // `take` consumed `self` without running Drop.
+        unsafe {
+            let status = kernel::bindings::errno_to_blk_status(errno);
+            bindings::dmr_bio_endio(self.take(), status)
+        }
+    }
+
+    /// Hand the bio back to dm core to issue again after a `--noflush`
+    /// suspend (BLK_STS_DM_REQUEUE; dm fails it if not suspending).
+    pub(crate) fn requeue(self) {
+        // SAFETY: ended exactly once, as in `complete`.
+        unsafe { bindings::dmr_bio_requeue(self.take()) }
+    }
+}
+
+impl Drop for UserBio {
+    fn drop(&mut self) {
+        // A bio must never be lost: one dropped unhandled fails.
+        pr_warn!("replicator: user bio dropped unhandled, failing it\n");
+        // SAFETY: not ended yet (type invariant); ended once here.
+        unsafe {
+            let status = kernel::bindings::errno_to_blk_status(EIO.to_errno());
+            bindings::dmr_bio_endio(self.bio.as_ptr(), status)
+        }
+    }
+}

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The log's data path: user writes become entries, entries become
+//! durable in batches, then reach the local device, and their ring space
+//! comes back through a checkpoint.
+//!
+//! ```text
+//! map ──defer──▶ main work: append ─▶ log write ─▶ Written
+//!                            │ one flush of the log device for every
+//!                            ▼ batch of completed writes (group commit)
+//!                          durable ─▶ local write ─▶ user bio ends
+//! background work: flush local devices ─▶ checkpoint (FUA) ─▶ free ring
+//! ```
+//!
+//! All decisions are made by one work item under the state lock, so the
+//! log order is the order bios leave the deferred list, acknowledgements
+//! go out in sequence order, and a full log simply leaves the next bio
+//! where it is (`stalled`) until space comes back: nothing fails and
+//! nothing overtakes. The background work item does the synchronous part
+//! (flushes and checkpoint writes) without blocking the main one. Both
+//! run in a no-I/O allocation scope (see `ioq.c`), so `GFP_KERNEL` here
+//! never recurses into the log's own devices.
+
+use super::entries::{Entries, Entry, EntryState};
+use crate::dm::{BlockDevice, DevId, IoQueue, KernelCrc32c, UserBio};
+use crate::dm::{BioOp, IoHandler};
+use crate::logic::replog::entry::{entry_blocks, has_data};
+use crate::logic::replog::geometry::block_sector;
+use crate::logic::replog::{
+    AppendError, Checkpoint, EntryFlags, Op, RingError, SlinkBitmap, Writer, BLOCK_SIZE,
+};
+use core::fmt::Write as _;
+use kernel::prelude::*;
+use kernel::rbtree::RBTree;
+use kernel::sync::{Arc, Mutex};
+
+/// A local (site link 0) device the log replays onto and flushes.
+pub(crate) struct LocalDev {
+    /// Its device number in the group.
+    pub(crate) dev_nr: u32,
+    /// The log's own reference to it.
+    pub(crate) bdev: BlockDevice,
+}
+
+/// What a completion tag stands for: the kind in the top two bits, a
+/// sequence number in the rest.
+#[derive(Clone, Copy)]
+enum Tag {
+    /// The log write of entry `seq`.
+    Log(u64),
+    /// A flush of the log device covering entries before `seq`.
+    Flush(u64),
+    /// The local write of entry `seq`.
+    Local(u64),
+}
+
+const TAG_SHIFT: u32 = 62;
+const TAG_SEQ: u64 = (1 << TAG_SHIFT) - 1;
+
+impl Tag {
+    fn encode(self) -> u64 {
+        let (kind, seq) = match self {
+            Tag::Log(s) => (0, s),
+            Tag::Flush(s) => (1, s),
+            Tag::Local(s) => (2, s),
+        };
+        (kind << TAG_SHIFT) | (seq & TAG_SEQ)
+    }
+
+    fn decode(tag: u64) -> Tag {
+        let seq = tag & TAG_SEQ;
+        match tag >> TAG_SHIFT {
+            0 => Tag::Log(seq),
+            1 => Tag::Flush(seq),
+            _ => Tag::Local(seq),
+        }
+    }
+}
+
+/// Counters shown in the status.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Counters {
+    /// Entries written to the log.
+    pub(crate) entries: u64,
+    /// Flushes of the log device (each makes a batch of entries durable).
+    pub(crate) flushes: u64,
+    /// Checkpoints written.
+    pub(crate) checkpoints: u64,
+    /// Times a write waited because the log was full.
+    pub(crate) full_waits: u64,
+}
+
+/// The mutable state, under [`Engine::state`].
+pub(crate) struct State {
+    pub(crate) writer: Writer,
+    pub(crate) entries: Entries,
+    /// The oldest deferred bio, taken but not yet fitting in the ring.
+    stalled: Option<UserBio>,
+    /// Every entry before this one has its log write completed.
+    written: u64,
+    /// Every entry before this one is durable in the log.
+    pub(crate) durable: u64,
+    /// A log flush is in flight.
+    flushing: bool,
+    /// The next entry to apply to the local device.
+    apply: u64,
+    /// Entries whose local write is in flight.
+    applying: u32,
+    /// After a log I/O error: entries from here on fail.
+    pub(crate) failed_at: Option<u64>,
+    /// New entries are held back (resize in progress).
+    pub(crate) paused: bool,
+    /// The epoch in force before the oldest live entry.
+    pub(crate) head_epoch: u64,
+    /// The last durable checkpoint.
+    pub(crate) checkpoint: Checkpoint,
+    /// Local devices by the identity of the `replicator-dev` target.
+    pub(crate) devices: RBTree<usize, Arc<LocalDev>>,
+    /// Sectors of user data in live entries.
+    pub(crate) sectors: u64,
+    pub(crate) counters: Counters,
+    /// Header block being encoded.
+    hdr: KVec<u8>,
+}
+
+/// The log engine of one replication group.
+pub(crate) struct Engine {
+    /// The log device.
+    pub(crate) log: BlockDevice,
+    /// Sector of the log's block 0 on `log`.
+    pub(crate) dev_start: u64,
+    /// Log block of ring block 0.
+    pub(crate) ring_start: u64,
+    /// The log's UUID.
+    pub(crate) uuid: [u8; 16],
+    /// Everything that changes.
+    pub(crate) state: Pin<KBox<Mutex<State>>>,
+    /// Serialises checkpoint writes; holds their block buffer.
+    pub(crate) cp: Pin<KBox<Mutex<KVec<u8>>>>,
+}
+
+/// The engine with its I/O queue.
+pub(crate) type EngineQueue = IoQueue<Engine>;
+
+impl State {
+    /// The state of a log whose next entry is `next_seq` in epoch `epoch`,
+    /// with the recovered entries `entries` (all durable) and the durable
+    /// checkpoint `cp`.
+    pub(crate) fn new(writer: Writer, entries: Entries, head_epoch: u64, cp: Checkpoint) -> Result<State> {
+        let next = writer.next_seq();
+        Ok(State {
+            writer,
+            entries,
+            stalled: None,
+            written: next,
+            durable: next,
+            flushing: false,
+            apply: next,
+            applying: 0,
+            failed_at: None,
+            paused: false,
+            head_epoch,
+            checkpoint: cp,
+            devices: RBTree::new(),
+            sectors: 0,
+            counters: Counters::default(),
+            hdr: KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?,
+        })
+    }
+
+    /// The local device of `dev_nr`, if a target bound one.
+    pub(crate) fn device(&self, dev_nr: u32) -> Option<&Arc<LocalDev>> {
+        self.devices.values().find(|d| d.dev_nr == dev_nr)
+    }
+
+    /// Whether `seq` overlaps an entry whose local write is in flight:
+    /// the block layer does not order overlapping writes, the log does.
+    fn overlaps_applying(&self, seq: u64, dev: u32, sector: u64, sectors: u32) -> bool {
+        let mut left = self.applying;
+        let mut s = seq;
+        while left > 0 && s > self.entries.first_seq() {
+            s -= 1;
+            if let Some(e) = self.entries.get(s) {
+                if e.state == EntryState::Applying {
+                    left -= 1;
+                    if e.overlaps(dev, sector, sectors) {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the oldest entries are done and freeing them is worth a
+    /// checkpoint now: a write waits for space, or half the ring is used.
+    fn wants_reclaim(&self) -> bool {
+        let done = self
+            .entries
+            .get(self.entries.first_seq())
+            .is_some_and(|e| matches!(e.state, EntryState::Applied | EntryState::Settled));
+        let ring = self.writer.ring();
+        done && (self.stalled.is_some() || ring.used() * 2 >= ring.blocks())
+    }
+}
+
+impl Engine {
+    /// Sector of ring block `pos`.
+    fn ring_sector(&self, pos: u64) -> Option<u64> {
+        block_sector(self.dev_start, self.ring_start.checked_add(pos)?)
+    }
+
+    /// Sector of log block `block`.
+    pub(crate) fn block_sector(&self, block: u64) -> Option<u64> {
+        block_sector(self.dev_start, block)
+    }
+
+    /// Take a write-type bio of device `dev_nr` (already remapped to the
+    /// local device) into the log.
+    pub(crate) fn submit(q: &EngineQueue, dev_nr: u32, bio: &mut crate::dm::Bio) -> crate::dm::MapResult {
+        q.defer(bio, u64::from(dev_nr))
+    }
+
+    /// Log I/O failed: every entry not yet durable fails, and so does
+    /// every later write, until the log is reopened.
+    fn fail(st: &mut State, what: &str, err: Error) {
+        if st.failed_at.is_none() {
+            pr_err!("replicator: replication log {} failed ({:?}); failing writes from entry {} on\n", what, err, st.durable);
+            st.failed_at = Some(st.durable);
+        }
+    }
+
+    fn handle_completions(q: &EngineQueue, st: &mut State) {
+        for done in q.completed() {
+            match Tag::decode(done.tag) {
+                Tag::Log(seq) => {
+                    if let Some(e) = st.entries.get_mut(seq) {
+                        e.state = EntryState::Written;
+                    }
+                    if let Err(err) = done.result {
+                        Self::fail(st, "write", err);
+                    }
+                }
+                Tag::Flush(covers) => {
+                    st.flushing = false;
+                    match done.result {
+                        Ok(()) if st.failed_at.is_none() => st.durable = st.durable.max(covers),
+                        Ok(()) => {}
+                        Err(err) => Self::fail(st, "flush", err),
+                    }
+                }
+                Tag::Local(seq) => {
+                    st.applying = st.applying.saturating_sub(1);
+                    if let Some(e) = st.entries.get_mut(seq) {
+                        e.state = EntryState::Applied;
+                        if let Some(bio) = e.bio.take() {
+                            bio.complete(done.result);
+                        }
+                    }
+                }
+            }
+        }
+        while st.written < st.entries.end_seq()
+            && st.entries.get(st.written).is_some_and(|e| e.state != EntryState::Writing)
+        {
+            st.written += 1;
+        }
+    }
+
+    /// Turn deferred bios into entries while the ring has room.
+    fn append(&self, q: &EngineQueue, st: &mut State) {
+        loop {
+            let bio = match st.stalled.take() {
+                Some(b) => b,
+                None => match q.pop() {
+                    Some(b) => b,
+                    None => return,
+                },
+            };
+            if st.failed_at.is_some() {
+                bio.complete(Err(EIO));
+                continue;
+            }
+            let op = op_of(&bio);
+            let blocks = entry_blocks(op.flags, op.sectors);
+            if st.entries.reserve(GFP_KERNEL).is_err() || !st.writer.ring().fits(blocks) {
+                if st.writer.ring().blocks() < blocks {
+                    pr_err!("replicator: write of {} sectors larger than the log\n", op.sectors);
+                    bio.complete(Err(EIO));
+                    continue;
+                }
+                st.counters.full_waits += 1;
+                st.stalled = Some(bio);
+                return;
+            }
+            let data = has_data(op.flags, op.sectors);
+            // The stored CRC is the standard one: register from !0, inverted.
+            let crc = if data { !bio.crc32c(!0) } else { 0 };
+            let mut slinks = SlinkBitmap::default();
+            slinks.insert(0);
+            let appended = match st.writer.append(&op, &slinks, crc) {
+                Ok(a) => a,
+                Err(AppendError::Ring(RingError::Full)) => {
+                    st.counters.full_waits += 1;
+                    st.stalled = Some(bio);
+                    return;
+                }
+                Err(e) => {
+                    pr_err!("replicator: cannot journal a write: {}\n", e.message().to_str().unwrap_or("?"));
+                    bio.complete(Err(EIO));
+                    continue;
+                }
+            };
+            let h = appended.header;
+            let Some(sector) = self.ring_sector(appended.extent.start) else {
+                bio.complete(Err(EIO));
+                continue;
+            };
+            let entry = Entry {
+                seq: h.seq,
+                epoch: h.epoch,
+                extent: appended.extent,
+                dev: op.dev,
+                sector: op.sector,
+                sectors: op.sectors,
+                flags: op.flags,
+                data_crc: h.data_crc,
+                state: EntryState::Writing,
+                bio: Some(bio),
+            };
+            if let Err(mut e) = st.entries.push(entry) {
+                // Cannot happen: reserved above, and sequence numbers come
+                // from the writer. Fail the bio rather than lose it.
+                if let Some(b) = e.bio.take() {
+                    b.complete(Err(EIO));
+                }
+                Self::fail(st, "bookkeeping", EINVAL);
+                return;
+            }
+            st.sectors = st.sectors.saturating_add(u64::from(op.sectors));
+            st.counters.entries += 1;
+            let Ok(hdr) = <&mut [u8; BLOCK_SIZE]>::try_from(st.hdr.as_mut_slice()) else {
+                return;
+            };
+            h.encode::<KernelCrc32c>(&self.uuid, hdr);
+            let src = if data { st.entries.get(h.seq).and_then(|e| e.bio.as_ref()) } else { None };
+            q.write_entry(&self.log, sector, hdr, src, Tag::Log(h.seq).encode());
+        }
+    }
+
+    /// Start the local writes of durable entries, in order.
+    fn apply(q: &EngineQueue, st: &mut State) {
+        loop {
+            let seq = st.apply;
+            let limit = if st.failed_at.is_some() { st.written } else { st.durable };
+            if seq >= limit {
+                return;
+            }
+            let failed = st.failed_at.is_some_and(|f| seq >= f);
+            let applying = st.applying;
+            let Some(e) = st.entries.get(seq) else {
+                st.apply += 1;
+                continue;
+            };
+            if e.state != EntryState::Written {
+                st.apply += 1;
+                continue;
+            }
+            let (dev, sector, sectors) = (e.dev, e.sector, e.sectors);
+            let local = sectors > 0 && !failed;
+            if local && applying > 0 && st.overlaps_applying(seq, dev, sector, sectors) {
+                return;
+            }
+            let Some(e) = st.entries.get_mut(seq) else { return };
+            match e.bio.as_ref() {
+                Some(bio) if local => {
+                    q.clone_submit(bio, Tag::Local(seq).encode());
+                    e.state = EntryState::Applying;
+                    st.applying += 1;
+                }
+                _ => {
+                    // An empty flush is complete once durable; a failed
+                    // entry ends with an error.
+                    e.state = if failed { EntryState::Applied } else { EntryState::Settled };
+                    if let Some(bio) = e.bio.take() {
+                        bio.complete(if failed { Err(EIO) } else { Ok(()) });
+                    }
+                }
+            }
+            st.apply += 1;
+        }
+    }
+
+    /// Hand deferred bios of local device `local` back to dm core (a
+    /// `--noflush` suspend of its `replicator-dev`).
+    pub(crate) fn requeue(q: &EngineQueue, local: DevId) {
+        let mut st = q.inner().state.lock();
+        let mine = st.stalled.as_ref().is_some_and(|b| b.dev() == local);
+        let stalled = if mine { st.stalled.take() } else { None };
+        // Keep the lock so the main work item cannot journal any of them.
+        if let Some(b) = stalled {
+            b.requeue();
+        }
+        q.requeue_dev(local);
+        drop(st);
+    }
+
+    /// Write the checkpoint `cp` durably.
+    fn write_checkpoint(&self, buf: &mut KVec<u8>, cp: &Checkpoint) -> Result {
+        let block = <&mut [u8; BLOCK_SIZE]>::try_from(buf.as_mut_slice()).map_err(|_| EINVAL)?;
+        cp.encode::<KernelCrc32c>(&self.uuid, block);
+        let sector = self.block_sector(cp.block()).ok_or(EINVAL)?;
+        self.log.write(sector, block, true)
+    }
+
+    /// Free the oldest entries that every site link has, behind a durable
+    /// checkpoint; with `force`, write a checkpoint even if none can go
+    /// (it records the durable tail, for a quick open). Runs with the
+    /// checkpoint lock held (`buf` is its buffer).
+    pub(crate) fn reclaim(q: &EngineQueue, buf: &mut KVec<u8>, force: bool) -> Result {
+        let e = q.inner();
+        let mut flush: KVec<Arc<LocalDev>> = KVec::new();
+        let (k, cp) = {
+            let st = e.state.lock();
+            let mut ring = *st.writer.ring();
+            let mut head_epoch = st.head_epoch;
+            let mut k = 0u64;
+            for seq in st.entries.seqs() {
+                let Some(en) = st.entries.get(seq) else { break };
+                match en.state {
+                    EntryState::Settled => {}
+                    EntryState::Applied => {
+                        let Some(d) = st.device(en.dev) else { break };
+                        if !flush.iter().any(|f| f.dev_nr == en.dev) && flush.push(d.clone(), GFP_KERNEL).is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+                if ring.release(en.extent).is_err() {
+                    break;
+                }
+                head_epoch = en.epoch;
+                k += 1;
+            }
+            if k == 0 && !force {
+                return Ok(());
+            }
+            let head_seq = st.entries.first_seq().saturating_add(k);
+            let (tail, tail_seq) = match st.entries.get(st.durable.saturating_sub(1)) {
+                Some(last) if st.durable > head_seq => {
+                    let end = last.extent.end();
+                    (if end >= ring.blocks() { 0 } else { end }, st.durable)
+                }
+                _ => (ring.head(), head_seq),
+            };
+            let cp = Checkpoint {
+                ring_blocks: ring.blocks(),
+                head: ring.head(),
+                head_seq,
+                head_epoch,
+                tail,
+                tail_seq,
+                ..st.checkpoint.successor().map_err(|_| EINVAL)?
+            };
+            (k, cp)
+        };
+        for d in flush.iter() {
+            if let Err(err) = d.bdev.flush() {
+                pr_err!("replicator: flush of local device {} failed ({:?}); log space kept\n", d.bdev.id(), err);
+                return Err(err);
+            }
+        }
+        if let Err(err) = e.write_checkpoint(buf, &cp) {
+            let mut st = e.state.lock();
+            Self::fail(&mut st, "checkpoint write", err);
+            return Err(err);
+        }
+        {
+            let mut st = e.state.lock();
+            for _ in 0..k {
+                let Some(mut en) = st.entries.pop_front() else { break };
+                // The ring refuses anything but the oldest extent; the
+                // planning above released the same extents in order.
+                let _ = st.writer.release(en.extent);
+                st.sectors = st.sectors.saturating_sub(u64::from(en.sectors));
+                st.head_epoch = en.epoch;
+                if let Some(b) = en.bio.take() {
+                    b.complete(Err(EIO));
+                }
+            }
+            st.checkpoint = cp;
+            st.counters.checkpoints += 1;
+        }
+        q.kick();
+        Ok(())
+    }
+
+    /// Write the log status: `<used>/<size>` in sectors of the ring.
+    pub(crate) fn usage(&self, out: &mut crate::dm::StatusWriter<'_>) {
+        let st = self.state.lock();
+        let ring = st.writer.ring();
+        let _ = write!(out, "{}/{}", ring.used() * 8, ring.blocks() * 8);
+    }
+}
+
+/// The entry request a user bio stands for.
+fn op_of(bio: &UserBio) -> Op {
+    let mut flags = EntryFlags::empty();
+    if bio.is_preflush() {
+        flags = flags.with(EntryFlags::FLUSH);
+    }
+    if bio.is_fua() {
+        flags = flags.with(EntryFlags::FUA);
+    }
+    match bio.op() {
+        BioOp::Discard | BioOp::SecureErase => flags = flags.with(EntryFlags::DISCARD),
+        BioOp::WriteZeroes => flags = flags.with(EntryFlags::WRITE_ZEROES),
+        _ => {}
+    }
+    Op { dev: bio.tag() as u32, flags, sector: bio.sector(), sectors: bio.sectors() }
+}
+
+impl IoHandler for Engine {
+    fn work(q: &EngineQueue) {
+        let e = q.inner();
+        let mut guard = e.state.lock();
+        let st = &mut *guard;
+        Self::handle_completions(q, st);
+        if !st.paused {
+            e.append(q, st);
+        }
+        if !st.flushing && st.written > st.durable && st.failed_at.is_none() {
+            st.flushing = true;
+            st.counters.flushes += 1;
+            q.flush(&e.log, Tag::Flush(st.written).encode());
+        }
+        Self::apply(q, st);
+        if st.wants_reclaim() {
+            q.kick_background();
+        }
+    }
+
+    fn background(q: &EngineQueue) {
+        let mut buf = q.inner().cp.lock();
+        // Failures are logged where they happen; the space stays used.
+        let _ = Self::reclaim(q, &mut buf, false);
+    }
+}
+
+impl Engine {
+    /// Switch to a ring of `blocks` blocks: every entry is durable and new
+    /// ones are held (see `Ringbuffer::resize`); writes the checkpoint
+    /// naming the new size, then uses it.
+    pub(crate) fn resize_locked(q: &EngineQueue, st: &mut State, buf: &mut KVec<u8>, blocks: u64) -> Result<(), crate::dm::TargetError> {
+        let e = q.inner();
+        let ring = st
+            .writer
+            .ring()
+            .resized(blocks)
+            .map_err(|err| crate::dm::TargetError::inval(err.message()))?;
+        let cp = Checkpoint {
+            ring_blocks: ring.blocks(),
+            head: ring.head(),
+            head_seq: st.entries.first_seq(),
+            head_epoch: st.head_epoch,
+            tail: ring.tail(),
+            tail_seq: st.writer.next_seq(),
+            ..st
+                .checkpoint
+                .successor()
+                .map_err(|err| crate::dm::TargetError::inval(err.message()))?
+        };
+        e.write_checkpoint(buf, &cp)
+            .map_err(|err| crate::dm::TargetError::new(c"Cannot write replication log checkpoint", err))?;
+        st.writer
+            .resize(blocks)
+            .map_err(|err| crate::dm::TargetError::inval(err.message()))?;
+        st.checkpoint = cp;
+        st.counters.checkpoints += 1;
+        Ok(())
+    }
+}

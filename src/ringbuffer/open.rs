@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Opening the log at table load: read and recover it, or format it, as
+//! the table's `open`, `create` or `auto` says; then start a new run.
+//!
+//! Everything here is synchronous and runs in the constructor, before the
+//! log takes any write: `logic::replog` decides, this file does the I/O.
+
+use super::engine::{Engine, EngineQueue, State};
+use super::entries::{Entries, Entry, EntryState};
+use crate::dm::{random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
+use crate::logic::replog::geometry::{block_sector, ring_blocks_for_sectors};
+use crate::logic::replog::{
+    decide, format, load, Action, Block, BlockReader, BlockWriter, DataCheck, LogError, ReadError,
+    Scanner, WriteError, Writer, BLOCK_SIZE,
+};
+use crate::logic::ringbuffer::OpenMode;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// Reads log blocks synchronously.
+struct Reader<'a> {
+    dev: &'a BlockDevice,
+    dev_start: u64,
+}
+
+impl BlockReader for Reader<'_> {
+    fn read(&mut self, block: u64, buf: &mut Block) -> Result<(), ReadError> {
+        let sector = block_sector(self.dev_start, block).ok_or(ReadError(EINVAL.to_errno()))?;
+        self.dev.read(sector, buf).map_err(|e| ReadError(e.to_errno()))
+    }
+}
+
+impl BlockWriter for Reader<'_> {
+    fn write(&mut self, block: u64, buf: &Block) -> Result<(), WriteError> {
+        let sector = block_sector(self.dev_start, block).ok_or(WriteError(EINVAL.to_errno()))?;
+        self.dev.write(sector, buf, true).map_err(|e| WriteError(e.to_errno()))
+    }
+}
+
+fn log_error(e: LogError) -> TargetError {
+    let err = match e {
+        LogError::Format(_) => EINVAL,
+        LogError::Read { .. } | LogError::Write { .. } => EIO,
+    };
+    TargetError::new(e.message(), err)
+}
+
+const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication log", ENOMEM);
+
+/// Open, recover or format the log at `dev_start` of `log` (which has
+/// `avail` sectors from there), and start its engine.
+pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64) -> Result<Arc<EngineQueue>, TargetError> {
+    let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
+    let block = <&mut Block>::try_from(buf.as_mut_slice()).map_err(|_| NOMEM)?;
+    let mut io = Reader { dev: &log, dev_start };
+    let loaded = load::<KernelCrc32c, _>(&mut io, block, avail);
+    let action = decide(mode, &loaded).map_err(log_error)?;
+    let (state, uuid, ring_start) = match (action, loaded) {
+        (Action::Format, _) => {
+            let size = mode.size().ok_or(TargetError::inval(c"Replication log size missing"))?;
+            let ring_blocks = ring_blocks_for_sectors(size).map_err(|e| log_error(e.into()))?;
+            let mut uuid = [0u8; 16];
+            random_bytes(&mut uuid);
+            let (sb, cp) = format::<KernelCrc32c, _>(&mut io, block, uuid, ring_blocks).map_err(log_error)?;
+            let writer = Writer::formatted(&cp).map_err(|e| log_error(e.into()))?;
+            pr_info!("replicator: formatted replication log on {} ({} ring blocks)\n", log.id(), ring_blocks);
+            let state = State::new(writer, Entries::new(cp.head_seq), cp.head_epoch, cp).map_err(|_| NOMEM)?;
+            (state, sb.uuid, sb.ring_start)
+        }
+        (Action::Open, Ok(l)) => {
+            if let OpenMode::OpenSized(size) = mode {
+                if ring_blocks_for_sectors(size) != Ok(l.checkpoint.ring_blocks) {
+                    return Err(TargetError::inval(c"Replication log size differs from the table's"));
+                }
+            }
+            let resume = l.resume().map_err(|e| log_error(e.into()))?;
+            // The recovered entries, to replay and to free later.
+            let mut entries = Entries::new(l.recovered.head_seq);
+            let mut sectors = 0u64;
+            let scan = Scanner::<KernelCrc32c, _>::new(&mut io, block, &l.superblock, &l.checkpoint, DataCheck::AfterTailHint);
+            for s in scan.take(usize::try_from(l.recovered.entries).unwrap_or(usize::MAX)) {
+                let h = s.header;
+                entries.reserve(GFP_KERNEL).map_err(|_| NOMEM)?;
+                let e = Entry {
+                    seq: h.seq,
+                    epoch: h.epoch,
+                    extent: crate::logic::replog::Extent { start: s.pos, blocks: h.blocks() },
+                    dev: h.dev,
+                    sector: h.sector,
+                    sectors: h.sectors,
+                    flags: h.flags,
+                    data_crc: h.data_crc,
+                    state: EntryState::Replay,
+                    bio: None,
+                };
+                entries
+                    .push(e)
+                    .map_err(|_| TargetError::inval(c"Replication log entries changed while opening"))?;
+                sectors = sectors.saturating_add(u64::from(h.sectors));
+            }
+            if entries.end_seq() != l.recovered.next_seq {
+                return Err(TargetError::inval(c"Replication log entries changed while opening"));
+            }
+            // The new run's checkpoint is durable before its first entry.
+            let cp = resume.checkpoint;
+            let mut cpbuf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
+            let cpblock = <&mut Block>::try_from(cpbuf.as_mut_slice()).map_err(|_| NOMEM)?;
+            cp.encode::<KernelCrc32c>(&l.superblock.uuid, cpblock);
+            BlockWriter::write(&mut io, cp.block(), cpblock)
+                .map_err(|error| log_error(LogError::Write { block: cp.block(), error }))?;
+            if l.recovered.entries > 0 {
+                pr_info!(
+                    "replicator: replication log on {}: {} entries to replay (sequence {} to {})\n",
+                    log.id(),
+                    l.recovered.entries,
+                    l.recovered.head_seq,
+                    l.recovered.next_seq
+                );
+            }
+            let mut state = State::new(resume.writer, entries, l.recovered.head_epoch, cp).map_err(|_| NOMEM)?;
+            state.sectors = sectors;
+            (state, l.superblock.uuid, l.superblock.ring_start)
+        }
+        (Action::Open, Err(e)) => return Err(log_error(e)),
+    };
+    let engine = Engine {
+        log,
+        dev_start,
+        ring_start,
+        uuid,
+        state: KBox::pin_init(new_mutex!(state), GFP_KERNEL).map_err(|_| NOMEM)?,
+        cp: KBox::pin_init(new_mutex!(buf), GFP_KERNEL).map_err(|_| NOMEM)?,
+    };
+    IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
+}
