@@ -214,7 +214,7 @@ fn cmd_verify(o: &Options, out: &mut (dyn Write + Send)) -> Result<i32, String> 
         return Err(format!("stdout: {e}"));
     }
     let acks = format!(
-        "{} acked writes up to seq {}{}",
+        "acks: {} lines, max seq {}{}",
         log.acks.len(),
         log.max_seq(),
         match log.malformed {
@@ -238,8 +238,9 @@ fn cmd_verify(o: &Options, out: &mut (dyn Write + Send)) -> Result<i32, String> 
     } else {
         writeln!(
             out,
-            "verify: FAILED: {} bad blocks of {counts}; {acks}",
-            stats.bad
+            "verify: FAILED: {} bad block{} of {counts}; {acks}",
+            stats.bad,
+            if stats.bad == 1 { "" } else { "s" }
         )
         .map_err(|e| e.to_string())?;
         Ok(1)

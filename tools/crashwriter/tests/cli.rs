@@ -95,7 +95,7 @@ fn rounds_verify_clean_and_damage_is_reported() {
         text(&v)
     );
     assert!(
-        text(&v).contains("400 acked writes up to seq 400, 1 malformed line ignored"),
+        text(&v).contains("acks: 400 lines, max seq 400, 1 malformed line ignored"),
         "{}",
         text(&v)
     );
@@ -163,7 +163,7 @@ fn rounds_verify_clean_and_damage_is_reported() {
         .unwrap();
     assert!(want >= seq);
     assert!(
-        t.contains("verify: FAILED: 1 bad blocks of 128 blocks"),
+        t.contains("verify: FAILED: 1 bad block of 128 blocks"),
         "{t}"
     );
 }
