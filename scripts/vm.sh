@@ -28,6 +28,11 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+# Optional inputs of vm_boot, for scripts that source this one:
+#   VM_QEMU_EXTRA=(...)  more QEMU arguments, one per array element
+#   VM_LINE_HOOK=FUNC    FUNC is called with each output line, in the
+#                        reader's subshell; $VM_LOG/qemu.pid holds QEMU's pid
+
 # Output of vm_boot (globals, since the output stream is the job's):
 VM_RC=          # guest job's exit status; empty if the guest never said
 VM_STATUS=      # exited | timeout | died | setup (no guest was started)
@@ -97,8 +102,8 @@ vm_boot() {
 	local qemu=(qemu-system-x86_64 "${accel[@]}" -smp "${DMR_SMP:-2}" -m "${DMR_MEM:-1G}"
 		-display none -vga none -monitor none -parallel none -nic none -no-reboot
 		-kernel "$kernel" -initrd "$initrd" -append "$append"
-		-serial "file:$VM_LOG/console.log" -serial stdio
-		"${extra[@]}")
+		-serial "file:$VM_LOG/console.log" -serial stdio -pidfile "$VM_LOG/qemu.pid"
+		"${extra[@]}" ${VM_QEMU_EXTRA[@]+"${VM_QEMU_EXTRA[@]}"})
 	printf '%q ' "${qemu[@]}" >"$VM_LOG/qemu.cmd"
 	: >"$VM_LOG/console.log"
 	if [ -n "${DMR_VERBOSE:-}" ]; then
@@ -149,6 +154,7 @@ vm_reader() {
 		fi
 		printf '%s\n' "$line"
 		printf '%s\n' "$line" >&3
+		[ -z "${VM_LINE_HOOK:-}" ] || "$VM_LINE_HOOK" "$line"
 	done
 	exec 3>&-
 }
