@@ -12,7 +12,7 @@ store=$(devno replog_store)
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/mapper/replog_store 32 auto 65536 blockdev 4 0 async ios 100 blockdev 4 1 async ios 10000"
 want="ringbuffer 4 $store 32 auto 65536 blockdev 4 0 asynchronous ios 100 blockdev 4 1 asynchronous ios 10000"
 assert_eq "$(table_of repl)" "$want" "table of the seed example"
-assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65536 2 0 A,0,0 1 A,0,0" "status"
+assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65512 2 0 A,0,0 1 A,0,0 8 A 1 1 0 0 0 0 0" "status"
 
 # The table output reloads verbatim into an identical table.
 dmc reload repl --table "$(dmc table repl)"
@@ -23,7 +23,7 @@ dmc remove repl
 # LVM2's emitted form (slink 0 synchronous, open implied forms too).
 dmc create repl --table "0 1 replicator ringbuffer 4 $store 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous ios 100"
 assert_eq "$(table_of repl)" "ringbuffer 4 $store 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous ios 100" "LVM2 line"
-assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65536 2 0 S,0,0 1 A,0,0" "status of LVM2 line"
+assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65512 2 0 S,0,0 1 A,0,0 8 A 1 1 0 0 0 0 0" "status of LVM2 line"
 dmc remove repl
 
 # Units, combined policies, the old ios=N form, and a bare slink.

@@ -24,7 +24,7 @@ dmc message repl 0 slink message 2 policy async+stall
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100 blockdev 4 2 asynchronous+stall ios 5" "policy change"
 dmc message repl 0 slink message 2 policy sync
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100 blockdev 2 2 synchronous" "synchronous drops the limit"
-assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65536 3 0 A,0,0 1 A,0,0 2 S,0,0" "status after policy change"
+assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65512 3 0 A,0,0 1 A,0,0 2 S,0,0 8 A 1 1 0 0 0 0 0" "status after policy change"
 expect_msg_refused repl "message refused: Fall-behind limit not allowed on a synchronous site link" slink message 2 fallbehind ios 5
 dmc message repl 0 slink del 2
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100" "slink del"
@@ -47,7 +47,18 @@ assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100" "refused 
 # Log resize shows in the table and the status.
 dmc message repl 0 replog resize 32768
 assert_eq "$(table_of repl | cut -d' ' -f1-6 | sed 's/ [0-9]*:[0-9]* / X /')" "ringbuffer 4 X 0 auto 32768" "resized log"
-assert_eq "$(dmc status repl | cut -d' ' -f5)" "0/32768" "resized log status"
+assert_eq "$(dmc status repl | cut -d' ' -f5)" "0/32744" "resized log status"
+dmc message repl 0 replog resize 65536
+assert_eq "$(dmc status repl | cut -d' ' -f5)" "0/65512" "log grown again"
+
+# The log's counters: hidden, shown, reset.
+dd if=/dev/zero of=/dev/mapper/r0 bs=4k count=2 oflag=direct status=none
+assert_eq "$(dmc status repl | cut -d' ' -f11-)" "8 A 1 3 0 2 2 2 0" "log counters after two writes"
+dmc message repl 0 replog statistics off
+assert_eq "$(dmc status repl | cut -d' ' -f11-)" "4 A 1 3 0" "log counters hidden"
+dmc message repl 0 replog statistics reset
+dmc message repl 0 replog statistics on
+assert_eq "$(dmc status repl | cut -d' ' -f11-)" "8 A 1 3 0 0 0 0 0" "log counters reset"
 
 # Statistics count the group's I/O while on.
 dmc message repl 0 statistics on
