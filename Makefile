@@ -2,7 +2,9 @@
 # (~/.cache/dm-replicator by default), never into the work tree.
 #
 #   make deps      install build and test dependencies (Debian 12, root)
-#   make test      host tests, then the VM suite on the debug kernel
+#   make test      host tests, then the VM suite and a 20-round crash test
+#                  on the debug kernel
+#   make torture   the crash test with more crash points (ROUNDS=200)
 #   make demo      build and boot the release kernel, show the targets at work
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release)
 #   make check     host tests only (cargo)
@@ -10,7 +12,9 @@
 FLAVOUR ?= debug
 SHELL := /bin/bash
 
-.PHONY: all deps kernel module check vm-test test demo clean
+ROUNDS ?= 200
+
+.PHONY: all deps kernel module check vm-test test torture demo clean
 
 all: module
 
@@ -33,6 +37,11 @@ vm-test: deps
 # One closing line for the whole run: host tests and VM tests together.
 test: deps
 	@scripts/test.sh
+
+# Kill QEMU at ROUNDS random points of a write load; check every
+# acknowledged write after each reboot.
+torture: deps
+	@DMR_FLAVOUR=debug scripts/crash-test.sh $(ROUNDS)
 
 demo: deps
 	@DMR_FLAVOUR=release scripts/vm-run.sh scripts/demo.sh
