@@ -44,7 +44,7 @@ epoch=$(dmc status repl | cut -d' ' -f13)
 
 # Group commit: concurrent writers share log flushes.
 fio --name=gc --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=16 \
-	--ioengine=libaio --direct=1 --size=8M --numjobs=2 --group_reporting \
+	--ioengine=libaio --direct=1 --size=4M --numjobs=2 --group_reporting \
 	--output=/dev/null || fail "fio"
 set -- $(dmc status repl | cut -d' ' -f14-)
 entries=$1 flushes=$2
@@ -72,17 +72,17 @@ dmc remove r1
 dmc remove repl
 
 # A full log holds writers: a log of 2048 sectors (253 ring blocks) takes
-# 16 MiB of writes without an error, in order, and waits for space.
+# 4 MiB of writes twice without an error, in order, and waits for space.
 ramdev 3 >/dev/null
 dmc create small_log --table "0 2048 linear /dev/ram3 0"
 dmc create small_local --table "0 65536 linear /dev/ram3 4096"
 dmc create repl2 --table "0 1 replicator ringbuffer 4 /dev/mapper/small_log 0 create 2048 blockdev 2 0 synchronous"
 ctl2=$(devno repl2)
 dmc create s0 --table "0 65536 replicator-dev $ctl2 0 0 1 /dev/mapper/small_local nolog 0"
-sum=$(rand_write /dev/mapper/s0 32768)
-assert_eq "$(sha /dev/mapper/small_local 32768)" "$sum" "data through a full log"
+sum=$(rand_write /dev/mapper/s0 8192)
+assert_eq "$(sha /dev/mapper/small_local 8192)" "$sum" "data through a full log"
 fio --name=full --filename=/dev/mapper/s0 --rw=randwrite --bs=64k --iodepth=32 \
-	--ioengine=libaio --direct=1 --size=16M --output=/dev/null || fail "fio through a full log"
+	--ioengine=libaio --direct=1 --size=4M --output=/dev/null || fail "fio through a full log"
 set -- $(dmc status repl2 | cut -d' ' -f4-)
 [ "${14}" -gt 0 ] || fail "the log never filled: $*"
 echo "full log: waited for space ${14} times"
