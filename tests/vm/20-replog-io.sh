@@ -86,5 +86,17 @@ fio --name=full --filename=/dev/mapper/s0 --rw=randwrite --bs=64k --iodepth=32 \
 set -- $(dmc status repl2 | cut -d' ' -f4-)
 [ "${14}" -gt 0 ] || fail "the log never filled: $*"
 echo "full log: waited for space ${14} times"
+
+# A --noflush suspend in the middle of writes through the full log hands
+# the writes not yet journaled back to dm core, which issues them again
+# after the resume: no error, and the data is all there.
+dd if=/dev/urandom of="$DMR_TMP/blob" bs=1M count=4 status=none
+dd if="$DMR_TMP/blob" of=/dev/mapper/s0 bs=64k oflag=direct status=none &
+ddpid=$!
+sleep 1
+dmc suspend --noflush s0
+dmc resume s0
+wait $ddpid || fail "write across a --noflush suspend"
+assert_eq "$(sha /dev/mapper/s0 8192)" "$(sha "$DMR_TMP/blob" 8192)" "data across a --noflush suspend"
 dmc remove s0
 dmc remove repl2
