@@ -27,7 +27,7 @@
 LOG=/dev/vda
 DATA0=/dev/vdb
 DATA1=/dev/vdc
-LOG_SECTORS=131072   # the whole 64 MiB log device
+LOG_SECTORS=8192     # 4 MiB of the log device: the ring wraps during a load
 DEV_SECTORS=65536    # the whole 32 MiB data devices
 REPL_TABLE="0 1 replicator ringbuffer 4 $LOG 0 auto $LOG_SECTORS blockdev 2 0 synchronous"
 # data_table DEV_NR LOCAL_DEV: the table of one data device.
