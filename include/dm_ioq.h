@@ -30,6 +30,8 @@ void dmr_ioq_set_ctx(struct dmr_ioq *q, void *ctx);
 void dmr_ioq_destroy(struct dmr_ioq *q);
 /* Queue work item 0 or 1. */
 void dmr_ioq_kick(struct dmr_ioq *q, int which);
+/* Queue work item 0 after ms milliseconds (unless already pending). */
+void dmr_ioq_kick_after(struct dmr_ioq *q, unsigned int ms);
 /* Wait until no bio of the queue is in flight, then for both work items. */
 void dmr_ioq_quiesce(struct dmr_ioq *q);
 /* Number of bios of the queue in flight. */
@@ -60,6 +62,17 @@ void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
 			u64 sector, const void *hdr, struct bio *src, u64 tag);
 /* Submit a bio of the queue. */
 void dmr_io_submit(struct bio *bio);
+/* Copy sectors from src to dst with dm-kcopyd (the throttled client when
+ * resync); completes with tag like a bio of the queue: -ENODATA for a
+ * read error, -EIO for a write error. */
+void dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
+		 u64 src_sector, struct block_device *dst, u64 dst_sector,
+		 u64 sectors, u64 tag);
+/* Write zeroes to sectors of dst with dm-kcopyd; completes with tag. */
+void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
+		 u64 sectors, u64 tag);
+/* Milliseconds since boot (jiffies). */
+u64 dmr_now_ms(void);
 
 /* Take the list of completed bios, oldest first (NULL if none). */
 struct llist_node *dmr_ioq_completed(struct dmr_ioq *q);

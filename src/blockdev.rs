@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The `blockdev` site link: remote sites reached as block devices (NBD,
 //! NVMe/TCP, iSCSI, or any local device).
+//!
+//! A remote device is opened by its `replicator-dev` table, which also
+//! creates its dirty log; the replication log copies entries to it and
+//! resynchronises the regions the dirty log marks out of sync.
 
+use crate::dm::{BlockDevice, DevId, DirtyLog};
 use crate::registry::SlinkType;
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::prelude::*;
 
 /// Registry entry of the `blockdev` site-link type.
 pub(crate) struct BlockdevType;
@@ -10,5 +17,95 @@ pub(crate) struct BlockdevType;
 impl SlinkType for BlockdevType {
     fn name(&self) -> &'static str {
         crate::logic::replicator_table::SLINK_BLOCKDEV
+    }
+}
+
+/// One remote device: the copy of device `dev_nr` at site link `slink`.
+pub(crate) struct RemoteDev {
+    /// Site link number (at least 1).
+    pub(crate) slink: u32,
+    /// Device number in the group.
+    pub(crate) dev_nr: u32,
+    /// The log's own reference to the device.
+    pub(crate) bdev: BlockDevice,
+    /// Regions of the device that are out of sync.
+    pub(crate) log: DirtyLog,
+    /// Region size in sectors.
+    pub(crate) region_sectors: u64,
+    /// Size of the replicated device in sectors.
+    pub(crate) len: u64,
+    /// Where the next search for an out-of-sync region starts.
+    pub(crate) cursor: AtomicU64,
+    /// Regions copied by resynchronisation so far.
+    pub(crate) resynced: AtomicU64,
+}
+
+impl RemoteDev {
+    /// Open device `dev` as the copy of `dev_nr` on `slink`, tracked by
+    /// `log`, for a replicated device of `len` sectors.
+    pub(crate) fn new(slink: u32, dev_nr: u32, dev: DevId, log: DirtyLog, len: u64) -> Result<RemoteDev> {
+        let region_sectors = log.region_size();
+        if region_sectors == 0 {
+            return Err(EINVAL);
+        }
+        Ok(RemoteDev {
+            slink,
+            dev_nr,
+            bdev: BlockDevice::open(dev)?,
+            log,
+            region_sectors,
+            len,
+            cursor: AtomicU64::new(0),
+            resynced: AtomicU64::new(0),
+        })
+    }
+
+    /// Number of regions.
+    pub(crate) fn regions(&self) -> u64 {
+        match self.len.checked_div(self.region_sectors) {
+            Some(n) if n.saturating_mul(self.region_sectors) < self.len => n + 1,
+            Some(n) => n,
+            None => 0,
+        }
+    }
+
+    /// Regions in sync.
+    pub(crate) fn in_sync(&self) -> u64 {
+        self.log.sync_count()
+    }
+
+    /// The regions `sector..sector + sectors` touches.
+    pub(crate) fn regions_of(&self, sector: u64, sectors: u64) -> core::ops::Range<u64> {
+        if sectors == 0 {
+            return 0..0;
+        }
+        let rs = self.region_sectors;
+        match (sector.checked_div(rs), sector.saturating_add(sectors - 1).checked_div(rs)) {
+            (Some(first), Some(last)) => first..last.saturating_add(1).min(self.regions()),
+            _ => 0..0,
+        }
+    }
+
+    /// Sectors of region `r`: start and length (the last one may be short).
+    pub(crate) fn region_extent(&self, r: u64) -> (u64, u64) {
+        let start = r.saturating_mul(self.region_sectors);
+        (start, self.region_sectors.min(self.len.saturating_sub(start)))
+    }
+
+    /// The next out-of-sync region, searching from the cursor round to it.
+    pub(crate) fn next_out_of_sync(&self) -> Option<u64> {
+        let n = self.regions();
+        if self.in_sync() >= n {
+            return None;
+        }
+        let from = self.cursor.load(Ordering::Relaxed).min(n);
+        Iterator::chain(from..n, 0..from).find(|&r| !self.log.in_sync(r))
+    }
+
+    /// Mark the regions of `sector..sector + sectors` out of sync.
+    pub(crate) fn mark_out_of_sync(&self, sector: u64, sectors: u64) {
+        for r in self.regions_of(sector, sectors) {
+            self.log.set_out_of_sync(r);
+        }
     }
 }

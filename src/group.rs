@@ -193,21 +193,20 @@ impl Group {
         Ok(g)
     }
 
-    /// Install the pending site links of `owner`, if it has any.
+    /// Install the pending site links of `owner`, if it has any; returns
+    /// the site links they replace.
     pub(crate) fn install(
         &self,
         owner: usize,
         check: fn(&GroupState, &RBTree<u32, SlinkConfig>) -> Result<(), TargetError>,
-    ) -> Result<(), TargetError> {
+    ) -> Result<Option<RBTree<u32, SlinkConfig>>, TargetError> {
         let mut st = self.state.lock();
         if let Some(new) = st.pending.get(&owner) {
             check(&st, new)?;
         }
-        if let Some(new) = st.pending.remove(&owner) {
-            st.slinks = new;
-            st.owner = owner;
-        }
-        Ok(())
+        let Some(new) = st.pending.remove(&owner) else { return Ok(None) };
+        st.owner = owner;
+        Ok(Some(core::mem::replace(&mut st.slinks, new)))
     }
 
     /// Detach `replicator` target `owner`; the group leaves the registry

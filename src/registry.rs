@@ -3,7 +3,9 @@
 //! the type name in a `replicator` table line. A new type is one `impl` of
 //! the trait plus one line in the registry array.
 
-use crate::dm::{Bio, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
+use crate::blockdev::RemoteDev;
+use crate::dm::{Bio, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError, TargetHandle};
+use crate::logic::blockdev::BlockdevParams;
 use crate::logic::message::ReplogMessage;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -48,6 +50,26 @@ pub(crate) trait Replog: Send + Sync {
     fn requeue(&self, local: DevId);
     /// The `replicator` is suspended: write a checkpoint.
     fn suspend(&self);
+    /// Add remote site link `params.slink`, or change its policy and
+    /// fall-behind limit.
+    fn set_slink(&self, params: &BlockdevParams) -> Result;
+    /// Remove remote site link `slink` (it has no devices left).
+    fn del_slink(&self, slink: u32);
+    /// Set how long a site link that is down waits between tries.
+    fn set_retest(&self, slink: u32, ms: u32) -> Result;
+    /// Start replicating to a remote device; one of the same number on
+    /// the same site link (a reloaded table's) hands over to it.
+    fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result;
+    /// Stop replicating to `dev` unless another device took its place;
+    /// returns once none of its I/O is in flight.
+    fn detach_remote(&self, dev: &Arc<RemoteDev>);
+    /// Health character of site link `slink` (`A`, `R` or `W`) and whether
+    /// it is resynchronising device `dev_nr`.
+    fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool);
+    /// Raise the group's events on `replicator` target `owner`.
+    fn set_event(&self, owner: usize, handle: TargetHandle);
+    /// `replicator` target `owner` goes: no more events through it.
+    fn clear_event(&self, owner: usize);
 }
 
 /// A kind of site link (`blockdev`).

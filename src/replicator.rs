@@ -56,6 +56,20 @@ fn check_slinks_kept(state: &GroupState, new: &RBTree<u32, SlinkConfig>) -> Resu
     Ok(())
 }
 
+/// Give the log the remote site links of `slinks` (site link 0 is the
+/// log's own local site).
+fn push_slinks(group: &Group, slinks: &RBTree<u32, SlinkConfig>) -> Result<(), TargetError> {
+    for (nr, cfg) in slinks.iter() {
+        if *nr != 0 {
+            group
+                .replog
+                .set_slink(&cfg.params)
+                .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
+        }
+    }
+    Ok(())
+}
+
 impl Replicator {
     fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorMessage<'_>) -> Result<(), TargetError> {
         let _ = ctx;
@@ -77,10 +91,15 @@ impl Replicator {
                 if st.slinks.get(&params.slink).is_some() {
                     return Err(TargetError::new(c"Site link already exists", EEXIST));
                 }
+                self.group
+                    .replog
+                    .set_slink(&params)
+                    .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
                 let cfg = SlinkConfig { type_name: ty.name(), params };
-                st.slinks
-                    .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
-                    .map_err(|_| TargetError::new(c"Cannot allocate site link", ENOMEM))?;
+                if st.slinks.try_create_and_insert(params.slink, cfg, GFP_KERNEL).is_err() {
+                    self.group.replog.del_slink(params.slink);
+                    return Err(TargetError::new(c"Cannot allocate site link", ENOMEM));
+                }
             }
             ReplicatorMessage::SlinkDel { slink } => {
                 let mut st = self.group.state.lock();
@@ -91,6 +110,7 @@ impl Replicator {
                     return Err(TargetError::new(c"Site link still has devices", EBUSY));
                 }
                 st.slinks.remove(&slink);
+                self.group.replog.del_slink(slink);
             }
             ReplicatorMessage::SlinkPolicy { slink, policy } => {
                 let mut st = self.group.state.lock();
@@ -103,6 +123,11 @@ impl Replicator {
                 if policy.is_synchronous() {
                     cfg.params.fallbehind = None;
                 }
+                let params = cfg.params;
+                self.group
+                    .replog
+                    .set_slink(&params)
+                    .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
             }
             ReplicatorMessage::SlinkFallBehind { slink, fallbehind } => {
                 let mut st = self.group.state.lock();
@@ -113,6 +138,20 @@ impl Replicator {
                 let policy = cfg.params.policy.unwrap_or_default();
                 check_policy_fallbehind(policy, Some(&fallbehind)).map_err(table_error)?;
                 cfg.params.fallbehind = Some(fallbehind);
+                let params = cfg.params;
+                self.group
+                    .replog
+                    .set_slink(&params)
+                    .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
+            }
+            ReplicatorMessage::SlinkRetest { slink, ms } => {
+                if slink == 0 || self.group.state.lock().slinks.get(&slink).is_none() {
+                    return Err(TargetError::new(c"Site link does not exist", ENOENT));
+                }
+                self.group
+                    .replog
+                    .set_retest(slink, ms)
+                    .map_err(|e| TargetError::new(c"Site link does not exist", e))?;
             }
             ReplicatorMessage::Statistics(cmd) => {
                 let s = &self.group.stats;
@@ -146,7 +185,13 @@ impl Target for Replicator {
         };
         let id = next_target_id();
         let group = Group::attach(ctx.dm_dev_id(), id, slinks, check_slinks_kept, replog)?;
-        Ok(Self { id, group, _log_dev: log_dev, handle: ctx.handle() })
+        let this = Self { id, group, _log_dev: log_dev, handle: ctx.handle() };
+        if this.group.state.lock().owner == id {
+            // A new group: its site links are live at once.
+            push_slinks(&this.group, &this.group.state.lock().slinks)?;
+            this.group.replog.set_event(id, ctx.handle());
+        }
+        Ok(this)
     }
 
     fn map(&self, bio: &mut Bio) -> MapResult {
@@ -162,10 +207,21 @@ impl Target for Replicator {
 
     fn preresume(&self) -> Result {
         // A reloaded table's site links take over when it goes live.
-        self.group.install(self.id, check_slinks_kept).map_err(|e| {
+        let fail = |e: TargetError| {
             pr_err!("replicator {}: cannot resume: {}\n", self.group.id, e.text());
             e.err
-        })
+        };
+        let old = self.group.install(self.id, check_slinks_kept).map_err(fail)?;
+        let st = self.group.state.lock();
+        push_slinks(&self.group, &st.slinks).map_err(fail)?;
+        if let Some(old) = old {
+            for nr in old.keys().filter(|nr| st.slinks.get(nr).is_none()) {
+                self.group.replog.del_slink(*nr);
+            }
+        }
+        drop(st);
+        self.group.replog.set_event(self.id, self.handle.clone());
+        Ok(())
     }
 
     fn postsuspend(&self) {
@@ -225,6 +281,7 @@ impl Target for Replicator {
 
 impl Drop for Replicator {
     fn drop(&mut self) {
+        self.group.replog.clear_event(self.id);
         self.group.detach(self.id);
     }
 }

@@ -8,8 +8,9 @@
 //! log, which applies them to the local device once they are durable;
 //! reads go straight to the local device.
 
+use crate::blockdev::RemoteDev;
 use crate::dm::{
-    Bio, BioOp, TargetError, DeviceVisitor, DirtyLog, DmDev, MapResult, StatusType, StatusWriter,
+    Bio, BioOp, TargetError, DeviceVisitor, DmDev, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetHandle,
 };
 use crate::group::{Binding, Group};
@@ -27,10 +28,11 @@ use kernel::sync::{Arc, Mutex};
 /// header block plus the data, and must fit the smallest log many times.
 const MAX_IO_SECTORS: u64 = 256;
 
-/// A remote device with the dirty log that tracks what it lacks.
+/// A remote device: the table's reference, and the device with its dirty
+/// log as the replication log uses it.
 struct Remote {
     dev: DmDev,
-    log: DirtyLog,
+    remote: Arc<RemoteDev>,
 }
 
 /// A `replicator-dev` target.
@@ -49,7 +51,7 @@ pub(crate) struct ReplicatorDev {
 }
 
 /// Open a remote device and create its dirty log.
-fn open_remote(ctx: &TargetCtx<'_>, spec: &DeviceSpec<'_>) -> Result<Remote, TargetError> {
+fn open_remote(ctx: &TargetCtx<'_>, dev_nr: u32, spec: &DeviceSpec<'_>) -> Result<Remote, TargetError> {
     let dev = ctx
         .get_device(spec.dev)
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
@@ -59,7 +61,11 @@ fn open_remote(ctx: &TargetCtx<'_>, spec: &DeviceSpec<'_>) -> Result<Remote, Tar
     let log = ctx
         .create_dirty_log(spec.dirty_log.type_name(), spec.dirty_log.params())
         .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
-    Ok(Remote { dev, log })
+    let remote = RemoteDev::new(spec.slink, dev_nr, dev.id(), log, ctx.len())
+        .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
+    let remote = Arc::new(remote, GFP_KERNEL)
+        .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
+    Ok(Remote { dev, remote })
 }
 
 /// Open the remote devices of `table` (site links > 0) and check them
@@ -92,7 +98,7 @@ fn open_remotes(
                 }
             }
         }
-        let remote = open_remote(ctx, &spec)?;
+        let remote = open_remote(ctx, table.dev_nr, &spec)?;
         out.push((spec.slink, remote), GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
     }
@@ -106,7 +112,7 @@ impl ReplicatorDev {
         let mut region_size = None;
         for (nr, r) in remotes.iter() {
             slinks.insert(*nr);
-            region_size = Some(r.log.region_size());
+            region_size = Some(r.remote.region_sectors);
         }
         Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating }
     }
@@ -142,7 +148,11 @@ impl ReplicatorDev {
                 let new = open_remotes(ctx, &self.group, self.id, &table, &remotes)?;
                 for (nr, r) in new {
                     // The device is live: the new log starts now.
-                    r.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
+                    r.remote.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
+                    self.group
+                        .replog
+                        .attach_remote(r.remote.clone())
+                        .map_err(|e| TargetError::new(c"Cannot start replicating to the device", e))?;
                     remotes
                         .try_create_and_insert(nr, r, GFP_KERNEL)
                         .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
@@ -151,9 +161,10 @@ impl ReplicatorDev {
             }
             ReplicatorDevMessage::DeviceDel { slink } => {
                 let mut remotes = self.remotes.lock();
-                if remotes.remove(&slink).is_none() {
-                    return Err(TargetError::new(c"No device on this site link", ENOENT));
-                }
+                let r = remotes
+                    .remove(&slink)
+                    .ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
+                self.group.replog.detach_remote(&r.remote);
                 self.rebind(&remotes);
             }
         }
@@ -250,13 +261,20 @@ impl Target for ReplicatorDev {
         self.group.replog.bind(self.id, self.dev_nr, self.local.id()).map_err(|e| {
             pr_err!("replicator-dev {}: cannot bring local device {} up to date: {:?}\n", self.dev_nr, self.local.id(), e);
             e
-        })
+        })?;
+        for (nr, r) in self.remotes.lock().iter() {
+            self.group.replog.attach_remote(r.remote.clone()).map_err(|e| {
+                pr_err!("replicator-dev {}: cannot replicate to site link {}: {:?}\n", self.dev_nr, nr, e);
+                e
+            })?;
+        }
+        Ok(())
     }
 
     fn postsuspend(&self) {
         self.group.replog.settle(self.id);
         for (nr, r) in self.remotes.lock().iter() {
-            if let Err(e) = r.log.postsuspend() {
+            if let Err(e) = r.remote.log.postsuspend() {
                 pr_warn!("replicator-dev {}: dirty log of site link {} failed to suspend: {:?}\n", self.dev_nr, nr, e);
             }
         }
@@ -264,7 +282,7 @@ impl Target for ReplicatorDev {
 
     fn resume(&self) {
         for (nr, r) in self.remotes.lock().iter() {
-            if let Err(e) = r.log.resume() {
+            if let Err(e) = r.remote.log.resume() {
                 pr_warn!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
             }
         }
@@ -285,16 +303,23 @@ impl Target for ReplicatorDev {
                 let n = 1 + remotes.iter().count();
                 let _ = write!(out, " {} {} 0 A -", if replicating { "replicating" } else { "stopped" }, n);
                 for (nr, r) in remotes.iter() {
-                    let rs = r.log.region_size().max(1);
-                    let regions = self.len.div_ceil(rs);
-                    let _ = write!(out, " {} A {}/{}", nr, r.log.sync_count(), regions);
+                    let (health, resyncing) = self.group.replog.remote_state(*nr, self.dev_nr);
+                    let _ = write!(
+                        out,
+                        " {} {} {}{}/{}",
+                        nr,
+                        health,
+                        r.remote.in_sync(),
+                        if resyncing { "+" } else { "" },
+                        r.remote.regions()
+                    );
                 }
             }
             StatusType::Table => {
                 let _ = write!(out, "{} {} 0 1 {} nolog 0", self.ctrl.id(), self.dev_nr, self.local.id());
                 for (nr, r) in remotes.iter() {
                     let _ = write!(out, " {} 1 {} ", nr, r.dev.id());
-                    r.log.status(StatusType::Table, out);
+                    r.remote.log.status(StatusType::Table, out);
                 }
             }
             StatusType::Ima => {
@@ -320,6 +345,9 @@ impl Target for ReplicatorDev {
 
 impl Drop for ReplicatorDev {
     fn drop(&mut self) {
+        for (_, r) in self.remotes.lock().iter() {
+            self.group.replog.detach_remote(&r.remote);
+        }
         self.group.replog.unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);
     }

@@ -85,6 +85,57 @@ impl DirtyLog {
         }
     }
 
+    /// Whether `region` is in sync (asks a userspace log, so may sleep).
+    pub(crate) fn in_sync(&self, region: u64) -> bool {
+        match self.ty().in_sync {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => (unsafe { f(self.log.as_ptr(), region, 1) }) > 0,
+            None => false,
+        }
+    }
+
+    /// Record `region` as out of sync, persistently for a `disk` log (its
+    /// on-disk clean bit is cleared at the next [`Self::flush`]).
+    pub(crate) fn set_out_of_sync(&self, region: u64) {
+        let ty = self.ty();
+        // SAFETY: calling the log's own operations on the live log.
+        unsafe {
+            if let Some(f) = ty.mark_region {
+                f(self.log.as_ptr(), region);
+            }
+            if let Some(f) = ty.set_region_sync {
+                f(self.log.as_ptr(), region, 0);
+            }
+        }
+    }
+
+    /// Record `region` as in sync again (clean on disk after the next
+    /// [`Self::flush`]).
+    pub(crate) fn set_in_sync(&self, region: u64) {
+        let ty = self.ty();
+        if self.in_sync(region) {
+            return;
+        }
+        // SAFETY: calling the log's own operations on the live log.
+        unsafe {
+            if let Some(f) = ty.set_region_sync {
+                f(self.log.as_ptr(), region, 1);
+            }
+            if let Some(f) = ty.clear_region {
+                f(self.log.as_ptr(), region);
+            }
+        }
+    }
+
+    /// Write the log's changed state out (a no-op for `core`).
+    pub(crate) fn flush(&self) -> Result {
+        match self.ty().flush {
+            // SAFETY: calling the log's own operation on the live log.
+            Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
+            None => Ok(()),
+        }
+    }
+
     /// Number of regions that are in sync.
     pub(crate) fn sync_count(&self) -> u64 {
         match self.ty().get_sync_count {

@@ -7,6 +7,9 @@
 #include <linux/blkdev.h>
 #include <linux/crc32c.h>
 #include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/jiffies.h>
 #include <linux/highmem.h>
 #include <linux/llist.h>
 #include <linux/mempool.h>
@@ -19,9 +22,15 @@
 /* Bios and header pages kept in reserve for forward progress. */
 #define DMR_IOQ_RESERVE 64
 
+/* Share of the disk time resynchronisation may take (percent). */
+DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM(resync_throttle,
+	"Percentage of I/O time a site link resynchronisation may use");
+
 struct dmr_ioq {
 	struct workqueue_struct *wq;
 	struct work_struct work[2];
+	struct delayed_work later;
+	struct dm_kcopyd_client *kc[2];
 	void (*fn)(void *ctx, int which);
 	void *ctx;
 	struct llist_head done;
@@ -46,6 +55,13 @@ struct dmr_io {
 static struct dmr_io *to_io(struct bio *bio)
 {
 	return container_of(bio, struct dmr_io, bio);
+}
+
+static void dmr_ioq_later(struct work_struct *w)
+{
+	struct dmr_ioq *q = container_of(to_delayed_work(w), struct dmr_ioq, later);
+
+	queue_work(q->wq, &q->work[0]);
 }
 
 static void dmr_ioq_work0(struct work_struct *w)
@@ -75,6 +91,7 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	q->fn = fn;
 	INIT_WORK(&q->work[0], dmr_ioq_work0);
 	INIT_WORK(&q->work[1], dmr_ioq_work1);
+	INIT_DELAYED_WORK(&q->later, dmr_ioq_later);
 	init_llist_head(&q->done);
 	atomic_set(&q->inflight, 0);
 	init_waitqueue_head(&q->idle);
@@ -90,7 +107,17 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	q->pages = mempool_create_page_pool(DMR_IOQ_RESERVE, 0);
 	if (!q->pages)
 		goto bs;
+	q->kc[0] = dm_kcopyd_client_create(NULL);
+	if (IS_ERR(q->kc[0]))
+		goto pages;
+	q->kc[1] = dm_kcopyd_client_create(&dm_kcopyd_throttle);
+	if (IS_ERR(q->kc[1]))
+		goto kc0;
 	return q;
+kc0:
+	dm_kcopyd_client_destroy(q->kc[0]);
+pages:
+	mempool_destroy(q->pages);
 bs:
 	bioset_exit(&q->bs);
 wq:
@@ -115,7 +142,10 @@ void dmr_ioq_destroy(struct dmr_ioq *q)
 {
 	WARN_ON_ONCE(!bio_list_empty(&q->deferred));
 	wait_event(q->idle, !atomic_read(&q->inflight));
+	cancel_delayed_work_sync(&q->later);
 	destroy_workqueue(q->wq);
+	dm_kcopyd_client_destroy(q->kc[1]);
+	dm_kcopyd_client_destroy(q->kc[0]);
 	mempool_destroy(q->pages);
 	bioset_exit(&q->bs);
 	kfree(q);
@@ -124,6 +154,11 @@ void dmr_ioq_destroy(struct dmr_ioq *q)
 void dmr_ioq_kick(struct dmr_ioq *q, int which)
 {
 	queue_work(q->wq, &q->work[which ? 1 : 0]);
+}
+
+void dmr_ioq_kick_after(struct dmr_ioq *q, unsigned int ms)
+{
+	queue_delayed_work(q->wq, &q->later, msecs_to_jiffies(ms));
 }
 
 unsigned int dmr_ioq_inflight(struct dmr_ioq *q)
@@ -281,6 +316,48 @@ void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
 void dmr_io_submit(struct bio *bio)
 {
 	submit_bio(bio);
+}
+
+/*
+ * A kcopyd job is represented on the completion list by an unsubmitted,
+ * empty bio of the queue (the token), so it is counted in flight and
+ * handled like any other completion. A read error ends the token with
+ * BLK_STS_MEDIUM (-ENODATA), a write error with BLK_STS_IOERR.
+ */
+static void dmr_kcopyd_done(int read_err, unsigned long write_err, void *ctx)
+{
+	struct bio *tok = ctx;
+
+	if (read_err)
+		tok->bi_status = BLK_STS_MEDIUM;
+	else if (write_err)
+		tok->bi_status = BLK_STS_IOERR;
+	dmr_io_endio(tok);
+}
+
+void dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
+		 u64 src_sector, struct block_device *dst, u64 dst_sector,
+		 u64 sectors, u64 tag)
+{
+	struct dm_io_region from = { .bdev = src, .sector = src_sector, .count = sectors };
+	struct dm_io_region to = { .bdev = dst, .sector = dst_sector, .count = sectors };
+	struct bio *tok = dmr_io_new(q, dst, 0, REQ_OP_WRITE, 0, tag);
+
+	dm_kcopyd_copy(q->kc[resync ? 1 : 0], &from, 1, &to, 0, dmr_kcopyd_done, tok);
+}
+
+void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
+		 u64 sectors, u64 tag)
+{
+	struct dm_io_region to = { .bdev = dst, .sector = sector, .count = sectors };
+	struct bio *tok = dmr_io_new(q, dst, 0, REQ_OP_WRITE, 0, tag);
+
+	dm_kcopyd_zero(q->kc[0], 1, &to, 0, dmr_kcopyd_done, tok);
+}
+
+u64 dmr_now_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
 }
 
 struct llist_node *dmr_ioq_completed(struct dmr_ioq *q)

@@ -183,6 +183,50 @@ impl<T> IoQueue<T> {
         }
     }
 
+    /// Copy `sectors` sectors from `src` at `src_sector` to `dst` at
+    /// `dst_sector` with dm-kcopyd; `resync` uses the throttled client.
+    /// Completes with `tag`: `ENODATA` for a read error, `EIO` for a write
+    /// error. Both devices must stay open until then.
+    pub(crate) fn copy(
+        &self,
+        resync: bool,
+        src: &BlockDevice,
+        src_sector: u64,
+        dst: &BlockDevice,
+        dst_sector: u64,
+        sectors: u64,
+        tag: u64,
+    ) {
+        // SAFETY: `raw` is live; the caller keeps both devices open until
+        // the completion with `tag` is taken.
+        unsafe {
+            bindings::dmr_io_copy(
+                self.raw(),
+                i32::from(resync),
+                src.bdev(),
+                src_sector,
+                dst.bdev(),
+                dst_sector,
+                sectors,
+                tag,
+            )
+        }
+    }
+
+    /// Write zeroes to `sectors` sectors of `dst` at `sector` with
+    /// dm-kcopyd. Completes with `tag`.
+    pub(crate) fn zero(&self, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) {
+        // SAFETY: `raw` is live; the caller keeps `dst` open until the
+        // completion with `tag` is taken.
+        unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) }
+    }
+
+    /// Run the main work item again after `ms` milliseconds.
+    pub(crate) fn kick_after(&self, ms: u32) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_kick_after(self.raw(), ms) }
+    }
+
     /// Take the I/Os completed since the last call, oldest first.
     pub(crate) fn completed(&self) -> Completed<'_, T> {
         // SAFETY: `raw` is live (type invariant).
@@ -197,6 +241,12 @@ impl<T> Drop for IoQueue<T> {
         // in flight and drains the work items while `inner` is intact.
         unsafe { bindings::dmr_ioq_destroy(self.raw()) }
     }
+}
+
+/// Milliseconds since boot.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: reads jiffies; no preconditions.
+    unsafe { bindings::dmr_now_ms() }
 }
 
 /// Bytes of per-bio data [`IoQueue::defer`] uses.

@@ -266,9 +266,10 @@ impl TargetCtx<'_> {
 ///
 /// # Invariants
 ///
-/// Only the target's private data holds it, and dm core frees `ti` only
-/// after the destructor dropped that data, so `ti` is valid while the
-/// handle exists.
+/// Only the target's private data holds it, or a copy the target takes
+/// back in its destructor, and dm core frees `ti` only after the
+/// destructor dropped that data, so `ti` is valid while the handle exists.
+#[derive(Clone)]
 pub(crate) struct TargetHandle {
     ti: NonNull<bindings::dm_target>,
 }

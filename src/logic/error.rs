@@ -179,6 +179,8 @@ table_errors! {
     SlinkMessageMissing => c"Missing site link message",
     /// `slink message <nr>` followed by a word other than `policy` or `fallbehind`.
     SlinkMessageUnknown => c"Unknown site link message",
+    /// `slink message <nr> retest` without an interval, or a bad one.
+    RetestInvalid => c"Retest interval must be 10 ms to 1 hour, as <N>[t|s|m|h]",
     /// `slink message <nr> policy` without a policy.
     PolicyMissing => c"Missing site link policy",
     /// `slink message <nr> fallbehind` without a limit.

@@ -136,6 +136,14 @@ pub enum ReplicatorMessage<'a> {
         /// [`check_policy_fallbehind`](super::blockdev::check_policy_fallbehind).
         fallbehind: FallBehind,
     },
+    /// `slink message <nr> retest <N>[unit]`: how long a site link that is
+    /// down waits between tries (unit as for a `timeout` limit; ms).
+    SlinkRetest {
+        /// Site link to change.
+        slink: u32,
+        /// Interval in milliseconds.
+        ms: u32,
+    },
     /// `statistics on|off|reset` of the target.
     Statistics(StatsCmd),
     /// `replog ...`, for the replication log.
@@ -151,6 +159,16 @@ fn remote_slink(args: &[&str]) -> Result<u32, TableError> {
             slink => Ok(slink),
         },
         _ => Err(TableError::MessageTooMany),
+    }
+}
+
+/// Parses a retest interval: `<N>[t|s|m|h]` (milliseconds without a unit),
+/// from 10 ms to one hour.
+fn parse_retest(word: &str) -> Result<u32, TableError> {
+    let t = FallBehind::parse("timeout", word).map_err(|_| TableError::RetestInvalid)?;
+    match u32::try_from(t.base_value()) {
+        Ok(ms) if (10..=3_600_000).contains(&ms) => Ok(ms),
+        _ => Err(TableError::RetestInvalid),
     }
 }
 
@@ -221,6 +239,14 @@ impl<'a> ReplicatorMessage<'a> {
                         };
                         Ok(ReplicatorMessage::SlinkFallBehind { slink, fallbehind })
                     }
+                    "retest" => match rest {
+                        [value] => Ok(ReplicatorMessage::SlinkRetest {
+                            slink,
+                            ms: parse_retest(value)?,
+                        }),
+                        [] => Err(TableError::RetestInvalid),
+                        _ => Err(TableError::MessageTooMany),
+                    },
                     _ => Err(TableError::SlinkMessageUnknown),
                 }
             }
@@ -245,6 +271,9 @@ impl fmt::Display for ReplicatorMessage<'_> {
             }
             ReplicatorMessage::SlinkFallBehind { slink, fallbehind } => {
                 write!(f, "slink message {slink} fallbehind {fallbehind}")
+            }
+            ReplicatorMessage::SlinkRetest { slink, ms } => {
+                write!(f, "slink message {slink} retest {ms}")
             }
             ReplicatorMessage::Statistics(cmd) => write!(f, "statistics {}", cmd.keyword()),
             ReplicatorMessage::Replog(ReplogMessage::Statistics(cmd)) => {

@@ -20,8 +20,10 @@
 //! run in a no-I/O allocation scope (see `ioq.c`), so `GFP_KERNEL` here
 //! never recurses into the log's own devices.
 
+use super::copy::RemoteOp;
 use super::entries::{Entries, Entry, EntryState};
-use crate::dm::{BlockDevice, DevId, IoQueue, KernelCrc32c, UserBio};
+use super::slink::Slink;
+use crate::dm::{BlockDevice, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
 use crate::dm::{BioOp, IoHandler};
 use crate::logic::replog::entry::{entry_blocks, has_data};
 use crate::logic::replog::geometry::block_sector;
@@ -44,34 +46,66 @@ pub(crate) struct LocalDev {
 /// What a completion tag stands for: the kind in the top two bits, a
 /// sequence number in the rest.
 #[derive(Clone, Copy)]
-enum Tag {
+pub(super) enum Tag {
     /// The log write of entry `seq`.
     Log(u64),
     /// A flush of the log device covering entries before `seq`.
     Flush(u64),
     /// The local write of entry `seq`.
     Local(u64),
+    /// I/O of remote site link `nr`.
+    Remote(u32, RemoteOp),
 }
 
 const TAG_SHIFT: u32 = 62;
 const TAG_SEQ: u64 = (1 << TAG_SHIFT) - 1;
+/// Remote tags: operation in bits 60-61, site link in 48-59, sequence
+/// number (of a copy) below.
+const REMOTE_OP_SHIFT: u32 = 60;
+const REMOTE_SLINK_SHIFT: u32 = 48;
+const REMOTE_SEQ: u64 = (1 << REMOTE_SLINK_SHIFT) - 1;
 
 impl Tag {
-    fn encode(self) -> u64 {
-        let (kind, seq) = match self {
-            Tag::Log(s) => (0, s),
-            Tag::Flush(s) => (1, s),
-            Tag::Local(s) => (2, s),
+    pub(super) fn encode(self) -> u64 {
+        let (kind, rest) = match self {
+            Tag::Log(s) => (0, s & TAG_SEQ),
+            Tag::Flush(s) => (1, s & TAG_SEQ),
+            Tag::Local(s) => (2, s & TAG_SEQ),
+            Tag::Remote(nr, op) => {
+                let (op, seq) = match op {
+                    RemoteOp::Copy(seq) => (0, seq),
+                    RemoteOp::Flush => (1, 0),
+                    RemoteOp::Resync => (2, 0),
+                };
+                let nr = u64::from(nr) & 0xfff;
+                (3, (op << REMOTE_OP_SHIFT) | (nr << REMOTE_SLINK_SHIFT) | (seq & REMOTE_SEQ))
+            }
         };
-        (kind << TAG_SHIFT) | (seq & TAG_SEQ)
+        (kind << TAG_SHIFT) | rest
     }
 
-    fn decode(tag: u64) -> Tag {
+    fn decode(tag: u64, next_seq: u64) -> Tag {
         let seq = tag & TAG_SEQ;
         match tag >> TAG_SHIFT {
             0 => Tag::Log(seq),
             1 => Tag::Flush(seq),
-            _ => Tag::Local(seq),
+            2 => Tag::Local(seq),
+            _ => {
+                let nr = ((tag >> REMOTE_SLINK_SHIFT) & 0xfff) as u32;
+                let op = match (tag >> REMOTE_OP_SHIFT) & 3 {
+                    0 => {
+                        // The sequence number was cut to 48 bits: take the
+                        // newest one with those bits not after `next_seq`.
+                        let low = tag & REMOTE_SEQ;
+                        let base = next_seq & !REMOTE_SEQ;
+                        let full = base | low;
+                        RemoteOp::Copy(if full > next_seq { full.wrapping_sub(REMOTE_SEQ + 1) } else { full })
+                    }
+                    1 => RemoteOp::Flush,
+                    _ => RemoteOp::Resync,
+                };
+                Tag::Remote(nr, op)
+            }
         }
     }
 }
@@ -120,6 +154,10 @@ pub(crate) struct State {
     pub(crate) counters: Counters,
     /// Header block being encoded.
     hdr: KVec<u8>,
+    /// Remote site links.
+    pub(crate) slinks: KVec<Slink>,
+    /// Entries before this one hold no user bio.
+    pub(super) ack_from: u64,
 }
 
 /// The log engine of one replication group.
@@ -136,6 +174,8 @@ pub(crate) struct Engine {
     pub(crate) state: Pin<KBox<Mutex<State>>>,
     /// Serialises checkpoint writes; holds their block buffer.
     pub(crate) cp: Pin<KBox<Mutex<KVec<u8>>>>,
+    /// The `replicator` target whose table gets the group's events.
+    pub(crate) event: Pin<KBox<Mutex<Option<(usize, TargetHandle)>>>>,
 }
 
 /// The engine with its I/O queue.
@@ -164,7 +204,24 @@ impl State {
             sectors: 0,
             counters: Counters::default(),
             hdr: KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?,
+            slinks: KVec::new(),
+            ack_from: next,
         })
+    }
+
+    /// The next entry to apply locally.
+    pub(super) fn apply_seq(&self) -> u64 {
+        self.apply
+    }
+
+    /// Whether a write waits for ring space.
+    pub(super) fn is_full(&self) -> bool {
+        self.stalled.is_some()
+    }
+
+    /// Whether every site link holds entry `seq`.
+    pub(super) fn slinks_release(&self, seq: u64) -> bool {
+        self.slinks.iter().all(|s| s.releases(seq))
     }
 
     /// The local device of `dev_nr`, if a target bound one.
@@ -194,10 +251,12 @@ impl State {
     /// Whether the oldest entries are done and freeing them is worth a
     /// checkpoint now: a write waits for space, or half the ring is used.
     fn wants_reclaim(&self) -> bool {
+        let first = self.entries.first_seq();
         let done = self
             .entries
-            .get(self.entries.first_seq())
-            .is_some_and(|e| matches!(e.state, EntryState::Applied | EntryState::Settled));
+            .get(first)
+            .is_some_and(|e| matches!(e.state, EntryState::Applied | EntryState::Settled) && e.bio.is_none())
+            && self.slinks_release(first);
         let ring = self.writer.ring();
         done && (self.stalled.is_some() || ring.used() * 2 >= ring.blocks())
     }
@@ -205,7 +264,7 @@ impl State {
 
 impl Engine {
     /// Sector of ring block `pos`.
-    fn ring_sector(&self, pos: u64) -> Option<u64> {
+    pub(super) fn ring_sector(&self, pos: u64) -> Option<u64> {
         block_sector(self.dev_start, self.ring_start.checked_add(pos)?)
     }
 
@@ -229,9 +288,11 @@ impl Engine {
         }
     }
 
-    fn handle_completions(q: &EngineQueue, st: &mut State) {
+    /// Take the completed I/O; returns whether the status changed.
+    fn handle_completions(q: &EngineQueue, st: &mut State) -> bool {
+        let mut changed = false;
         for done in q.completed() {
-            match Tag::decode(done.tag) {
+            match Tag::decode(done.tag, st.writer.next_seq()) {
                 Tag::Log(seq) => {
                     if let Some(e) = st.entries.get_mut(seq) {
                         e.state = EntryState::Written;
@@ -252,11 +313,16 @@ impl Engine {
                     st.applying = st.applying.saturating_sub(1);
                     if let Some(e) = st.entries.get_mut(seq) {
                         e.state = EntryState::Applied;
-                        if let Some(bio) = e.bio.take() {
-                            bio.complete(done.result);
+                        // A success may still wait for synchronous site
+                        // links (`ack`); a failure ends the bio now.
+                        if done.result.is_err() {
+                            if let Some(bio) = e.bio.take() {
+                                bio.complete(done.result);
+                            }
                         }
                     }
                 }
+                Tag::Remote(nr, op) => changed |= Self::remote_done(q, st, nr, op, done.result),
             }
         }
         while st.written < st.entries.end_seq()
@@ -264,6 +330,7 @@ impl Engine {
         {
             st.written += 1;
         }
+        changed
     }
 
     /// Turn deferred bios into entries while the ring has room.
@@ -326,6 +393,7 @@ impl Engine {
                 data_crc: h.data_crc,
                 state: EntryState::Writing,
                 bio: Some(bio),
+                at_ms: crate::dm::now_ms(),
             };
             if let Err(mut e) = st.entries.push(entry) {
                 // Cannot happen: reserved above, and sequence numbers come
@@ -368,6 +436,10 @@ impl Engine {
             let (dev, sector, sectors) = (e.dev, e.sector, e.sectors);
             let local = sectors > 0 && !failed;
             if local && applying > 0 && st.overlaps_applying(seq, dev, sector, sectors) {
+                return;
+            }
+            // A resync is reading the region from the local device.
+            if local && st.resyncing(e) {
                 return;
             }
             let Some(e) = st.entries.get_mut(seq) else { return };
@@ -426,6 +498,9 @@ impl Engine {
             let mut k = 0u64;
             for seq in st.entries.seqs() {
                 let Some(en) = st.entries.get(seq) else { break };
+                if en.bio.is_some() || !st.slinks_release(seq) {
+                    break;
+                }
                 match en.state {
                     EntryState::Settled => {}
                     EntryState::Applied => {
@@ -495,6 +570,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Raise a dm event on the group's `replicator` device.
+    pub(crate) fn raise_event(&self) {
+        if let Some((_, h)) = self.event.lock().as_ref() {
+            h.event();
+        }
+    }
+
     /// Write the log status: `<used>/<size>` in sectors of the ring.
     pub(crate) fn usage(&self, out: &mut crate::dm::StatusWriter<'_>) {
         let st = self.state.lock();
@@ -525,7 +607,7 @@ impl IoHandler for Engine {
         let e = q.inner();
         let mut guard = e.state.lock();
         let st = &mut *guard;
-        Self::handle_completions(q, st);
+        let mut changed = Self::handle_completions(q, st);
         if !st.paused {
             e.append(q, st);
         }
@@ -535,8 +617,18 @@ impl IoHandler for Engine {
             q.flush(&e.log, Tag::Flush(st.written).encode());
         }
         Self::apply(q, st);
+        changed |= e.pump_slinks(q, st);
+        Self::ack(st);
         if st.wants_reclaim() {
             q.kick_background();
+        }
+        // Fall-behind timeouts are checked while a link is behind.
+        if st.slinks.iter().any(|s| s.fallbehind.is_some() && s.durable < st.writer.next_seq()) {
+            q.kick_after(100);
+        }
+        drop(guard);
+        if changed {
+            e.raise_event();
         }
     }
 

@@ -50,8 +50,11 @@ pub(crate) struct Entry {
     pub(crate) data_crc: u32,
     /// Progress.
     pub(crate) state: EntryState,
-    /// The user's bio, ended once the entry is durable and applied.
+    /// The user's bio, ended once the entry is durable and applied (and
+    /// durable at the site links writes wait for).
     pub(crate) bio: Option<UserBio>,
+    /// When it was appended (ms since boot), for fall-behind timeouts.
+    pub(crate) at_ms: u64,
 }
 
 impl Entry {

@@ -4,17 +4,23 @@
 //! I/O is in [`engine`] (data path), [`open`] (recovery and format) and
 //! [`replay`] (bringing local devices up to date after a crash).
 
+mod copy;
 mod engine;
 mod entries;
 mod open;
 mod replay;
+mod slink;
 
 use crate::dm::{msleep, Bio, BlockDevice, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
 use crate::logic::message::{ReplogMessage, StatsCmd};
 use crate::logic::replicator_table::REPLOG_RINGBUFFER;
 use crate::logic::replog::geometry::ring_blocks_for_sectors;
 use crate::logic::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
+use crate::blockdev::RemoteDev;
+use crate::dm::TargetHandle;
+use crate::logic::blockdev::BlockdevParams;
 use crate::registry::{Replog, ReplogType};
+use slink::Slink;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use engine::{Engine, EngineQueue};
@@ -148,11 +154,93 @@ impl Replog for Ringbuffer {
     }
 
     fn backlog(&self, slink: u32) -> (u64, u64) {
-        if slink != 0 {
-            return (0, 0);
-        }
         let st = self.q.inner().state.lock();
-        (st.entries.len() as u64, st.sectors)
+        if slink == 0 {
+            return (st.entries.len() as u64, st.sectors);
+        }
+        match st.slinks.iter().find(|s| s.nr == slink) {
+            Some(s) => {
+                let (ios, sectors, _) = s.backlog(&st.entries, crate::dm::now_ms());
+                (ios, sectors)
+            }
+            None => (0, 0),
+        }
+    }
+
+    fn set_slink(&self, params: &BlockdevParams) -> Result {
+        let mut st = self.q.inner().state.lock();
+        let first = st.entries.first_seq();
+        let epoch = st.head_epoch;
+        match st.slinks.iter_mut().find(|s| s.nr == params.slink) {
+            Some(s) => {
+                s.policy = params.policy();
+                s.fallbehind = params.fallbehind;
+            }
+            None => {
+                let s = Slink::new(params.slink, params.policy(), params.fallbehind, first, epoch);
+                st.slinks.push(s, GFP_KERNEL)?;
+            }
+        }
+        drop(st);
+        self.q.kick();
+        Ok(())
+    }
+
+    fn del_slink(&self, slink: u32) {
+        let mut st = self.q.inner().state.lock();
+        let old = core::mem::take(&mut st.slinks);
+        let mut kept = KVec::new();
+        for s in old {
+            if s.nr == slink && s.devices.is_empty() && s.idle() {
+                continue;
+            }
+            // Never grows beyond the old list's size.
+            let _ = kept.push(s, GFP_KERNEL);
+        }
+        st.slinks = kept;
+        drop(st);
+        self.q.kick();
+    }
+
+    fn set_retest(&self, slink: u32, ms: u32) -> Result {
+        let mut st = self.q.inner().state.lock();
+        let s = st.slinks.iter_mut().find(|s| s.nr == slink).ok_or(ENOENT)?;
+        s.retest_ms = ms;
+        s.retest_at = s.retest_at.min(crate::dm::now_ms().saturating_add(u64::from(ms)));
+        drop(st);
+        self.q.kick_after(ms);
+        Ok(())
+    }
+
+    fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result {
+        Engine::attach_remote(&self.q, dev)
+    }
+
+    fn detach_remote(&self, dev: &Arc<RemoteDev>) {
+        Engine::detach_remote(&self.q, dev)
+    }
+
+    fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool) {
+        let st = self.q.inner().state.lock();
+        match st.slinks.iter().find(|s| s.nr == slink) {
+            Some(s) => {
+                let resyncing = s.error.is_none()
+                    && s.device(dev_nr).is_some_and(|d| d.in_sync() < d.regions());
+                (s.health(), resyncing)
+            }
+            None => ('A', false),
+        }
+    }
+
+    fn set_event(&self, owner: usize, handle: TargetHandle) {
+        *self.q.inner().event.lock() = Some((owner, handle));
+    }
+
+    fn clear_event(&self, owner: usize) {
+        let mut ev = self.q.inner().event.lock();
+        if ev.as_ref().is_some_and(|(o, _)| *o == owner) {
+            *ev = None;
+        }
     }
 
     fn info(&self, out: &mut StatusWriter<'_>) {

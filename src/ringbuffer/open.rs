@@ -93,6 +93,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
                     data_crc: h.data_crc,
                     state: EntryState::Replay,
                     bio: None,
+                    at_ms: crate::dm::now_ms(),
                 };
                 entries
                     .push(e)
@@ -131,6 +132,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
         uuid,
         state: KBox::pin_init(new_mutex!(state), GFP_KERNEL).map_err(|_| NOMEM)?,
         cp: KBox::pin_init(new_mutex!(buf), GFP_KERNEL).map_err(|_| NOMEM)?,
+        event: KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(|_| NOMEM)?,
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
 }

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The engine's side of the remote site links (see [`super::slink`]):
+//! issuing copies, flushes and region resyncs, taking their completions,
+//! and giving entries up for a link when the log is full.
+
+use super::engine::{Engine, EngineQueue, State, Tag};
+use super::entries::{Entries, Entry, EntryState};
+use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES};
+use crate::blockdev::RemoteDev;
+use crate::dm::now_ms;
+use crate::logic::replog::EntryFlags;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// What a remote completion was for.
+#[derive(Clone, Copy)]
+pub(super) enum RemoteOp {
+    /// The copy of an entry.
+    Copy(u64),
+    /// A flush of the link's devices.
+    Flush,
+    /// The region copy of a resync.
+    Resync,
+}
+
+impl Engine {
+    /// Issue what every site link can take now; returns whether the state
+    /// shown in the status changed.
+    pub(super) fn pump_slinks(&self, q: &EngineQueue, st: &mut State) -> bool {
+        let now = now_ms();
+        let mut changed = false;
+        let head = st.entries.first_seq();
+        let full = st.is_full();
+        let mut slinks = core::mem::take(&mut st.slinks);
+        for s in slinks.iter_mut() {
+            changed |= s.check_fallbehind(&st.entries, now);
+            if s.error.is_some() {
+                if !s.idle() || now < s.retest_at {
+                    continue;
+                }
+                // Try again from what the site is known to hold.
+                pr_info!("replicator: retrying slink={}\n", s.nr);
+                s.error = None;
+                s.failed = None;
+                s.next = s.durable;
+                s.unflushed = false;
+                changed = true;
+            }
+            // A full log waiting on this link: let it drain, then give up
+            // its entries (unless it stalls writers instead).
+            let giving_up = full && !s.policy.is_stall() && !s.releases(head);
+            if giving_up {
+                if s.idle() {
+                    changed |= self.give_up(st, s);
+                }
+                continue;
+            }
+            self.issue_copies(q, s, &st.entries, st.durable);
+            if s.inflight.is_empty() && s.flushes == 0 {
+                if s.unflushed {
+                    Self::flush_slink(q, s);
+                } else {
+                    s.durable = s.durable.max(s.copied());
+                }
+            }
+            if s.resync.is_none() && s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
+                Self::resync_step(q, st, s);
+            }
+        }
+        st.slinks = slinks;
+        changed
+    }
+
+    /// Copy the durable entries of `s` in order, within an epoch at once.
+    fn issue_copies(&self, q: &EngineQueue, s: &mut Slink, entries: &Entries, durable: u64) {
+        while s.inflight.len() < MAX_COPIES && s.next < durable {
+            let seq = s.next;
+            let Some(e) = entries.get(seq) else {
+                if seq < entries.first_seq() {
+                    s.next = entries.first_seq();
+                    continue;
+                }
+                return;
+            };
+            if !s.needs(e) {
+                s.next += 1;
+                continue;
+            }
+            if e.epoch != s.epoch {
+                // The old epoch must be complete and durable at the site.
+                if !s.inflight.is_empty() || s.flushes > 0 {
+                    return;
+                }
+                if s.unflushed {
+                    Self::flush_slink(q, s);
+                    return;
+                }
+                s.epoch = e.epoch;
+            }
+            let sectors = u64::from(e.sectors);
+            if s.busy(e.dev, e.sector, sectors) {
+                return;
+            }
+            let Some(dev) = s.device(e.dev) else { return };
+            let tag = Tag::Remote(s.nr, RemoteOp::Copy(seq)).encode();
+            if e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES) {
+                q.zero(&dev.bdev, e.sector, sectors, tag);
+            } else {
+                let Some(src) = e.extent.start.checked_add(1).and_then(|b| self.ring_sector(b)) else { return };
+                q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag);
+            }
+            let c = Copy { seq, dev: e.dev, sector: e.sector, sectors };
+            if s.inflight.push(c, GFP_KERNEL).is_err() {
+                // Cannot track it: treat it as failed, the link retries.
+                s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
+            }
+            s.next += 1;
+        }
+    }
+
+    /// Flush every device of `s`: the copies completed so far become
+    /// durable at the site.
+    fn flush_slink(q: &EngineQueue, s: &mut Slink) {
+        s.flush_covers = s.copied();
+        s.unflushed = false;
+        for d in s.devices.iter() {
+            q.flush(&d.bdev, Tag::Remote(s.nr, RemoteOp::Flush).encode());
+            s.flushes += 1;
+        }
+        if s.flushes == 0 {
+            s.durable = s.durable.max(s.flush_covers);
+        }
+    }
+
+    /// Copy the next out-of-sync region of a device of `s` from its local
+    /// device, once no local write to it is pending (the copy must see
+    /// every entry the link skipped there).
+    fn resync_step(q: &EngineQueue, st: &State, s: &mut Slink) {
+        for dev in s.devices.iter() {
+            let Some(region) = dev.next_out_of_sync() else { continue };
+            let (sector, sectors) = dev.region_extent(region);
+            let Some(local) = st.device(dev.dev_nr) else { continue };
+            if sectors == 0 || st.local_pending(dev.dev_nr, sector, sectors) || s.busy(dev.dev_nr, sector, sectors) {
+                continue;
+            }
+            let tag = Tag::Remote(s.nr, RemoteOp::Resync).encode();
+            q.copy(true, &local.bdev, sector, &dev.bdev, sector, sectors, tag);
+            s.resync = Some(Resync { dev: dev.clone(), _local: local.clone(), region, sector, sectors });
+            return;
+        }
+    }
+
+    /// The log is full and `s` holds its oldest entries: mark their regions
+    /// out of sync and let them go for `s`. Returns whether it did.
+    fn give_up(&self, st: &State, s: &mut Slink) -> bool {
+        let from = s.durable.max(st.entries.first_seq());
+        let to = st.durable;
+        let mut n = 0u64;
+        for seq in from..to {
+            let Some(e) = st.entries.get(seq) else { continue };
+            if let Some(dev) = s.device(e.dev).filter(|_| s.needs(e)) {
+                dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
+                n += 1;
+            }
+        }
+        for dev in s.devices.iter() {
+            if let Err(err) = dev.log.flush() {
+                pr_err!("replicator: dirty log of slink={} device {} cannot be written ({:?}); log entries kept\n", s.nr, dev.dev_nr, err);
+                return false;
+            }
+        }
+        s.next = to;
+        s.durable = to;
+        s.failed = None;
+        s.unflushed = false;
+        s.dropped = s.dropped.saturating_add(n);
+        pr_warn!("replicator: log full: slink={} gives up {} entries; their regions will be resynchronised\n", s.nr, n);
+        true
+    }
+
+    /// Take a remote completion; returns whether the status changed.
+    pub(super) fn remote_done(q: &EngineQueue, st: &mut State, nr: u32, op: RemoteOp, result: Result) -> bool {
+        let Some(s) = st.slinks.iter_mut().find(|s| s.nr == nr) else { return false };
+        let error = match result {
+            Ok(()) => None,
+            Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => Some(LinkError::Read),
+            Err(_) => Some(LinkError::Write),
+        };
+        match op {
+            RemoteOp::Copy(seq) => {
+                let mut kept = KVec::new();
+                for c in s.inflight.iter().filter(|c| c.seq != seq) {
+                    // Never grows beyond the old list's size.
+                    let _ = kept.push(*c, GFP_KERNEL);
+                }
+                s.inflight = kept;
+                if error.is_some() {
+                    s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
+                } else {
+                    s.unflushed = true;
+                }
+            }
+            RemoteOp::Flush => {
+                s.flushes = s.flushes.saturating_sub(1);
+                if s.flushes == 0 && error.is_none() && s.error.is_none() {
+                    s.durable = s.durable.max(s.flush_covers);
+                }
+            }
+            RemoteOp::Resync => {
+                if let Some(r) = s.resync.take() {
+                    if error.is_none() {
+                        Self::region_synced(s.nr, &r);
+                    }
+                }
+            }
+        }
+        match error {
+            Some(err) if s.error.is_none() => {
+                s.error = Some(err);
+                s.retest_at = now_ms().saturating_add(u64::from(s.retest_ms));
+                pr_warn!(
+                    "replicator: slink={} down ({} error); local I/O continues, retrying in {} ms\n",
+                    s.nr,
+                    if err == LinkError::Read { "read" } else { "write" },
+                    s.retest_ms
+                );
+                q.kick_after(s.retest_ms);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Region `r.region` is copied: record it in sync.
+    fn region_synced(nr: u32, r: &Resync) {
+        let dev = &r.dev;
+        dev.log.set_in_sync(r.region);
+        dev.cursor.store(r.region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
+        let n = dev.resynced.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
+        if let Err(err) = dev.log.flush() {
+            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", nr, dev.dev_nr, err);
+        }
+        if dev.in_sync() >= dev.regions() {
+            pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, dev.dev_nr, n);
+        }
+    }
+
+    /// End the bios whose entries are applied locally and durable at every
+    /// site link they wait for.
+    pub(super) fn ack(st: &mut State) {
+        let mut seq = st.ack_from.max(st.entries.first_seq());
+        let mut front = true;
+        while seq < st.apply_seq() {
+            let ready = match st.entries.get(seq) {
+                Some(e) if e.bio.is_some() => e.state == EntryState::Applied && st.slinks.iter().all(|s| s.acks(e)),
+                _ => false,
+            };
+            if ready {
+                if let Some(bio) = st.entries.get_mut(seq).and_then(|e| e.bio.take()) {
+                    bio.complete(Ok(()));
+                }
+            }
+            let held = st.entries.get(seq).is_some_and(|e| e.bio.is_some());
+            if front && !held {
+                st.ack_from = seq + 1;
+            } else {
+                front = false;
+            }
+            seq += 1;
+        }
+    }
+
+    /// Start copying to remote device `dev`. A device of the same number
+    /// on the same link (the previous table of a reloaded
+    /// `replicator-dev`) hands over: its out-of-sync regions carry over,
+    /// and it is released once its I/O is done. Entries the link already
+    /// passed may not have reached the local device yet: their regions
+    /// are marked out of sync too, so a resync brings them.
+    pub(crate) fn attach_remote(q: &EngineQueue, dev: Arc<RemoteDev>) -> Result {
+        let old = {
+            let mut st = q.inner().state.lock();
+            let first = st.entries.first_seq();
+            let s = st.slinks.iter_mut().find(|s| s.nr == dev.slink).ok_or(ENOENT)?;
+            let mut devices = KVec::with_capacity(s.devices.len() + 1, GFP_KERNEL)?;
+            let mut old = None;
+            for d in s.devices.iter() {
+                if d.dev_nr == dev.dev_nr {
+                    old = Some(d.clone());
+                } else {
+                    devices.push(d.clone(), GFP_KERNEL)?;
+                }
+            }
+            if let Some(o) = old.as_ref() {
+                if Arc::ptr_eq(o, &dev) {
+                    return Ok(());
+                }
+                for r in 0..o.regions().min(dev.regions()) {
+                    if !o.log.in_sync(r) {
+                        dev.log.set_out_of_sync(r);
+                    }
+                }
+            }
+            devices.push(dev.clone(), GFP_KERNEL)?;
+            s.devices = devices;
+            let upto = s.next;
+            for seq in first..upto {
+                if let Some(e) = st.entries.get(seq).filter(|e| e.dev == dev.dev_nr) {
+                    dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
+                }
+            }
+            old
+        };
+        if let Err(err) = dev.log.flush() {
+            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", dev.slink, dev.dev_nr, err);
+        }
+        q.kick();
+        if let Some(old) = old {
+            Self::wait_remote_idle(q, &old);
+        }
+        Ok(())
+    }
+
+    /// Stop copying to remote device `dev` (unless another took its place);
+    /// returns once none of its I/O is in flight.
+    pub(crate) fn detach_remote(q: &EngineQueue, dev: &Arc<RemoteDev>) {
+        {
+            let mut st = q.inner().state.lock();
+            let Some(s) = st.slinks.iter_mut().find(|s| s.nr == dev.slink) else { return };
+            if s.devices.iter().any(|d| Arc::ptr_eq(d, dev)) {
+                let mut kept = KVec::new();
+                for d in s.devices.iter().filter(|d| !Arc::ptr_eq(d, dev)) {
+                    // Never grows beyond the old list's size.
+                    let _ = kept.push(d.clone(), GFP_KERNEL);
+                }
+                s.devices = kept;
+            }
+        }
+        Self::wait_remote_idle(q, dev);
+    }
+
+    /// Wait until no copy, flush or resync may still use `dev`: its copies
+    /// are known by device number only, so wait for all of that number.
+    fn wait_remote_idle(q: &EngineQueue, dev: &Arc<RemoteDev>) {
+        loop {
+            {
+                let st = q.inner().state.lock();
+                let busy = st.slinks.iter().find(|s| s.nr == dev.slink).is_some_and(|s| {
+                    s.flushes > 0
+                        || s.inflight.iter().any(|c| c.dev == dev.dev_nr)
+                        || s.resync.as_ref().is_some_and(|r| Arc::ptr_eq(&r.dev, dev))
+                });
+                if !busy {
+                    return;
+                }
+            }
+            q.kick();
+            crate::dm::msleep(1);
+        }
+    }
+}
+
+impl State {
+    /// Whether a local write to `sector..+sectors` of device `dev` is not
+    /// yet done: journaled but not applied, or recovered but not replayed.
+    pub(super) fn local_pending(&self, dev: u32, sector: u64, sectors: u64) -> bool {
+        let len = u32::try_from(sectors).unwrap_or(u32::MAX);
+        self.entries.seqs().any(|seq| {
+            self.entries.get(seq).is_some_and(|e| {
+                matches!(e.state, EntryState::Writing | EntryState::Written | EntryState::Applying | EntryState::Replay)
+                    && e.overlaps(dev, sector, len)
+            })
+        })
+    }
+
+    /// Whether a resync in flight reads the local region `e` writes.
+    pub(super) fn resyncing(&self, e: &Entry) -> bool {
+        let sectors = u64::from(e.sectors);
+        self.slinks.iter().any(|s| {
+            s.resync.as_ref().is_some_and(|r| {
+                r.dev.dev_nr == e.dev && r.sector < e.sector.saturating_add(sectors) && e.sector < r.sector.saturating_add(r.sectors)
+            })
+        })
+    }
+}

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Remote site links: copying durable entries to the remote devices of
+//! each site link, and resynchronising the regions they miss.
+//!
+//! Each site link walks the log in sequence order on its own cursor. Its
+//! copies (dm-kcopyd from the entry's data in the ring to the remote
+//! device) run concurrently within an epoch, except where they overlap;
+//! before the first entry of a new epoch every copy of the old one must
+//! have completed and the remote devices must have been flushed. So a
+//! remote device always holds a state the local group passed through, up
+//! to the writes of one epoch in progress.
+//!
+//! ```text
+//! durable entry ─▶ copy ─▶ (batch drained) flush ─▶ durable at the site
+//!        ▲ error: link down ── retest timer ── resume from `durable`
+//! log full, link not `stall`: entries dropped for the link, their
+//! regions marked out of sync ─▶ resync: local region ─▶ remote (kcopyd)
+//! ```
+//!
+//! A write waits for the site links that are synchronous, or that passed
+//! their fall-behind limit, until its entry is durable there (or the link
+//! is down: local I/O never fails because of a remote site).
+
+use super::engine::LocalDev;
+use super::entries::{Entries, Entry};
+use crate::blockdev::RemoteDev;
+use crate::logic::fallbehind::{FallBehind, FallBehindKind};
+use crate::logic::policy::Policy;
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+/// Copies of one site link in flight at most.
+pub(crate) const MAX_COPIES: usize = 32;
+
+/// Default milliseconds between tries of a site link that is down.
+pub(crate) const RETEST_MS: u32 = 5000;
+
+/// A copy in flight: the entry and what it overwrites.
+#[derive(Clone, Copy)]
+pub(crate) struct Copy {
+    pub(crate) seq: u64,
+    pub(crate) dev: u32,
+    pub(crate) sector: u64,
+    pub(crate) sectors: u64,
+}
+
+impl Copy {
+    /// Whether the copy overwrites part of `sector..sector + sectors` of
+    /// device `dev`.
+    pub(crate) fn overlaps(&self, dev: u32, sector: u64, sectors: u64) -> bool {
+        self.dev == dev
+            && self.sector < sector.saturating_add(sectors)
+            && sector < self.sector.saturating_add(self.sectors)
+    }
+}
+
+/// A region being resynchronised.
+#[derive(Clone)]
+pub(crate) struct Resync {
+    pub(crate) dev: Arc<RemoteDev>,
+    /// The local device read from, kept open until the copy completes.
+    pub(crate) _local: Arc<LocalDev>,
+    pub(crate) region: u64,
+    pub(crate) sector: u64,
+    pub(crate) sectors: u64,
+}
+
+/// Why a site link is down: the health character of the status.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkError {
+    /// Reading the source failed (the log or the local device).
+    Read,
+    /// Writing the remote device failed.
+    Write,
+}
+
+/// One remote site link as the log sees it.
+pub(crate) struct Slink {
+    /// Site link number (at least 1).
+    pub(crate) nr: u32,
+    pub(crate) policy: Policy,
+    pub(crate) fallbehind: Option<FallBehind>,
+    /// Past its fall-behind limit: writes wait for it.
+    pub(crate) enforcing: bool,
+    /// Its remote devices.
+    pub(crate) devices: KVec<Arc<RemoteDev>>,
+    /// The next entry to look at.
+    pub(crate) next: u64,
+    /// Copies in flight.
+    pub(crate) inflight: KVec<Copy>,
+    /// The oldest entry whose copy failed since the link went down.
+    pub(crate) failed: Option<u64>,
+    /// Epoch of the copies issued since the last flush.
+    pub(crate) epoch: u64,
+    /// Copies completed since the last flush was issued.
+    pub(crate) unflushed: bool,
+    /// Remote flushes in flight, and the entries they cover.
+    pub(crate) flushes: u32,
+    pub(crate) flush_covers: u64,
+    /// Every needed entry before this one is durable at the site.
+    pub(crate) durable: u64,
+    /// Down, and why.
+    pub(crate) error: Option<LinkError>,
+    /// When to try again (ms since boot).
+    pub(crate) retest_at: u64,
+    /// Milliseconds between tries.
+    pub(crate) retest_ms: u32,
+    /// The region copy in flight.
+    pub(crate) resync: Option<Resync>,
+    /// Entries given up for this link (their regions resync instead).
+    pub(crate) dropped: u64,
+}
+
+impl Slink {
+    /// A site link that starts copying at entry `first`.
+    pub(crate) fn new(nr: u32, policy: Policy, fallbehind: Option<FallBehind>, first: u64, epoch: u64) -> Slink {
+        Slink {
+            nr,
+            policy,
+            fallbehind,
+            enforcing: false,
+            devices: KVec::new(),
+            next: first,
+            inflight: KVec::new(),
+            failed: None,
+            epoch,
+            unflushed: false,
+            flushes: 0,
+            flush_covers: first,
+            durable: first,
+            error: None,
+            retest_at: 0,
+            retest_ms: RETEST_MS,
+            resync: None,
+            dropped: 0,
+        }
+    }
+
+    /// Its remote device for device number `dev_nr`.
+    pub(crate) fn device(&self, dev_nr: u32) -> Option<&Arc<RemoteDev>> {
+        self.devices.iter().find(|d| d.dev_nr == dev_nr)
+    }
+
+    /// Nothing of the link is in flight.
+    pub(crate) fn idle(&self) -> bool {
+        self.inflight.is_empty() && self.flushes == 0 && self.resync.is_none()
+    }
+
+    /// Whether writes wait for this link.
+    pub(crate) fn is_sync(&self) -> bool {
+        self.policy.is_synchronous() || self.enforcing
+    }
+
+    /// Whether entry `e` must reach this link: it writes a device the
+    /// link has.
+    pub(crate) fn needs(&self, e: &Entry) -> bool {
+        e.sectors > 0 && self.device(e.dev).is_some()
+    }
+
+    /// Every entry before this one has been copied (or was not needed).
+    pub(crate) fn copied(&self) -> u64 {
+        let mut c = self.failed.unwrap_or(self.next).min(self.next);
+        for cp in self.inflight.iter() {
+            c = c.min(cp.seq);
+        }
+        c
+    }
+
+    /// Whether the link holds entry `seq` durably, or cannot hold it up.
+    pub(crate) fn releases(&self, seq: u64) -> bool {
+        seq < self.durable
+    }
+
+    /// Whether a write of entry `e` may complete as far as this link goes.
+    pub(crate) fn acks(&self, e: &Entry) -> bool {
+        !self.is_sync() || self.error.is_some() || !self.needs(e) || e.seq < self.durable
+    }
+
+    /// Entries and data sectors the link still needs, and the age in ms of
+    /// the oldest of them.
+    pub(crate) fn backlog(&self, entries: &Entries, now: u64) -> (u64, u64, u64) {
+        let (mut ios, mut sectors, mut age) = (0u64, 0u64, 0u64);
+        for seq in self.durable.max(entries.first_seq())..entries.end_seq() {
+            let Some(e) = entries.get(seq) else { continue };
+            if self.needs(e) {
+                if ios == 0 {
+                    age = now.saturating_sub(e.at_ms);
+                }
+                ios += 1;
+                sectors = sectors.saturating_add(u64::from(e.sectors));
+            }
+        }
+        (ios, sectors, age)
+    }
+
+    /// Re-evaluate the fall-behind limit; returns whether the state changed.
+    pub(crate) fn check_fallbehind(&mut self, entries: &Entries, now: u64) -> bool {
+        let over = match self.fallbehind {
+            Some(fb) if !self.policy.is_synchronous() => {
+                let (ios, sectors, age) = self.backlog(entries, now);
+                let have = match fb.kind {
+                    FallBehindKind::Ios => ios,
+                    FallBehindKind::Size => sectors,
+                    FallBehindKind::Timeout => age,
+                };
+                have > fb.base_value()
+            }
+            _ => false,
+        };
+        if over == self.enforcing {
+            return false;
+        }
+        self.enforcing = over;
+        if over {
+            pr_info!("replicator: enforcing fallbehind sync on slink={}\n", self.nr);
+        } else {
+            pr_info!("replicator: releasing fallbehind sync on slink={}\n", self.nr);
+        }
+        true
+    }
+
+    /// Whether a copy or a resync in flight overlaps `sector..+sectors`
+    /// of device `dev`.
+    pub(crate) fn busy(&self, dev: u32, sector: u64, sectors: u64) -> bool {
+        self.inflight.iter().any(|c| c.overlaps(dev, sector, sectors))
+            || self
+                .resync
+                .as_ref()
+                .is_some_and(|r| r.dev.dev_nr == dev && r.sector < sector.saturating_add(sectors) && sector < r.sector.saturating_add(r.sectors))
+    }
+
+    /// Status health character.
+    pub(crate) fn health(&self) -> char {
+        match self.error {
+            None => 'A',
+            Some(LinkError::Read) => 'R',
+            Some(LinkError::Write) => 'W',
+        }
+    }
+}
