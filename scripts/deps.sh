@@ -10,6 +10,7 @@ PKGS=(
 	build-essential flex bison bc cpio kmod libelf-dev libssl-dev
 	xz-utils gzip python3
 	busybox-static dmsetup util-linux fio qemu-system-x86 rsync
+	nbd-server nbd-client iproute2
 )
 
 missing=()

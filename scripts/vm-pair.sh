@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Two-site tests: a PRIMARY guest runs tests/pair/[0-9]*.sh (with
+# tests/vm/runner.sh, so the output is the VM suite's: "ok NAME" or
+# "FAIL NAME: reason" per test, then "N passed, N failed"), and a DR guest
+# exports its disk to it over NBD.
+#
+#   scripts/vm-pair.sh [NAME...]
+#
+# The guests share a private Ethernet: QEMU's stream netdev over a unix
+# socket (the primary's QEMU listens, the DR's connects; a restarted DR
+# connects again), never the host's network. Primary 169.254.77.1/16, DR
+# 169.254.77.2/16. The DR's disk /dev/vda is a 64 MiB host file (cache=
+# writeback), so its contents outlive the DR guest; tests/pair/dr.sh
+# exports it with nbd-server as "dr". The DR boots together with the
+# primary, and again when a test asks.
+#
+# A test talks to this script with marker lines on the job's serial port
+# ("DMR-PAIR: ID REQUEST...", see tests/pair/lib.sh: dr_start, dr_kill,
+# dr_sha); the answer goes to the file ID on a 9p share the primary mounts
+# on /mnt/pair. The requests and answers are logged in host.log of the run
+# directory (~/.cache/dm-replicator/logs/pair-*, the 5 latest runs), with
+# each guest boot's logs below it.
+#
+# Guest tools: nbd-client, tc (iproute2) and nbd-reconnect (built here from
+# tests/pair/nbd-reconnect.c) in the primary, nbd-server in the DR. Both
+# guests boot with kmemleak=off and without the initcalls they do not need.
+# DMR_MODULE defaults to none here (set it to load a module in the
+# primary; the DR never loads one). Other settings: see vm.sh.
+set -euo pipefail
+. "$(dirname "$0")/vm.sh"
+
+tdir=$DMR_TOP/tests/pair
+names=()
+if [ $# = 0 ]; then
+	while IFS= read -r f; do names+=("$(basename "$f" .sh)"); done < <(
+		find "$tdir" -maxdepth 1 -name '[0-9]*.sh' | LC_ALL=C sort)
+	args=
+else
+	for a in "$@"; do
+		n=$(basename "$a" .sh)
+		[ -f "$tdir/$n.sh" ] || { echo "vm-pair.sh: no test $tdir/$n.sh" >&2; exit 2; }
+		names+=("$n")
+	done
+	args=$(IFS=,; echo "${names[*]}")
+fi
+limit=300 # both boots under TCG, slack
+for n in "${names[@]}"; do
+	t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
+	limit=$((limit + ${t:-300} + 30))
+done
+limit=${DMR_TIMEOUT:-$limit}
+
+logbase=${DMR_LOGDIR:-$DMR_CACHE/logs}
+mkdir -p "$logbase"
+run=$(mktemp -d "$logbase/pair-$(date +%Y%m%d-%H%M%S).XXXX")
+ls -dt "$logbase"/pair-* 2>/dev/null | tail -n +6 | xargs -r rm -rf
+share=$run/share
+mkdir "$share"
+# The socket path must stay short (108 bytes); the image is scratch.
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmr-pair.XXXXXX")
+sock=$tmp/net.sock
+img=$tmp/dr.img
+truncate -s 64M "$img"
+echo 0 >"$run/dr.boots"
+
+# --- the DR guest ---------------------------------------------------------
+# All DR state is in files: requests are served in subshells.
+dr_running() {
+	local p
+	p=$(cat "$run/dr.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null
+}
+
+# The current DR boot's QEMU pid, if that QEMU is ours and alive.
+dr_qemu_pid() {
+	local n pid
+	n=$(cat "$run/dr.boots")
+	pid=$(cat "$run/dr-$n/latest/qemu.pid" 2>/dev/null) || return 1
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$img" || return 1
+	echo "$pid"
+}
+
+dr_line() {
+	[ "$1" != "DMR-PAIR: dr-ready" ] || touch "$run/dr.ready"
+	return 0
+}
+
+# Boot the DR in the background (after the primary's QEMU listens).
+dr_launch() {
+	local n
+	n=$(($(cat "$run/dr.boots") + 1))
+	echo "$n" >"$run/dr.boots"
+	rm -f "$run/dr.ready"
+	(
+		set +e
+		for ((i = 0; i < 600; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
+		export DMR_KERNEL=$dr_kernel DMR_LOGDIR=$run/dr-$n DMR_GUEST_BINS=/usr/bin/nbd-server DMR_MODULE=none DMR_TESTS_DIR=$tdir
+		export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init,brd_init $user_append"
+		VM_QEMU_EXTRA=(-drive "file=$img,if=virtio,format=raw,cache=writeback"
+			-netdev "stream,id=pair,server=off,addr.type=unix,addr.path=$sock"
+			-device virtio-net-pci,netdev=pair,mac=52:54:00:77:00:02)
+		VM_LINE_HOOK=dr_line
+		vm_boot run /tests/dr.sh "$((limit + 60))" || true
+		[ ! -f "$run/dr-$n.killed" ] || VM_STATUS=killed
+		echo "DR boot $n: $VM_STATUS after $VM_SECS s (/init at ${VM_UP:-?} s)" >>"$run/host.log"
+	) </dev/null >"$run/dr-$n.out" 2>&1 &
+	echo $! >"$run/dr.pid"
+}
+
+# Answers for the requests (one line: "ok [DATA]" or "fail REASON").
+dr_wait_ready() {
+	local i
+	for ((i = 0; i < 3000; i++)); do
+		[ ! -f "$run/dr.ready" ] || { echo ok; return; }
+		dr_running || { echo "fail DR guest ended before it was ready (see $run/dr-*.out)"; return; }
+		sleep 0.1
+	done
+	echo "fail DR guest not ready after 300 s"
+}
+
+dr_kill() {
+	local pid i
+	dr_running || { echo "fail DR guest is not running"; return; }
+	pid=$(dr_qemu_pid) || { echo "fail no QEMU of the DR guest found"; return; }
+	touch "$run/dr-$(cat "$run/dr.boots").killed"
+	kill -KILL "$pid"
+	for ((i = 0; i < 300; i++)); do
+		dr_running || { echo ok; return; }
+		sleep 0.1
+	done
+	echo "fail DR guest still there 30 s after SIGKILL"
+}
+
+dr_sha() {
+	[[ $# = 2 && $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || { echo "fail usage: dr-sha SECTORS START"; return; }
+	echo "ok $(dd if="$img" bs=512 count="$1" skip="$2" status=none | sha256sum | cut -c1-64)"
+}
+
+# --- requests from the primary ------------------------------------------
+pair_answer() {
+	local id=$1 cmd=$2 ans
+	shift 2
+	echo "$(date +%T.%N | cut -c1-12) request $id: $cmd $*"
+	case $cmd in
+	start-dr)
+		dr_running || dr_launch
+		ans=$(dr_wait_ready) ;;
+	kill-dr) ans=$(dr_kill) ;;
+	dr-sha) ans=$(dr_sha "$@") ;;
+	*) ans="fail unknown request: $cmd" ;;
+	esac
+	echo "$(date +%T.%N | cut -c1-12) answer $id: $ans"
+	echo "$ans" >"$share/$id.tmp"
+	mv "$share/$id.tmp" "$share/$id"
+}
+
+# VM_LINE_HOOK of the primary: serve each request in the background, so
+# the primary's output keeps flowing.
+pair_line() {
+	local re='^DMR-PAIR: ([0-9a-f]{8}) ([a-z-]+)( [0-9 ]*)?$'
+	[[ $1 =~ $re ]] || return 0
+	# shellcheck disable=SC2086 # the numbers are separate arguments
+	pair_answer "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" ${BASH_REMATCH[3]} </dev/null >>"$run/host.log" 2>&1 &
+	return 0
+}
+
+cleanup() {
+	local pid
+	if pid=$(dr_qemu_pid); then kill -KILL "$pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# --- setup --------------------------------------------------------------
+user_append=${DMR_APPEND:-}
+export DMR_INITRD_RAW=1 DMR_MODULE=${DMR_MODULE:-none}
+if ! DMR_KERNEL=$(vm_kernel) || [ ! -f "$DMR_KERNEL" ]; then
+	echo "FAIL ${names[0]}: no guest kernel"
+	echo "0 passed, ${#names[@]} failed"
+	exit 1
+fi
+export DMR_KERNEL
+dr_kernel=$DMR_KERNEL
+if [ -n "${DMR_PAIR_DR_FLAVOUR:-}" ] && ! dr_kernel=$(DMR_KERNEL='' DMR_FLAVOUR=$DMR_PAIR_DR_FLAVOUR vm_kernel); then
+	echo "FAIL ${names[0]}: no $DMR_PAIR_DR_FLAVOUR kernel for the DR"
+	echo "0 passed, ${#names[@]} failed"
+	exit 1
+fi
+reconnect=$DMR_CACHE/pair/nbd-reconnect
+if [ ! -x "$reconnect" ] || [ "$tdir/nbd-reconnect.c" -nt "$reconnect" ]; then
+	mkdir -p "$(dirname "$reconnect")"
+	gcc -O2 -Wall -o "$reconnect" "$tdir/nbd-reconnect.c"
+fi
+
+# --- run ----------------------------------------------------------------
+t_start=$(date +%s)
+dr_launch
+export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/sbin/tc $reconnect" DMR_TESTS_DIR=$tdir
+export DMR_APPEND="kmemleak=off initcall_blacklist=drbd_init DMR_KMEMLEAK=0 $user_append"
+for v in DMR_TEST_TIMEOUT DMR_XTRACE DMR_VERBOSE; do
+	[ -z "${!v:-}" ] || DMR_APPEND+=" $v=${!v}"
+done
+VM_QEMU_EXTRA=(-netdev "stream,id=pair,server=on,addr.type=unix,addr.path=$sock"
+	-device virtio-net-pci,netdev=pair,mac=52:54:00:77:00:01
+	-virtfs "local,path=$share,mount_tag=pair,security_model=none")
+VM_LINE_HOOK=pair_line
+tc_dist=/usr/lib/x86_64-linux-gnu/tc
+vm_boot test "$args" "$limit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
+	"$DMR_TOP/tests/vm/runner.sh=/tests/runner.sh" \
+	"$tc_dist/normal.dist=$tc_dist/normal.dist" "$tc_dist/pareto.dist=$tc_dist/pareto.dist" >/dev/null || true
+if dr_running; then dr_kill >/dev/null; fi
+out=$VM_LOG/output.log
+[ -f "$out" ] || : >"$out"
+
+# What the primary reported, without the requests and its closing line.
+grep -vE '^DMR-PAIR: |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+declare -A seen=()
+npass=0 nfail=0
+while IFS= read -r line; do
+	case $line in
+	"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
+	"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
+	esac
+done <"$out"
+if [ ${#seen[@]} -lt ${#names[@]} ]; then
+	vm_explain_death "$limit"
+	case $VM_STATUS in
+	setup) why="no guest (setup failed)" ;;
+	timeout) why="primary hung: host timeout after $limit s" ;;
+	exited) why="runner exited with $VM_RC without reporting" ;;
+	*) why="primary died" ;;
+	esac
+	d=$(vm_death_reason)
+	[ -z "$d" ] || why="$why: $d"
+	for n in "${names[@]}"; do
+		[ -z "${seen[$n]:-}" ] || continue
+		echo "FAIL $n: $why"
+		nfail=$((nfail + 1))
+	done
+fi
+echo "# pair run: $(cat "$run/dr.boots") DR boot(s), $(($(date +%s) - t_start)) s; logs in $run"
+echo "$npass passed, $nfail failed"
+[ "$nfail" = 0 ]

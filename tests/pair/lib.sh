@@ -1,0 +1,136 @@
+# Helpers for two-site tests (busybox ash), run in the PRIMARY guest by
+# scripts/vm-pair.sh. Source with:  . /tests/lib.sh
+# shellcheck shell=sh
+#
+# Everything of tests/vm/lib.sh (dmc, sha, rand_write, fail, assert_eq,
+# dmesg_mark, expect_dmesg...), and:
+#
+#   dr_start                 boot the DR guest unless it runs; return once its
+#                            nbd-server listens (the host boots it; the first
+#                            boot starts together with the primary's)
+#   dr_kill                  SIGKILL the DR guest's QEMU (its disk image stays)
+#   dr_sha SECTORS START     sha256 of the DR's disk image (the host file),
+#                            SECTORS 512-byte sectors from START
+#   nbd_attach [DEV]         import the DR's disk as DEV (/dev/nbd0) with
+#                            nbd-client (netlink mode, I/O timeout
+#                            $NBD_TIMEOUT = 10 s, 4 KiB blocks)
+#   nbd_watch [DEV]          run `nbd-reconnect -w` for DEV in the background:
+#                            whenever the kernel declares DEV's connection
+#                            dead, it reconnects DEV to the DR (retrying every
+#                            second) without anyone closing DEV
+#   nbd_reconnect [DEV]      one reconnection attempt now; fails unless the
+#                            kernel took the new connection
+#   nbd_detach [DEV]         stop the watcher, disconnect DEV
+#   flush_dev DEV            fsync DEV: a flush request down to the DR's disk
+#   netem_set ARGS...        tc netem on the link to the DR (egress of the
+#                            primary), e.g. netem_set delay 20ms loss 1%
+#   netem_clear              remove it
+#   step TEXT                print "== <uptime> TEXT" (progress in the output)
+#   try_io SECS CMD...       run CMD with a deadline: status 0/1 as CMD's,
+#                            124 if it still runs after SECS (then left running)
+#
+# Addresses: primary 169.254.77.1/16, DR 169.254.77.2/16 on eth0; the DR's
+# nbd-server listens on port 10809 with one export, "dr" (its /dev/vda).
+# The host answers dr_* requests through a 9p share mounted on /mnt/pair.
+
+. /tests/vm/lib.sh
+
+PAIR_PRIMARY=169.254.77.1
+PAIR_DR=169.254.77.2
+PAIR_PORT=10809
+PAIR_EXPORT=dr
+NBD_TIMEOUT=${NBD_TIMEOUT:-10}
+# How long a request to the host may take (a DR boot under TCG: 30-60 s).
+PAIR_WAIT=${PAIR_WAIT:-300}
+
+# Network and share, once per boot.
+if [ ! -e /tmp/pair.up ]; then
+	ip link set lo up
+	ip link set eth0 up
+	ip addr add $PAIR_PRIMARY/16 dev eth0
+	mkdir -p /mnt/pair
+	mount -t 9p -o trans=virtio,version=9p2000.L,cache=none pair /mnt/pair ||
+		fail "cannot mount the host's 9p share"
+	: >/tmp/pair.up
+fi
+
+# pair_req WORDS...: ask the host (a marker line on the job's serial port,
+# seen by vm-pair.sh), wait for its answer file on the share, print the
+# answer's data; fail unless it starts with "ok".
+pair_req() {
+	local id i=0 ans
+	id=$(cut -c1-8 /proc/sys/kernel/random/uuid)
+	echo "DMR-PAIR: $id $*" >/dev/ttyS1
+	while [ ! -f /mnt/pair/$id ]; do
+		i=$((i + 1))
+		[ $i -le $((PAIR_WAIT * 5)) ] || fail "host did not answer '$*' within $PAIR_WAIT s"
+		sleep 0.2
+	done
+	ans=$(cat /mnt/pair/$id)
+	case $ans in
+	ok*) echo "${ans#ok}" | sed 's/^ //' ;;
+	*) fail "host: $* -> $ans" ;;
+	esac
+}
+
+dr_start() { pair_req start-dr >/dev/null; }
+dr_kill() { pair_req kill-dr >/dev/null; }
+dr_sha() { pair_req dr-sha "${1:?dr_sha SECTORS START}" "${2:-0}"; }
+
+nbd_attach() {
+	local dev=${1:-/dev/nbd0}
+	/usr/bin/nbd-client $PAIR_DR $PAIR_PORT "$dev" -N $PAIR_EXPORT -t "$NBD_TIMEOUT" -b 4096 ||
+		fail "nbd-client could not attach $dev"
+}
+
+nbd_watch() {
+	local dev=${1:-/dev/nbd0} n
+	n=$(basename "$dev")
+	nbd-reconnect -w $PAIR_DR $PAIR_PORT $PAIR_EXPORT "$dev" 2>/tmp/reconnect-$n.log &
+	echo $! >/tmp/reconnect-$n.pid
+}
+
+nbd_reconnect() {
+	local dev=${1:-/dev/nbd0}
+	dmesg_mark
+	nbd-reconnect $PAIR_DR $PAIR_PORT $PAIR_EXPORT "$dev" || fail "nbd-reconnect $dev failed"
+	expect_dmesg "$(basename "$dev"): reconnected socket"
+}
+
+nbd_detach() {
+	local dev=${1:-/dev/nbd0} n
+	n=$(basename "$dev")
+	if [ -f /tmp/reconnect-$n.pid ]; then
+		kill "$(cat /tmp/reconnect-$n.pid)" 2>/dev/null || true
+		rm -f /tmp/reconnect-$n.pid
+	fi
+	/usr/bin/nbd-client -d "$dev" >/dev/null || fail "nbd-client -d $dev failed"
+}
+
+flush_dev() {
+	dd if=/dev/null of="${1:?flush_dev DEV}" conv=fsync,notrunc status=none
+}
+
+netem_set() { /usr/bin/tc qdisc replace dev eth0 root netem "$@"; }
+netem_clear() { /usr/bin/tc qdisc del dev eth0 root 2>/dev/null || true; }
+
+step() { echo "== $(cut -d' ' -f1 /proc/uptime) $*"; }
+
+try_io() {
+	local secs=$1 i=0 pid
+	shift
+	rm -f /tmp/try_io.rc
+	(
+		rc=0
+		"$@" || rc=$?
+		echo $rc >/tmp/try_io.rc
+	) &
+	pid=$!
+	while [ ! -f /tmp/try_io.rc ]; do
+		i=$((i + 1))
+		[ $i -le $((secs * 5)) ] || return 124
+		sleep 0.2
+	done
+	wait $pid
+	return "$(cat /tmp/try_io.rc)"
+}
