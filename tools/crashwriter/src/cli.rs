@@ -1,12 +1,14 @@
-//! Command line: `crashwriter write|verify|compact`.
+//! Command line: `crashwriter write|verify|compact|order-write|order-check`.
 //!
-//! Exit status: 0 done (verify: clean); 1 verify found violations, or the
-//! load hit an I/O error; 2 the command could not run (usage, open).
+//! Exit status: 0 done (verify, order-check: clean); 1 verify or
+//! order-check found violations, or a load hit an I/O error; 2 the command
+//! could not run (usage, open).
 
 use std::io::Write;
 use std::sync::Mutex;
 
 use crate::acks::AckLog;
+use crate::order_cli::OrderOptions;
 use crate::verify::verify;
 use std::os::unix::fs::FileExt;
 
@@ -23,6 +25,9 @@ usage: crashwriter write --dev DEV [--dev DEV...] [--blocks N] --seed S --start-
        crashwriter verify --dev DEV [--dev DEV...] --acks FILE [--acks FILE...]
                           [--blocks N] [--buffered]
        crashwriter compact --acks FILE [--acks FILE...]
+       crashwriter order-write --dev DEV --blocks N --seed S
+                               (--count C | --duration-ms T) [--first I] [--out FILE]
+       crashwriter order-check --dev DEV --blocks N --seed S --log FILE [--at-least K]
 
 write   runs a load until killed (or C writes): T threads (4) write 1..16
         blocks of 4 KiB with O_DIRECT, each sector a self-describing record;
@@ -32,6 +37,15 @@ write   runs a load until killed (or C writes): T threads (4) write 1..16
 verify  checks every block against the newest acknowledged write covering it
         (all ack files together); prints each violation and a summary.
 compact prints the acks reduced to the newest write per block, in ranges.
+order-write  one thread writes writes I, I+1, ... (I: --first, 1) of the run
+        (S, N): write i fills the block the seed picks for it with a record
+        of (S, i, block), with O_DIRECT, then fdatasync; then it appends
+        'i block' to FILE (or stdout) and flushes the line. Stops after C
+        writes, T ms, or the first error (exit 1).
+order-check  decodes every block of DEV and checks that DEV is exactly the
+        state after the first m writes of the run, for m <= (last logged
+        write) + 1 and m >= K; prints that m, or every block that breaks it.
+--buffered  without O_DIRECT (all commands).
 ";
 
 #[derive(Debug, Default)]
@@ -45,6 +59,31 @@ struct Options {
     sync_every: u64,
     count: Option<u64>,
     buffered: bool,
+    duration_ms: Option<u64>,
+    first: Option<u64>,
+    out: Option<String>,
+    log: Option<String>,
+    at_least: Option<u64>,
+}
+
+impl Options {
+    fn order(&self) -> Result<OrderOptions, String> {
+        if self.devs.len() > 1 {
+            return Err("usage: one --dev only".to_string());
+        }
+        Ok(OrderOptions {
+            dev: self.devs.first().cloned(),
+            blocks: self.blocks,
+            seed: self.seed,
+            count: self.count,
+            duration_ms: self.duration_ms,
+            first: self.first,
+            out: self.out.clone(),
+            log: self.log.clone(),
+            at_least: self.at_least,
+            buffered: self.buffered,
+        })
+    }
 }
 
 fn number(flag: &str, text: Option<&String>) -> Result<u64, String> {
@@ -75,6 +114,11 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--sync-every" => o.sync_every = number(flag, it.next())?,
             "--count" => o.count = Some(number(flag, it.next())?),
             "--buffered" => o.buffered = true,
+            "--duration-ms" => o.duration_ms = Some(number(flag, it.next())?),
+            "--first" => o.first = Some(number(flag, it.next())?),
+            "--out" => o.out = Some(it.next().ok_or("--out needs a file")?.clone()),
+            "--log" => o.log = Some(it.next().ok_or("--log needs a file")?.clone()),
+            "--at-least" => o.at_least = Some(number(flag, it.next())?),
             _ => unreachable!(),
         }
     }
@@ -101,6 +145,24 @@ pub fn run(args: &[String], out: &mut (dyn Write + Send), err: &mut dyn Write) -
         ],
         "verify" => &["--dev", "--acks", "--blocks", "--buffered"],
         "compact" => &["--acks"],
+        "order-write" => &[
+            "--dev",
+            "--blocks",
+            "--seed",
+            "--count",
+            "--duration-ms",
+            "--first",
+            "--out",
+            "--buffered",
+        ],
+        "order-check" => &[
+            "--dev",
+            "--blocks",
+            "--seed",
+            "--log",
+            "--at-least",
+            "--buffered",
+        ],
         "help" | "--help" | "-h" => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -114,6 +176,10 @@ pub fn run(args: &[String], out: &mut (dyn Write + Send), err: &mut dyn Write) -
     let result = parse(rest, allowed).and_then(|o| match command.as_str() {
         "write" => cmd_write(&o, out),
         "verify" => cmd_verify(&o, out),
+        "order-write" => o
+            .order()
+            .and_then(|o| crate::order_cli::cmd_write(&o, out, err)),
+        "order-check" => o.order().and_then(|o| crate::order_cli::cmd_check(&o, out)),
         _ => cmd_compact(&o, out),
     });
     match result {

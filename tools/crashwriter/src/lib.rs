@@ -14,9 +14,19 @@
 //! flight at the crash may land torn at sector granularity; each sector of
 //! a torn write is then either the old or the new record, and both are
 //! fine.
+//!
+//! The write-order fidelity test has its own load ([`order`]): one thread,
+//! one block and one `fdatasync` per write, from a sequence the seed
+//! defines ([`order_write`]); its checker ([`order_check`]) requires a
+//! device to be exactly the state after some prefix of that sequence.
 
 pub mod acks;
 pub mod cli;
+pub mod order;
+pub mod order_check;
+pub mod order_cli;
+pub mod order_log;
+pub mod order_write;
 pub mod record;
 pub mod rng;
 pub mod verify;
