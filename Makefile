@@ -2,9 +2,10 @@
 # (~/.cache/dm-replicator by default), never into the work tree.
 #
 #   make deps      install build and test dependencies (Debian 12, root)
-#   make test      host tests, then the VM suite and a 20-round crash test
-#                  on the debug kernel
+#   make test      host tests, then the VM suite, a 20-round crash test and
+#                  the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200)
+#   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build and boot the release kernel, show the targets at work
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release)
 #   make check     host tests only (cargo)
@@ -14,7 +15,7 @@ SHELL := /bin/bash
 
 ROUNDS ?= 200
 
-.PHONY: all deps kernel module check vm-test test torture demo clean
+.PHONY: all deps kernel module check vm-test pair-test test torture demo clean
 
 all: module
 
@@ -33,6 +34,10 @@ check: deps
 
 vm-test: deps
 	@DMR_FLAVOUR=debug scripts/vm-test.sh $(TESTS)
+
+# The two-site suite: a primary and a DR guest, the DR's disk over NBD.
+pair-test: deps
+	@DMR_FLAVOUR=debug scripts/vm-pair.sh $(TESTS)
 
 # One closing line for the whole run: host tests and VM tests together.
 test: deps

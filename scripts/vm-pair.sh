@@ -188,7 +188,12 @@ fi
 reconnect=$DMR_CACHE/pair/nbd-reconnect
 if [ ! -x "$reconnect" ] || [ "$tdir/nbd-reconnect.c" -nt "$reconnect" ]; then
 	mkdir -p "$(dirname "$reconnect")"
-	gcc -O2 -Wall -o "$reconnect" "$tdir/nbd-reconnect.c"
+	if ! gcc -O2 -Wall -o "$reconnect" "$tdir/nbd-reconnect.c" 2>"$run/gcc.log"; then
+		echo "FAIL ${names[0]}: cannot build nbd-reconnect"
+		sed 's/^/    /' "$run/gcc.log"
+		echo "0 passed, ${#names[@]} failed"
+		exit 1
+	fi
 fi
 
 # --- run ----------------------------------------------------------------
