@@ -28,15 +28,32 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *host, *port, *export;
+
+/* A message on stderr, stamped with the uptime (as /proc/uptime). */
+static void say(const char *fmt, ...)
+{
+	struct timespec t;
+	va_list ap;
+	int e = errno;
+
+	clock_gettime(CLOCK_BOOTTIME, &t);
+	fprintf(stderr, "[%ld.%02ld] nbd-reconnect: ", (long)t.tv_sec, t.tv_nsec / 10000000);
+	va_start(ap, fmt);
+	errno = e;
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
 static unsigned index_;
 static long long io_timeout = -1, dead_timeout = -1;
 
@@ -75,7 +92,7 @@ static int nbd_connect(int verbose)
 
 	e = getaddrinfo(host, port, &hints, &ai);
 	if (e) {
-		fprintf(stderr, "nbd-reconnect: %s: %s\n", host, gai_strerror(e));
+		say("%s: %s\n", host, gai_strerror(e));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM, 0);
@@ -85,7 +102,7 @@ static int nbd_connect(int verbose)
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)) ||
 	    connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		if (verbose)
-			fprintf(stderr, "nbd-reconnect: connect %s:%s: %m\n", host, port);
+			say("connect %s:%s: %m\n", host, port);
 		goto fail;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -94,11 +111,11 @@ static int nbd_connect(int verbose)
 	tmo.tv_sec = 20;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
 	if (readall(fd, magic, 16) || readall(fd, &hflags, 2)) {
-		fprintf(stderr, "nbd-reconnect: no greeting from %s:%s: %m\n", host, port);
+		say("no greeting from %s:%s: %m\n", host, port);
 		goto fail;
 	}
 	if (memcmp(magic, "NBDMAGICIHAVEOPT", 16)) {
-		fprintf(stderr, "nbd-reconnect: not a newstyle NBD server\n");
+		say("not a newstyle NBD server\n");
 		goto fail;
 	}
 	hflags = ntohs(hflags);
@@ -109,14 +126,14 @@ static int nbd_connect(int verbose)
 	opt[3] = htonl(nlen);
 	if (writeall(fd, &cflags, 4) || writeall(fd, opt, 16) ||
 	    writeall(fd, export, nlen)) {
-		fprintf(stderr, "nbd-reconnect: handshake: %m\n");
+		say("handshake: %m\n");
 		goto fail;
 	}
 	/* Export size, transmission flags, 124 zeroes unless NO_ZEROES. */
 	char reply[8 + 2 + 124];
 
 	if (readall(fd, reply, (hflags & 2) ? 10 : sizeof(reply))) {
-		fprintf(stderr, "nbd-reconnect: server closed the connection (no export \"%s\"?)\n", export);
+		say("server closed the connection (no export \"%s\"?)\n", export);
 		goto fail;
 	}
 	memcpy(&size, reply, 8);
@@ -125,11 +142,11 @@ static int nbd_connect(int verbose)
 	tmo.tv_sec = 0;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo))) {
-		fprintf(stderr, "nbd-reconnect: setsockopt: %m\n");
+		say("setsockopt: %m\n");
 		goto fail;
 	}
 	if (verbose)
-		fprintf(stderr, "nbd-reconnect: %s:%s export \"%s\": %llu bytes\n", host, port,
+		say("%s:%s export \"%s\": %llu bytes\n", host, port,
 			export, (unsigned long long)be64toh(size));
 	freeaddrinfo(ai);
 	return fd;
@@ -210,7 +227,7 @@ static int resolve(int nl)
 	put(&m, CTRL_ATTR_FAMILY_NAME, NBD_GENL_FAMILY_NAME, sizeof(NBD_GENL_FAMILY_NAME));
 	e = talk(nl, &m, &r);
 	if (e) {
-		fprintf(stderr, "nbd-reconnect: no nbd netlink family: %s\n", strerror(-e));
+		say("no nbd netlink family: %s\n", strerror(-e));
 		return -1;
 	}
 	for_attrs(a, r.buf, r.nh.nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
@@ -257,10 +274,10 @@ static int reconnect(int verbose)
 	close(nl);
 	close(fd); /* the kernel holds its own reference */
 	if (e) {
-		fprintf(stderr, "nbd-reconnect: NBD_CMD_RECONFIGURE nbd%u: %s\n", index_, strerror(-e));
+		say("NBD_CMD_RECONFIGURE nbd%u: %s\n", index_, strerror(-e));
 		return -1;
 	}
-	fprintf(stderr, "nbd-reconnect: nbd%u: new connection to %s:%s handed to the kernel\n",
+	say("nbd%u: new connection to %s:%s handed to the kernel\n",
 		index_, host, port);
 	return 0;
 }
@@ -274,10 +291,10 @@ static int watch(void)
 
 	if (nl < 0 || resolve(nl) || !mcgroup ||
 	    setsockopt(nl, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &mcgroup, sizeof(mcgroup))) {
-		fprintf(stderr, "nbd-reconnect: cannot watch the nbd multicast group\n");
+		say("cannot watch the nbd multicast group\n");
 		return 1;
 	}
-	fprintf(stderr, "nbd-reconnect: watching nbd%u\n", index_);
+	say("watching nbd%u\n", index_);
 	for (;;) {
 		ssize_t n = recv(nl, &r, sizeof(r), 0);
 		int dead = 0;
@@ -285,7 +302,7 @@ static int watch(void)
 		if (n < 0) {
 			if (errno == EINTR || errno == ENOBUFS)
 				continue;
-			fprintf(stderr, "nbd-reconnect: netlink: %m\n");
+			say("netlink: %m\n");
 			return 1;
 		}
 		if (r.nh.nlmsg_type != family || r.gh.cmd != NBD_CMD_LINK_DEAD)
@@ -295,7 +312,7 @@ static int watch(void)
 				dead = 1;
 		if (!dead)
 			continue;
-		fprintf(stderr, "nbd-reconnect: nbd%u: link dead, reconnecting\n", index_);
+		say("nbd%u: link dead, reconnecting\n", index_);
 		while (reconnect(1))
 			sleep(1);
 	}
