@@ -13,7 +13,8 @@
 # The host-side limit is the sum of the tests' timeouts plus boot and
 # per-test slack, unless $DMR_TIMEOUT is set. DMR_TEST_TIMEOUT,
 # DMR_KMEMLEAK, DMR_XTRACE and DMR_VERBOSE are passed on to the guest's
-# runner (see tests/vm/runner.sh). Other settings: see vm.sh.
+# runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter is
+# built here (cargo, release). Other settings: see vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -41,6 +42,21 @@ for n in "${names[@]}"; do
 	limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + 30))
 done
 limit=${DMR_TIMEOUT:-$limit}
+
+# The guest gets crashwriter (the write-order test's load and checker):
+# the release build, as the crash test ships it. A no-op cargo build takes
+# a fraction of a second and leaves the binary, so the cached initramfs
+# overlay stays valid.
+targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
+cargo_log=$(mktemp)
+if (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter) >"$cargo_log" 2>&1; then
+	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$targetdir/release/crashwriter"
+	export DMR_GUEST_BINS
+else
+	vm_log "cargo build of crashwriter failed; tests that use it will fail:"
+	tail -n 20 "$cargo_log" | sed 's/^/  | /' >&2
+fi
+rm -f "$cargo_log"
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.
