@@ -99,11 +99,13 @@ LOG=$DMR_TMP/order.log
 : >"$LOG"
 n=0
 r=0
+x=$((seed % 2147483648))
 while [ $r -lt $ROUNDS ]; do
 	r=$((r + 1))
 	first=$((n + 1))
-	# 0.3 to 2 s, from the seed and the round (an LCG step).
-	ms=$((300 + ((seed + r * 7919) * 1103515245 + 12345) % 2147483648 % 1701))
+	# 0.3 to 2 s, from the seed (an LCG, its high bits).
+	x=$(((x * 1103515245 + 12345) % 2147483648))
+	ms=$((300 + x / 65536 % 1701))
 	# The writer's own limit only matters if the test goes wrong.
 	crashwriter order-write --dev /dev/mapper/r0 --blocks $BLOCKS --seed "$seed" \
 		--first $first --duration-ms 60000 --out "$LOG" 2>"$DMR_TMP/writer.err" &
