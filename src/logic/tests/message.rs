@@ -181,6 +181,33 @@ fn slink_message() {
         msg("slink message 1 fallbehind ios 0"),
         Err("Fall-behind value must not be 0")
     );
+    assert_eq!(
+        parsed("slink message 1 retest 2s"),
+        ReplicatorMessage::SlinkRetest { slink: 1, ms: 2000 }
+    );
+    assert_eq!(
+        msg("slink message 3 retest 250"),
+        Ok("slink message 3 retest 250".into())
+    );
+    assert_eq!(
+        msg("slink message 3 retest 1h"),
+        Ok("slink message 3 retest 3600000".into())
+    );
+    assert_eq!(
+        msg("slink message 3 retest 10t"),
+        Ok("slink message 3 retest 10".into())
+    );
+    for bad in ["", " 9", " 0", " 61m", " 2h", " x", " 5k", " -1"] {
+        assert_eq!(
+            msg(&std::format!("slink message 1 retest{bad}")),
+            Err("Retest interval must be 10 ms to 1 hour, as <N>[t|s|m|h]"),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        msg("slink message 1 retest 1s 2s"),
+        Err("Too many message arguments")
+    );
     assert_eq!(msg("slink"), Err("Missing site link command"));
     assert_eq!(msg("slink delete 1"), Err("Unknown site link command"));
 }
