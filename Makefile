@@ -6,7 +6,8 @@
 #                  the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200)
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
-#   make demo      build and boot the release kernel, show the targets at work
+#   make demo      build the release kernel, boot a primary and a DR guest,
+#                  show replication, a DR outage and its resync
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release)
 #   make check     host tests only (cargo)
 
@@ -48,8 +49,9 @@ test: deps
 torture: deps
 	@DMR_FLAVOUR=debug scripts/crash-test.sh $(ROUNDS)
 
+# Two sites on the release kernel: tests/pair/demo.sh in the primary.
 demo: deps
-	@DMR_FLAVOUR=release scripts/vm-run.sh scripts/demo.sh
+	@DMR_FLAVOUR=release DMR_XTRACE=0 scripts/vm-pair.sh demo
 
 clean:
 	rm -rf target

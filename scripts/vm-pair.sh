@@ -24,8 +24,8 @@
 # Guest tools: nbd-client, tc (iproute2) and nbd-reconnect (built here from
 # tests/pair/nbd-reconnect.c) in the primary, nbd-server in the DR. Both
 # guests boot with kmemleak=off and without the initcalls they do not need.
-# DMR_MODULE defaults to none here (set it to load a module in the
-# primary; the DR never loads one). Other settings: see vm.sh.
+# The primary loads dm_replicator.ko for each test (DMR_MODULE as in
+# vm.sh); the DR never loads one. Other settings: see vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -155,8 +155,13 @@ pair_answer() {
 
 # VM_LINE_HOOK of the primary: serve each request in the background, so
 # the primary's output keeps flowing.
+# "DMR-SAY: TEXT" lines (tests/pair/lib.sh: say) are shown at once.
 pair_line() {
 	local re='^DMR-PAIR: ([0-9a-f]{8}) ([a-z-]+)( [0-9 ]*)?$'
+	if [[ $1 == "DMR-SAY: "* ]]; then
+		printf '%s\n' "${1#DMR-SAY: }" >&2
+		return 0
+	fi
 	[[ $1 =~ $re ]] || return 0
 	# shellcheck disable=SC2086 # the numbers are separate arguments
 	pair_answer "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" ${BASH_REMATCH[3]} </dev/null >>"$run/host.log" 2>&1 &
@@ -172,7 +177,7 @@ trap cleanup EXIT
 
 # --- setup --------------------------------------------------------------
 user_append=${DMR_APPEND:-}
-export DMR_INITRD_RAW=1 DMR_MODULE=${DMR_MODULE:-none}
+export DMR_INITRD_RAW=1
 if ! DMR_KERNEL=$(vm_kernel) || [ ! -f "$DMR_KERNEL" ]; then
 	echo "FAIL ${names[0]}: no guest kernel"
 	echo "0 passed, ${#names[@]} failed"
@@ -217,7 +222,7 @@ out=$VM_LOG/output.log
 [ -f "$out" ] || : >"$out"
 
 # What the primary reported, without the requests and its closing line.
-grep -vE '^DMR-PAIR: |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+grep -vE '^DMR-(PAIR|SAY): |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
 declare -A seen=()
 npass=0 nfail=0
 while IFS= read -r line; do

@@ -34,26 +34,26 @@ impl Engine {
         let mut slinks = core::mem::take(&mut st.slinks);
         for s in slinks.iter_mut() {
             changed |= s.check_fallbehind(&st.entries, now);
-            if s.error.is_some() {
-                if !s.idle() || now < s.retest_at {
-                    continue;
-                }
-                // Try again from what the site is known to hold.
-                pr_info!("replicator: retrying slink={}\n", s.nr);
-                s.error = None;
-                s.failed = None;
-                s.next = s.durable;
-                s.unflushed = false;
-                changed = true;
-            }
-            // A full log waiting on this link: let it drain, then give up
-            // its entries (unless it stalls writers instead).
+            // A full log waiting on this link (slow or down): let it drain,
+            // then give up its entries, unless it stalls writers instead.
             let giving_up = full && !s.policy.is_stall() && !s.releases(head);
             if giving_up {
                 if s.idle() {
                     changed |= self.give_up(st, s);
                 }
                 continue;
+            }
+            if s.error.is_some() && !s.probing {
+                if !s.idle() || now < s.retest_at {
+                    continue;
+                }
+                // Try again from what the site is known to hold. The link
+                // stays down until a copy succeeds (see `remote_done`).
+                s.probing = true;
+                s.retries = s.retries.saturating_add(1);
+                s.failed = None;
+                s.next = s.durable;
+                s.unflushed = false;
             }
             self.issue_copies(q, s, &st.entries, st.durable);
             if s.inflight.is_empty() && s.flushes == 0 {
@@ -65,6 +65,10 @@ impl Engine {
             }
             if s.resync.is_none() && s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
                 Self::resync_step(q, st, s);
+            }
+            if s.probing && s.idle() {
+                // Nothing to send: nothing is known to fail either.
+                changed |= s.link_up();
             }
         }
         st.slinks = slinks;
@@ -186,6 +190,8 @@ impl Engine {
             Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => Some(LinkError::Read),
             Err(_) => Some(LinkError::Write),
         };
+        // A retried link is up again once a write to it succeeds.
+        let mut changed = error.is_none() && !matches!(op, RemoteOp::Flush) && s.link_up();
         match op {
             RemoteOp::Copy(seq) => {
                 let mut kept = KVec::new();
@@ -214,21 +220,24 @@ impl Engine {
                 }
             }
         }
-        match error {
-            Some(err) if s.error.is_none() => {
+        if let Some(err) = error {
+            if s.error.is_none() || s.probing {
+                if s.error.is_none() {
+                    pr_warn!(
+                        "replicator: slink={} down ({} error); local I/O continues, retrying every {} ms\n",
+                        s.nr,
+                        if err == LinkError::Read { "read" } else { "write" },
+                        s.retest_ms
+                    );
+                    changed = true;
+                }
                 s.error = Some(err);
+                s.probing = false;
                 s.retest_at = now_ms().saturating_add(u64::from(s.retest_ms));
-                pr_warn!(
-                    "replicator: slink={} down ({} error); local I/O continues, retrying in {} ms\n",
-                    s.nr,
-                    if err == LinkError::Read { "read" } else { "write" },
-                    s.retest_ms
-                );
                 q.kick_after(s.retest_ms);
-                true
             }
-            _ => false,
         }
+        changed
     }
 
     /// Region `r.region` is copied: record it in sync.

@@ -101,6 +101,10 @@ pub(crate) struct Slink {
     pub(crate) durable: u64,
     /// Down, and why.
     pub(crate) error: Option<LinkError>,
+    /// Down, and being tried again: its first write decides.
+    pub(crate) probing: bool,
+    /// Tries since it went down.
+    pub(crate) retries: u32,
     /// When to try again (ms since boot).
     pub(crate) retest_at: u64,
     /// Milliseconds between tries.
@@ -129,6 +133,8 @@ impl Slink {
             flush_covers: first,
             durable: first,
             error: None,
+            probing: false,
+            retries: 0,
             retest_at: 0,
             retest_ms: RETEST_MS,
             resync: None,
@@ -227,6 +233,19 @@ impl Slink {
                 .resync
                 .as_ref()
                 .is_some_and(|r| r.dev.dev_nr == dev && r.sector < sector.saturating_add(sectors) && sector < r.sector.saturating_add(r.sectors))
+    }
+
+    /// A retried link proved itself: it is up again. Returns whether it
+    /// was down.
+    pub(crate) fn link_up(&mut self) -> bool {
+        if !self.probing {
+            return false;
+        }
+        self.probing = false;
+        self.error = None;
+        pr_info!("replicator: slink={} up again after {} tries\n", self.nr, self.retries);
+        self.retries = 0;
+        true
     }
 
     /// Status health character.

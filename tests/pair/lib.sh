@@ -26,6 +26,7 @@
 #                            primary), e.g. netem_set delay 20ms loss 1%
 #   netem_clear              remove it
 #   step TEXT                print "== <uptime> TEXT" (progress in the output)
+#   say TEXT                 print TEXT, and show it on the host at once
 #   try_io SECS CMD...       run CMD with a deadline: status 0/1 as CMD's,
 #                            124 if it still runs after SECS (then left running)
 #
@@ -115,6 +116,10 @@ netem_set() { /usr/bin/tc qdisc replace dev eth0 root netem "$@"; }
 netem_clear() { /usr/bin/tc qdisc del dev eth0 root 2>/dev/null || true; }
 
 step() { echo "== $(cut -d' ' -f1 /proc/uptime) $*"; }
+say() {
+	echo "$*"
+	echo "$*" | sed 's/^/DMR-SAY: /' >/dev/ttyS1
+}
 
 try_io() {
 	local secs=$1 i=0 pid

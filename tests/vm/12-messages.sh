@@ -91,8 +91,9 @@ dmc message repl 0 slink del 1
 dmc message repl 0 slink add blockdev 2 1 sync
 dmc message r0 0 device add $ctl 0 1 1 /dev/ram2 core 2 2048 sync
 assert_eq "$(table_of r0 | cut -d' ' -f8-)" "1 1 $r2 core 2 2048 sync" "device add"
-assert_eq "$(dmc status r0 | cut -d' ' -f7-)" "2 0 A - 1 A 0/32" "status after device add"
+wait_eq "2 0 A - 1 A 32/32" "status after device add and its initial copy" eval "dmc status r0 | cut -d' ' -f7-"
 assert_eq "$(sha /dev/mapper/r0 256)" "$sum" "data intact across device changes"
+assert_eq "$(sha /dev/ram2 65536)" "$(sha /dev/ram1 65536)" "added device equals the local one after its initial copy"
 
 expect_msg_refused r0 "message refused: Device already on this site link" device add $ctl 0 1 1 /dev/ram3 core 1 2048
 expect_msg_refused r0 "message refused: Replicator device or device number does not match this device" device add $ctl 5 1 1 /dev/ram3 core 1 2048

@@ -16,6 +16,11 @@
 #                            began) has a line containing TEXT (fixed string);
 #                            waits up to $DMR_DMESG_WAIT (2) s for it
 #   assert_eq A B WHAT       A and B must be equal strings
+#   wait_eq WANT WHAT CMD... run CMD until it prints WANT; fail after
+#                            $DMR_WAIT (60) s with what it printed last
+#   status_of NAME           the status line of NAME without "<start> <len> <type> "
+#   slink_backlog N          "<S|A>,<ios>,<sectors>" of site link N (replicator "repl")
+#   remote_state DEV N       "<health> <in_sync>[+]/<regions>" of DEV's copy on site link N
 #   fail MSG                 fail the test with "error: MSG"
 #
 # The runner runs each test with `sh -e -x` in $DMR_TMP (a fresh directory on
@@ -122,6 +127,29 @@ _dmesg_has() { _dmesg_since_mark | grep -F -- "$1" >/dev/null; }
 
 assert_eq() {
 	[ "$1" = "$2" ] || fail "${3:-assert_eq}: '$1' != '$2'"
+}
+
+wait_eq() {
+	local want=$1 what=$2 got i=0
+	shift 2
+	while got=$("$@"); [ "$got" != "$want" ]; do
+		i=$((i + 1))
+		[ $i -lt $((${DMR_WAIT:-60} * 10)) ] || fail "$what: '$got' != '$want' after ${DMR_WAIT:-60} s"
+		sleep 0.1
+	done
+}
+
+status_of() {
+	dmc status "${1:?status_of NAME}" | cut -d' ' -f4-
+}
+
+slink_backlog() {
+	dmc status repl | awk -v n="${1:?slink_backlog N}" '{ for (i = 1; i < NF; i++) if ($i == n && $(i + 1) ~ /^[SA],/) { print $(i + 1); exit } }'
+}
+
+# replicator-dev status: ... <#devs> 0 A - {<slink> <health> <sync>}...
+remote_state() {
+	dmc status "${1:?remote_state DEV N}" | awk -v n="${2:?remote_state DEV N}" '{ for (i = 8; i < NF; i++) if ($i == n) { print $(i + 1), $(i + 2); exit } }'
 }
 
 # devno NAME                 major:minor of dm device NAME (as tables print it)

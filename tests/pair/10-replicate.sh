@@ -1,0 +1,87 @@
+#!/bin/sh
+# timeout: 900
+# The replicator with its remote site over a real transport: site link 1
+# is the DR guest's disk, imported over NBD. The initial copy, an
+# asynchronous load under netem, a synchronous write, and the DR killed
+# under load: local writes go on, the link shows W, the log runs full and
+# gives the link's entries up; once the DR is back the link comes up by
+# itself and resynchronises exactly the regions written meanwhile. After
+# each phase the DR's disk image equals the local device.
+. /tests/lib.sh
+
+dev=/dev/nbd0
+len=32768 # the replicated device: 16 MiB, 32 regions of 512 KiB
+regions=32
+ramdev 0 >/dev/null
+ramdev 1 >/dev/null
+
+step "waiting for the DR"
+dr_start
+nbd_attach $dev
+nbd_watch $dev
+
+# A 4 MiB log, so that a cut of a few MiB of writes fills it.
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 8192 blockdev 1 0 blockdev 2 1 asynchronous"
+ctl=$(devno repl)
+dmc message repl 0 slink message 1 retest 1s
+dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 $dev core 2 1024 sync"
+
+# in_sync WHAT: every region in sync and every entry durable at the DR.
+in_sync() {
+	wait_eq "A $regions/$regions" "$1: regions" remote_state r0 1
+	wait_eq "A,0,0" "$1: backlog" slink_backlog 1
+}
+# dr_equal WHAT: the DR's disk image holds what the local device holds.
+dr_equal() {
+	assert_eq "$(dr_sha $len 0)" "$(sha /dev/ram1 $len)" "$1"
+}
+
+step "initial copy"
+in_sync "initial copy"
+dr_equal "DR after the initial copy"
+
+step "asynchronous load under netem (delay 20ms, loss 1%)"
+netem_set delay 20ms loss 1%
+for r in 0 5 10 15 20 25 30; do
+	rand_write /dev/mapper/r0 512 $((r * 1024)) >/dev/null
+done
+in_sync "async under netem"
+netem_clear
+dr_equal "DR after an asynchronous load under netem"
+
+step "synchronous: a completed write is on the DR"
+dmc message repl 0 slink message 1 policy synchronous
+sum=$(rand_write /dev/mapper/r0 1024 4096)
+assert_eq "$(dr_sha 1024 4096)" "$sum" "DR holds a synchronous write once it completed"
+dmc message repl 0 slink message 1 policy asynchronous
+
+step "DR killed under load"
+dmesg_mark
+e0=$(dmc info -c --noheadings -o events repl | tr -d ' ')
+dr_kill
+# 12 regions, each rewritten until the log gave the link's entries up.
+# The writes must all succeed: the local site never fails for a remote.
+pass=0
+while ! _dmesg_has "log full: slink=1 gives up"; do
+	pass=$((pass + 1))
+	[ $pass -le 8 ] || fail "the log never ran full: $(status_of repl)"
+	for r in 1 2 3 6 9 12 17 18 22 27 28 31; do
+		rand_write /dev/mapper/r0 256 $((r * 1024 + 128)) >/dev/null
+	done
+done
+expect_dmesg "slink=1 down (write error)"
+assert_eq "$(remote_state r0 1)" "W $((regions - 12))/$regions" "link down, 12 regions out of sync"
+[ "$(dmc info -c --noheadings -o events repl | tr -d ' ')" -gt "$e0" ] || fail "no dm event on the replicator for the link going down"
+want=$(sha /dev/ram1 $len)
+assert_eq "$(sha /dev/mapper/r0 $len)" "$want" "local reads with the DR dead"
+
+step "DR back: the link comes up and resynchronises"
+dr_start
+in_sync "resync"
+expect_dmesg "slink=1 up again after"
+expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"
+dr_equal "DR after the resync"
+
+dmc remove r0
+dmc remove repl
+nbd_detach $dev

@@ -1,0 +1,121 @@
+#!/bin/sh
+# timeout: 900
+# `make demo`: the main job end to end on two sites. Runs in the primary
+# guest of scripts/vm-pair.sh (not part of the test suite: its name has
+# no number). The DR guest's disk, imported over NBD, holds the remote
+# copies of a group of two devices replicated asynchronously with a
+# fall-behind limit. A write load runs while the link is slowed down,
+# then while the DR guest is killed (the primary keeps serving) and after
+# it is back (only the regions written meanwhile are resynchronised).
+# The checksums of both sites agree at the end.
+. /tests/lib.sh
+
+len=32768 # each replicated device: 16 MiB, 32 regions of 512 KiB
+show() {
+	say "  replicator: $(status_of repl)"
+	say "  data0:      $(status_of data0)"
+	say "  data1:      $(status_of data1)"
+}
+# watch SECS: the status every 2 s, for SECS seconds
+watch() {
+	local i=0
+	while [ $i -lt "$1" ]; do
+		sleep 2
+		i=$((i + 2))
+		say "  t+${i}s  repl: $(status_of repl | cut -d' ' -f4-)"
+		say "         data0: $(remote_state data0 1)   data1: $(remote_state data1 1)"
+	done
+}
+# load NAME SECS SIZE: fio random 4 KiB writes to the first SIZE of both
+# devices in the background (its status lands in /tmp/NAME.rc)
+load() {
+	(
+		rc=0
+		fio --name="$1" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
+			--time_based --runtime="$2" --size="$3" --output=/tmp/"$1".out \
+			--filename=/dev/mapper/data0:/dev/mapper/data1 || rc=$?
+		echo $rc >/tmp/"$1".rc
+	) &
+}
+# fio_done NAME: wait for the load, show its write rate and errors
+fio_done() {
+	while [ ! -f /tmp/"$1".rc ]; do sleep 1; done
+	say "  fio $1: exit $(cat /tmp/"$1".rc), $(grep -m1 -o 'IOPS=[^,]*' /tmp/"$1".out) write IOPS, errors: $(grep -c 'err=[ 1-9]*[1-9]' /tmp/"$1".out)"
+	[ "$(cat /tmp/"$1".rc)" = 0 ] || fail "fio $1 failed: $(cat /tmp/"$1".out)"
+}
+# wait_synced: both devices in sync and the link holding every entry
+wait_synced() {
+	local i=0
+	while [ "$(remote_state data0 1) $(remote_state data1 1)" != "A 32/32 A 32/32" ] ||
+		! slink_backlog 1 | grep -q '^[SA],0,0$'; do
+		i=$((i + 1))
+		[ $i -le 150 ] || fail "not in sync after 300 s: $(status_of repl); $(status_of data0); $(status_of data1)"
+		[ $((i % 2)) = 1 ] || say "  repl: $(status_of repl | cut -d' ' -f4-)   data0: $(remote_state data0 1)   data1: $(remote_state data1 1)"
+		sleep 2
+	done
+}
+
+say "== The DR site: a second guest exporting its disk with nbd-server"
+dr_start
+nbd_attach /dev/nbd0
+nbd_watch /dev/nbd0
+say "  /dev/nbd0 = the DR's 64 MiB disk, over TCP on a private link (169.254.77.2:10809)"
+dmc create dr0 --table "0 $len linear /dev/nbd0 0"
+dmc create dr1 --table "0 $len linear /dev/nbd0 $len"
+for i in 0 1 2; do ramdev $i >/dev/null; done
+
+say "== A replication group: an 8 MiB log on /dev/ram0, site link 1 asynchronous, at most 256 writes behind"
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 16384 blockdev 1 0 blockdev 4 1 asynchronous ios 256"
+dmc message repl 0 slink message 1 retest 1s
+say "== Two replicated devices: local /dev/ram1, /dev/ram2; remote slices of /dev/nbd0; 512 KiB regions, initial copy (sync)"
+dmc create data0 --table "0 $len replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/dr0 core 2 1024 sync"
+dmc create data1 --table "0 $len replicator-dev /dev/mapper/repl 1 0 1 /dev/ram2 nolog 0 1 1 /dev/mapper/dr1 core 2 1024 sync"
+say "  dmsetup table:"
+dmc table | while read -r l; do say "    $l"; done
+wait_synced
+show
+
+say "== Write load (fio, 20 s) while netem slows the link down (30 ms delay): the fall-behind limit turns the link synchronous (S)"
+dmesg_mark
+netem_set delay 30ms
+load slow 20 16M
+watch 20
+fio_done slow
+netem_clear
+_dmesg_since_mark | grep -E 'fallbehind' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "  kernel: $l"; done
+wait_synced
+
+say "== The DR guest is killed during a write load on the first 2 MiB of each device"
+dmesg_mark
+load outage 30 2M
+sleep 3
+dr_kill
+watch 26
+fio_done outage
+say "  the primary kept serving; the kernel said:"
+_dmesg_since_mark | grep -E 'slink=|replicator' | sed 's/^\[[ 0-9.]*\] //' | sort -u | head -n 6 | while read -r l; do say "    $l"; done
+show
+
+say "== The DR guest is back: the link comes up by itself and resynchronises the regions written meanwhile"
+dmesg_mark
+dr_start
+wait_synced
+_dmesg_since_mark | grep -E 'slink=|nbd0' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "  kernel: $l"; done
+show
+
+say "== Checksums (sha256 of each 16 MiB device)"
+l0=$(sha /dev/ram1 $len); l1=$(sha /dev/ram2 $len)
+r0=$(dr_sha $len 0); r1=$(dr_sha $len $len)
+say "  data0  primary $l0"
+say "         DR      $r0"
+say "  data1  primary $l1"
+say "         DR      $r1"
+[ "$l0" = "$r0" ] && [ "$l1" = "$r1" ] || fail "the sites differ"
+say "  both sites hold the same data"
+
+dmc remove data0
+dmc remove data1
+dmc remove repl
+dmc remove dr0
+dmc remove dr1
+nbd_detach /dev/nbd0
