@@ -36,7 +36,7 @@ pub(crate) struct RemoteDev {
     pub(crate) len: u64,
     /// Where the next search for an out-of-sync region starts.
     pub(crate) cursor: AtomicU64,
-    /// Regions copied by resynchronisation so far.
+    /// Regions copied by resynchronisation since it was last in sync.
     pub(crate) resynced: AtomicU64,
 }
 

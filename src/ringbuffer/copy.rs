@@ -250,6 +250,8 @@ impl Engine {
             pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", nr, dev.dev_nr, err);
         }
         if dev.in_sync() >= dev.regions() {
+            // The count starts again for the next time it falls behind.
+            dev.resynced.store(0, core::sync::atomic::Ordering::Relaxed);
             pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, dev.dev_nr, n);
         }
     }
@@ -281,8 +283,8 @@ impl Engine {
 
     /// Start copying to remote device `dev`. A device of the same number
     /// on the same link (the previous table of a reloaded
-    /// `replicator-dev`) hands over: its out-of-sync regions carry over,
-    /// and it is released once its I/O is done. Entries the link already
+    /// `replicator-dev`) hands over: its sync state carries over, and it
+    /// is released once its I/O is done. Entries the link already
     /// passed may not have reached the local device yet: their regions
     /// are marked out of sync too, so a resync brings them.
     pub(crate) fn attach_remote(q: &EngineQueue, dev: Arc<RemoteDev>) -> Result {
@@ -303,9 +305,16 @@ impl Engine {
                 if Arc::ptr_eq(o, &dev) {
                     return Ok(());
                 }
+                // Same device and region size: the old log's state is the
+                // truth (a reload must not copy everything again). Another
+                // device keeps what its own log says, plus the old one's
+                // out-of-sync regions.
+                let same = o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors;
                 for r in 0..o.regions().min(dev.regions()) {
                     if !o.log.in_sync(r) {
                         dev.log.set_out_of_sync(r);
+                    } else if same {
+                        dev.log.set_in_sync(r);
                     }
                 }
             }

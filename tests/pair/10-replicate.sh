@@ -10,7 +10,8 @@
 . /tests/lib.sh
 
 dev=/dev/nbd0
-len=32768 # the replicated device: 16 MiB, 32 regions of 512 KiB
+len=8192 # the replicated device: 4 MiB, 32 regions of 128 KiB (the
+          # link carries a few hundred KiB/s under TCG)
 regions=32
 ramdev 0 >/dev/null
 ramdev 1 >/dev/null
@@ -20,11 +21,11 @@ dr_start
 nbd_attach $dev
 nbd_watch $dev
 
-# A 4 MiB log, so that a cut of a few MiB of writes fills it.
-dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 8192 blockdev 1 0 blockdev 2 1 asynchronous"
+# The smallest log (1 MiB), so that a cut of a few MiB of writes fills it.
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 2048 blockdev 1 0 blockdev 2 1 asynchronous"
 ctl=$(devno repl)
 dmc message repl 0 slink message 1 retest 1s
-dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 $dev core 2 1024 sync"
+dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 $dev core 2 256 sync"
 
 # in_sync WHAT: every region in sync and every entry durable at the DR.
 in_sync() {
@@ -43,7 +44,7 @@ dr_equal "DR after the initial copy"
 step "asynchronous load under netem (delay 20ms, loss 1%)"
 netem_set delay 20ms loss 1%
 for r in 0 5 10 15 20 25 30; do
-	rand_write /dev/mapper/r0 512 $((r * 1024)) >/dev/null
+	rand_write /dev/mapper/r0 128 $((r * 256)) >/dev/null
 done
 in_sync "async under netem"
 netem_clear
@@ -51,8 +52,8 @@ dr_equal "DR after an asynchronous load under netem"
 
 step "synchronous: a completed write is on the DR"
 dmc message repl 0 slink message 1 policy synchronous
-sum=$(rand_write /dev/mapper/r0 1024 4096)
-assert_eq "$(dr_sha 1024 4096)" "$sum" "DR holds a synchronous write once it completed"
+sum=$(rand_write /dev/mapper/r0 256 2048)
+assert_eq "$(dr_sha 256 2048)" "$sum" "DR holds a synchronous write once it completed"
 dmc message repl 0 slink message 1 policy asynchronous
 
 step "DR killed under load"
@@ -64,9 +65,9 @@ dr_kill
 pass=0
 while ! _dmesg_has "log full: slink=1 gives up"; do
 	pass=$((pass + 1))
-	[ $pass -le 8 ] || fail "the log never ran full: $(status_of repl)"
+	[ $pass -le 20 ] || fail "the log never ran full: $(status_of repl)"
 	for r in 1 2 3 6 9 12 17 18 22 27 28 31; do
-		rand_write /dev/mapper/r0 256 $((r * 1024 + 128)) >/dev/null
+		rand_write /dev/mapper/r0 64 $((r * 256 + 32)) >/dev/null
 	done
 done
 expect_dmesg "slink=1 down (write error)"

@@ -10,7 +10,7 @@
 # The checksums of both sites agree at the end.
 . /tests/lib.sh
 
-len=32768 # each replicated device: 16 MiB, 32 regions of 512 KiB
+len=16384 # each replicated device: 8 MiB, 32 regions of 256 KiB
 show() {
 	say "  replicator: $(status_of repl)"
 	say "  data0:      $(status_of data0)"
@@ -26,13 +26,13 @@ watch() {
 		say "         data0: $(remote_state data0 1)   data1: $(remote_state data1 1)"
 	done
 }
-# load NAME SECS SIZE: fio random 4 KiB writes to the first SIZE of both
+# load NAME SECS SIZE: fio random 4 KiB writes to the first SIZE of each
 # devices in the background (its status lands in /tmp/NAME.rc)
 load() {
 	(
 		rc=0
 		fio --name="$1" --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=8 \
-			--time_based --runtime="$2" --size="$3" --output=/tmp/"$1".out \
+			--time_based --runtime="$2" --filesize="$3" --output=/tmp/"$1".out \
 			--filename=/dev/mapper/data0:/dev/mapper/data1 || rc=$?
 		echo $rc >/tmp/"$1".rc
 	) &
@@ -67,9 +67,9 @@ for i in 0 1 2; do ramdev $i >/dev/null; done
 say "== A replication group: an 8 MiB log on /dev/ram0, site link 1 asynchronous, at most 256 writes behind"
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 16384 blockdev 1 0 blockdev 4 1 asynchronous ios 256"
 dmc message repl 0 slink message 1 retest 1s
-say "== Two replicated devices: local /dev/ram1, /dev/ram2; remote slices of /dev/nbd0; 512 KiB regions, initial copy (sync)"
-dmc create data0 --table "0 $len replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/dr0 core 2 1024 sync"
-dmc create data1 --table "0 $len replicator-dev /dev/mapper/repl 1 0 1 /dev/ram2 nolog 0 1 1 /dev/mapper/dr1 core 2 1024 sync"
+say "== Two replicated devices: local /dev/ram1, /dev/ram2; remote slices of /dev/nbd0; 256 KiB regions, initial copy (sync)"
+dmc create data0 --table "0 $len replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/dr0 core 2 512 sync"
+dmc create data1 --table "0 $len replicator-dev /dev/mapper/repl 1 0 1 /dev/ram2 nolog 0 1 1 /dev/mapper/dr1 core 2 512 sync"
 say "  dmsetup table:"
 dmc table | while read -r l; do say "    $l"; done
 wait_synced
@@ -78,16 +78,16 @@ show
 say "== Write load (fio, 20 s) while netem slows the link down (30 ms delay): the fall-behind limit turns the link synchronous (S)"
 dmesg_mark
 netem_set delay 30ms
-load slow 20 16M
+load slow 20 8M
 watch 20
 fio_done slow
 netem_clear
 _dmesg_since_mark | grep -E 'fallbehind' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "  kernel: $l"; done
 wait_synced
 
-say "== The DR guest is killed during a write load on the first 2 MiB of each device"
+say "== The DR guest is killed during a write load on the first 1 MiB of each device"
 dmesg_mark
-load outage 30 2M
+load outage 30 1M
 sleep 3
 dr_kill
 watch 26
@@ -103,7 +103,7 @@ wait_synced
 _dmesg_since_mark | grep -E 'slink=|nbd0' | sed 's/^\[[ 0-9.]*\] //' | while read -r l; do say "  kernel: $l"; done
 show
 
-say "== Checksums (sha256 of each 16 MiB device)"
+say "== Checksums (sha256 of each 8 MiB device)"
 l0=$(sha /dev/ram1 $len); l1=$(sha /dev/ram2 $len)
 r0=$(dr_sha $len 0); r1=$(dr_sha $len $len)
 say "  data0  primary $l0"

@@ -42,6 +42,7 @@ assert_eq "$(sha /dev/mapper/remote_device 65536)" "$(sha /dev/mapper/local_devi
 dmc reload r0 --table "$(dmc table r0)"
 dmc resume r0
 assert_eq "$(table_of r0)" "$want" "table after reload"
+assert_eq "$(remote_state r0 1)" "A 32/32" "a reload keeps the sync state (no second initial copy)"
 
 # LVM2's form: a disk dirty log, nosync (everything in sync from the start).
 dmc create r1 --table "0 32768 replicator-dev $ctl 1 0 1 $ld2 nolog 0 1 1 $rd2 disk 3 $dl 2048 nosync"

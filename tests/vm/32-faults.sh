@@ -1,0 +1,78 @@
+#!/bin/sh
+# timeout: 400
+# Faults injected under the devices of a site link, lvm2 test-suite style
+# (swap the lower table, resume): dm-delay under the remote device drives
+# the link past its fall-behind limit and back; dm-flakey makes the link
+# fail and recover over and over under a write load; dm-dust under the
+# local device makes the initial copy's reads fail (R). Local writes never
+# fail, and every run ends with the remote equal to the local device.
+. /tests/lib.sh
+
+for i in 0 1 2; do ramdev $i >/dev/null; done
+len=16384 # 8 MiB replicated device, 128 regions of 64 KiB
+dmc create rs --table "0 $len linear /dev/ram2 0"
+dmc create ld --table "0 $len dust /dev/ram1 0 512"
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 4096 blockdev 1 0 blockdev 4 1 asynchronous ios 16"
+ctl=$(devno repl)
+dmc message repl 0 slink message 1 retest 200
+dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/mapper/ld nolog 0 1 1 /dev/mapper/rs core 2 128 nosync"
+
+# lower NAME TABLE: swap the table under a device, as lvm2's tests do
+lower() {
+	dmc suspend --noflush "$1"
+	dmc load "$1" --table "$2"
+	dmc resume "$1"
+}
+in_sync() {
+	wait_eq "A 128/128" "$1: regions" remote_state r0 1
+	wait_eq "A,0,0" "$1: backlog" slink_backlog 1
+	assert_eq "$(sha /dev/mapper/rs $len)" "$(sha /dev/ram1 $len)" "$1: remote equals local"
+}
+
+# dm-delay: 4 KiB writes one after the other; the remote's 500 ms delay
+# soon puts the link more than 16 entries behind: writes wait for it (S).
+dmesg_mark
+lower rs "0 $len delay /dev/ram2 0 500"
+i=0
+until _dmesg_has "enforcing fallbehind sync on slink=1"; do
+	i=$((i + 1))
+	[ $i -le 64 ] || fail "64 writes, and the link never passed its limit: $(status_of repl)"
+	rand_write /dev/mapper/r0 8 $((i * 64)) >/dev/null
+done
+case $(slink_backlog 1) in
+S,*) ;;
+*) fail "a link past its limit is not shown synchronous: $(status_of repl)" ;;
+esac
+lower rs "0 $len linear /dev/ram2 0"
+in_sync "after dm-delay"
+expect_dmesg "releasing fallbehind sync on slink=1"
+
+# dm-flakey: the remote fails every write for 1 s in every 2 s while fio
+# writes; the link goes down, is retried, gives entries up when the log
+# is full, and resynchronises in the end.
+dmesg_mark
+lower rs "0 $len flakey /dev/ram2 0 1 1 1 error_writes"
+fio --name=flakey --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=8 \
+	--ioengine=libaio --direct=1 --time_based --runtime=6 --size=8M --output=/dev/null ||
+	fail "a local write failed while the remote was flakey"
+expect_dmesg "slink=1 down (write error)"
+lower rs "0 $len linear /dev/ram2 0"
+in_sync "after dm-flakey"
+
+# dm-dust under the local device: a bad block in the first region fails
+# the initial copy's read of it (R); once the block reads again, the copy
+# completes.
+dmc message r0 0 device del 1
+dmc message ld 0 addbadblock 5
+dmc message ld 0 enable
+dmesg_mark
+dmc message r0 0 device add $ctl 0 1 1 /dev/mapper/rs core 2 128 sync
+expect_dmesg "slink=1 down (read error)"
+wait_eq "R" "initial copy over a bad block" eval "remote_state r0 1 | cut -c1"
+dmc message ld 0 disable
+in_sync "after dm-dust"
+expect_dmesg "slink=1 up again after"
+
+dmc remove r0
+dmc remove repl
+for d in rs ld; do dmc remove $d; done
