@@ -44,7 +44,7 @@ dr_equal "DR after the initial copy"
 step "asynchronous load under netem (delay 20ms, loss 1%)"
 netem_set delay 20ms loss 1%
 for r in 0 5 10 15 20 25 30; do
-	rand_write /dev/mapper/r0 128 $((r * 256)) >/dev/null
+	scribble /dev/mapper/r0 128 $((r * 256))
 done
 in_sync "async under netem"
 netem_clear
@@ -67,7 +67,7 @@ while ! _dmesg_has "log full: slink=1 gives up"; do
 	pass=$((pass + 1))
 	[ $pass -le 20 ] || fail "the log never ran full: $(status_of repl)"
 	for r in 1 2 3 6 9 12 17 18 22 27 28 31; do
-		rand_write /dev/mapper/r0 64 $((r * 256 + 32)) >/dev/null
+		scribble /dev/mapper/r0 64 $((r * 256 + 32))
 	done
 done
 expect_dmesg "slink=1 down (write error)"

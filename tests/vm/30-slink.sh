@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 500
 # Remote site links: entries reach the remote devices for each policy and
 # for several links; a failed link leaves local I/O alone, is retried and
 # catches up; a log that runs full gives the link's entries up and the
@@ -80,7 +81,7 @@ dmc resume rs1
 # 12 regions (64 KiB each), rewritten until the 2 MiB log ran over.
 for pass in 1 2 3 4 5 6; do
 	for r in 3 7 8 9 40 41 100 150 200 201 250 255; do
-		rand_write /dev/mapper/r0 128 $((r * 128)) >/dev/null
+		scribble /dev/mapper/r0 128 $((r * 128))
 	done
 done
 expect_dmesg "log full: slink=1 gives up"
@@ -100,7 +101,7 @@ dmc message repl 0 slink add blockdev 2 3 asynchronous
 dmc message r0 0 device add $ctl 0 2 1 /dev/mapper/rs2 core 2 128 sync
 dmc message r0 0 device add $ctl 0 3 1 /dev/mapper/rs3 core 2 128 sync
 fio --name=mix --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=8 \
-	--ioengine=libaio --direct=1 --size=8M --output=/dev/null || fail "fio"
+	--ioengine=libaio --direct=1 --io_size=2M --output=/dev/null || fail "fio"
 for n in 1 2 3; do
 	wait_in_sync r0 $n
 	wait_caught_up $n

@@ -37,7 +37,7 @@ i=0
 until _dmesg_has "enforcing fallbehind sync on slink=1"; do
 	i=$((i + 1))
 	[ $i -le 64 ] || fail "64 writes, and the link never passed its limit: $(status_of repl)"
-	rand_write /dev/mapper/r0 8 $((i * 64)) >/dev/null
+	scribble /dev/mapper/r0 8 $((i * 64))
 done
 case $(slink_backlog 1) in
 S,*) ;;

@@ -7,6 +7,9 @@
 #   sectors DEV              size of DEV in 512-byte sectors
 #   rand_write DEV SECTORS [START]
 #                            write random data with O_DIRECT, print its sha256
+#   scribble DEV SECTORS START
+#                            write random data with O_DIRECT, one process, no
+#                            checksum (a cheaper load)
 #   sha DEV [SECTORS [START]]
 #                            sha256 of DEV (or a sector range), read with O_DIRECT
 #   expect_fail CMD...       CMD must fail (its output is shown)
@@ -73,6 +76,12 @@ sha() {
 	else
 		dd if="$dev" bs=1M status=none iflag=direct | sha256sum | cut -d' ' -f1
 	fi
+}
+
+scribble() {
+	dd if=/dev/urandom of="${1:?scribble DEV SECTORS START}" bs=$((${2:?} * 512)) count=1 status=none \
+		iflag=fullblock oflag=direct,seek_bytes seek=$((${3:?} * 512)) conv=notrunc ||
+		fail "scribble: writing $1"
 }
 
 rand_write() {
