@@ -92,14 +92,15 @@ impl RemoteDev {
         (start, self.region_sectors.min(self.len.saturating_sub(start)))
     }
 
-    /// The next out-of-sync region, searching from the cursor round to it.
-    pub(crate) fn next_out_of_sync(&self) -> Option<u64> {
+    /// The next out-of-sync region that `skip` does not rule out,
+    /// searching from the cursor round to it.
+    pub(crate) fn next_out_of_sync(&self, skip: impl Fn(u64) -> bool) -> Option<u64> {
         let n = self.regions();
         if self.in_sync() >= n {
             return None;
         }
         let from = self.cursor.load(Ordering::Relaxed).min(n);
-        Iterator::chain(from..n, 0..from).find(|&r| !self.log.in_sync(r))
+        Iterator::chain(from..n, 0..from).find(|&r| !self.log.in_sync(r) && !skip(r))
     }
 
     /// Mark the regions of `sector..sector + sectors` out of sync.

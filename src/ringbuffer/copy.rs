@@ -5,7 +5,7 @@
 
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
-use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES};
+use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
 use crate::blockdev::RemoteDev;
 use crate::dm::now_ms;
 use crate::logic::replog::EntryFlags;
@@ -19,8 +19,8 @@ pub(super) enum RemoteOp {
     Copy(u64),
     /// A flush of the link's devices.
     Flush,
-    /// The region copy of a resync.
-    Resync,
+    /// A region copy of a resync, by its slot.
+    Resync(u64),
 }
 
 impl Engine {
@@ -63,7 +63,7 @@ impl Engine {
                     s.durable = s.durable.max(s.copied());
                 }
             }
-            if s.resync.is_none() && s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
+            if s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
                 Self::resync_step(q, st, s);
             }
             if s.probing && s.idle() {
@@ -136,21 +136,35 @@ impl Engine {
         }
     }
 
-    /// Copy the next out-of-sync region of a device of `s` from its local
-    /// device, once no local write to it is pending (the copy must see
-    /// every entry the link skipped there).
+    /// Copy the next out-of-sync regions of the devices of `s` from their
+    /// local devices, up to [`MAX_RESYNCS`] at once, each once no local
+    /// write to it is pending (the copy must see every entry the link
+    /// skipped there).
     fn resync_step(q: &EngineQueue, st: &State, s: &mut Slink) {
-        for dev in s.devices.iter() {
-            let Some(region) = dev.next_out_of_sync() else { continue };
-            let (sector, sectors) = dev.region_extent(region);
-            let Some(local) = st.device(dev.dev_nr) else { continue };
-            if sectors == 0 || st.local_pending(dev.dev_nr, sector, sectors) || s.busy(dev.dev_nr, sector, sectors) {
+        let mut di = 0;
+        while s.resync.len() < MAX_RESYNCS {
+            let Some(dev) = s.devices.get(di).cloned() else { return };
+            let Some(local) = st.device(dev.dev_nr) else {
+                di += 1;
                 continue;
+            };
+            let found = dev.next_out_of_sync(|r| {
+                let (sector, sectors) = dev.region_extent(r);
+                sectors == 0 || st.local_pending(dev.dev_nr, sector, sectors) || s.busy(dev.dev_nr, sector, sectors)
+            });
+            let Some(region) = found else {
+                di += 1;
+                continue;
+            };
+            let (sector, sectors) = dev.region_extent(region);
+            let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
+            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors };
+            if s.resync.push(r, GFP_KERNEL).is_err() {
+                return;
             }
-            let tag = Tag::Remote(s.nr, RemoteOp::Resync).encode();
+            dev.cursor.store(region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
+            let tag = Tag::Remote(s.nr, RemoteOp::Resync(slot)).encode();
             q.copy(true, &local.bdev, sector, &dev.bdev, sector, sectors, tag);
-            s.resync = Some(Resync { dev: dev.clone(), _local: local.clone(), region, sector, sectors });
-            return;
         }
     }
 
@@ -212,12 +226,17 @@ impl Engine {
                     s.durable = s.durable.max(s.flush_covers);
                 }
             }
-            RemoteOp::Resync => {
-                if let Some(r) = s.resync.take() {
-                    if error.is_none() {
+            RemoteOp::Resync(slot) => {
+                let mut kept = KVec::new();
+                for r in core::mem::take(&mut s.resync) {
+                    if r.slot != slot {
+                        // Never grows beyond the old list's size.
+                        let _ = kept.push(r, GFP_KERNEL);
+                    } else if error.is_none() {
                         Self::region_synced(s.nr, &r);
                     }
                 }
+                s.resync = kept;
             }
         }
         if let Some(err) = error {
@@ -244,7 +263,6 @@ impl Engine {
     fn region_synced(nr: u32, r: &Resync) {
         let dev = &r.dev;
         dev.log.set_in_sync(r.region);
-        dev.cursor.store(r.region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
         let n = dev.resynced.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
         if let Err(err) = dev.log.flush() {
             pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", nr, dev.dev_nr, err);
@@ -365,7 +383,7 @@ impl Engine {
                 let busy = st.slinks.iter().find(|s| s.nr == dev.slink).is_some_and(|s| {
                     s.flushes > 0
                         || s.inflight.iter().any(|c| c.dev == dev.dev_nr)
-                        || s.resync.as_ref().is_some_and(|r| Arc::ptr_eq(&r.dev, dev))
+                        || s.resync.iter().any(|r| Arc::ptr_eq(&r.dev, dev))
                 });
                 if !busy {
                     return;
@@ -393,10 +411,6 @@ impl State {
     /// Whether a resync in flight reads the local region `e` writes.
     pub(super) fn resyncing(&self, e: &Entry) -> bool {
         let sectors = u64::from(e.sectors);
-        self.slinks.iter().any(|s| {
-            s.resync.as_ref().is_some_and(|r| {
-                r.dev.dev_nr == e.dev && r.sector < e.sector.saturating_add(sectors) && e.sector < r.sector.saturating_add(r.sectors)
-            })
-        })
+        self.slinks.iter().any(|s| s.resync.iter().any(|r| r.overlaps(e.dev, e.sector, sectors)))
     }
 }

@@ -60,7 +60,7 @@ pub(super) enum Tag {
 const TAG_SHIFT: u32 = 62;
 const TAG_SEQ: u64 = (1 << TAG_SHIFT) - 1;
 /// Remote tags: operation in bits 60-61, site link in 48-59, sequence
-/// number (of a copy) below.
+/// number (of a copy) or resync slot below.
 const REMOTE_OP_SHIFT: u32 = 60;
 const REMOTE_SLINK_SHIFT: u32 = 48;
 const REMOTE_SEQ: u64 = (1 << REMOTE_SLINK_SHIFT) - 1;
@@ -75,7 +75,7 @@ impl Tag {
                 let (op, seq) = match op {
                     RemoteOp::Copy(seq) => (0, seq),
                     RemoteOp::Flush => (1, 0),
-                    RemoteOp::Resync => (2, 0),
+                    RemoteOp::Resync(slot) => (2, slot),
                 };
                 let nr = u64::from(nr) & 0xfff;
                 (3, (op << REMOTE_OP_SHIFT) | (nr << REMOTE_SLINK_SHIFT) | (seq & REMOTE_SEQ))
@@ -102,7 +102,7 @@ impl Tag {
                         RemoteOp::Copy(if full > next_seq { full.wrapping_sub(REMOTE_SEQ + 1) } else { full })
                     }
                     1 => RemoteOp::Flush,
-                    _ => RemoteOp::Resync,
+                    _ => RemoteOp::Resync(tag & REMOTE_SEQ),
                 };
                 Tag::Remote(nr, op)
             }

@@ -32,6 +32,9 @@ use kernel::sync::Arc;
 /// Copies of one site link in flight at most.
 pub(crate) const MAX_COPIES: usize = 32;
 
+/// Region copies of one site link in flight at most.
+pub(crate) const MAX_RESYNCS: usize = 8;
+
 /// Default milliseconds between tries of a site link that is down.
 pub(crate) const RETEST_MS: u32 = 5000;
 
@@ -57,12 +60,25 @@ impl Copy {
 /// A region being resynchronised.
 #[derive(Clone)]
 pub(crate) struct Resync {
+    /// Which of the link's resyncs in flight (below [`MAX_RESYNCS`]): the
+    /// completion's tag names it.
+    pub(crate) slot: u64,
     pub(crate) dev: Arc<RemoteDev>,
     /// The local device read from, kept open until the copy completes.
     pub(crate) _local: Arc<LocalDev>,
     pub(crate) region: u64,
     pub(crate) sector: u64,
     pub(crate) sectors: u64,
+}
+
+impl Resync {
+    /// Whether the region copy reads or writes part of
+    /// `sector..sector + sectors` of device `dev`.
+    pub(crate) fn overlaps(&self, dev: u32, sector: u64, sectors: u64) -> bool {
+        self.dev.dev_nr == dev
+            && self.sector < sector.saturating_add(sectors)
+            && sector < self.sector.saturating_add(self.sectors)
+    }
 }
 
 /// Why a site link is down: the health character of the status.
@@ -109,8 +125,8 @@ pub(crate) struct Slink {
     pub(crate) retest_at: u64,
     /// Milliseconds between tries.
     pub(crate) retest_ms: u32,
-    /// The region copy in flight.
-    pub(crate) resync: Option<Resync>,
+    /// The region copies in flight.
+    pub(crate) resync: KVec<Resync>,
     /// Entries given up for this link (their regions resync instead).
     pub(crate) dropped: u64,
 }
@@ -137,7 +153,7 @@ impl Slink {
             retries: 0,
             retest_at: 0,
             retest_ms: RETEST_MS,
-            resync: None,
+            resync: KVec::new(),
             dropped: 0,
         }
     }
@@ -149,7 +165,7 @@ impl Slink {
 
     /// Nothing of the link is in flight.
     pub(crate) fn idle(&self) -> bool {
-        self.inflight.is_empty() && self.flushes == 0 && self.resync.is_none()
+        self.inflight.is_empty() && self.flushes == 0 && self.resync.is_empty()
     }
 
     /// Whether writes wait for this link.
@@ -229,10 +245,7 @@ impl Slink {
     /// of device `dev`.
     pub(crate) fn busy(&self, dev: u32, sector: u64, sectors: u64) -> bool {
         self.inflight.iter().any(|c| c.overlaps(dev, sector, sectors))
-            || self
-                .resync
-                .as_ref()
-                .is_some_and(|r| r.dev.dev_nr == dev && r.sector < sector.saturating_add(sectors) && sector < r.sector.saturating_add(r.sectors))
+            || self.resync.iter().any(|r| r.overlaps(dev, sector, sectors))
     }
 
     /// A retried link proved itself: it is up again. Returns whether it

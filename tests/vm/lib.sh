@@ -15,9 +15,9 @@
 #   expect_fail CMD...       CMD must fail (its output is shown)
 #   dmesg_mark               remember "now" in the kernel log (call it directly,
 #                            not inside $(...): it sets a variable)
-#   expect_dmesg TEXT        the kernel log since the mark (or since the test
+#   expect_dmesg TEXT [SECS] the kernel log since the mark (or since the test
 #                            began) has a line containing TEXT (fixed string);
-#                            waits up to $DMR_DMESG_WAIT (2) s for it
+#                            waits up to SECS (default $DMR_DMESG_WAIT, 2) s
 #   assert_eq A B WHAT       A and B must be equal strings
 #   wait_eq WANT WHAT CMD... run CMD until it prints WANT; fail after
 #                            $DMR_WAIT (60) s with what it printed last
@@ -119,8 +119,8 @@ _dmesg_since_mark() {
 }
 
 expect_dmesg() {
-	local text=${1:?expect_dmesg TEXT} i=0 tries
-	tries=$((${DMR_DMESG_WAIT:-2} * 5))
+	local text=${1:?expect_dmesg TEXT [SECS]} i=0 tries
+	tries=$((${2:-${DMR_DMESG_WAIT:-2}} * 5))
 	while ! _dmesg_has "$text"; do
 		i=$((i + 1))
 		if [ $i -gt $tries ]; then
