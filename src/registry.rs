@@ -31,6 +31,9 @@ pub(crate) trait Replog: Send + Sync {
     fn usage(&self, out: &mut StatusWriter<'_>);
     /// Entries and sectors site link `slink` still needs.
     fn backlog(&self, slink: u32) -> (u64, u64);
+    /// Whether remote site link `slink` is past its fall-behind limit, so
+    /// that writes wait for it as if it were synchronous.
+    fn enforcing(&self, slink: u32) -> bool;
     /// Write the log's own group of the INFO status (with a leading space).
     fn info(&self, out: &mut StatusWriter<'_>);
     /// Handle a `replog ...` message.

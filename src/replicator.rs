@@ -239,7 +239,8 @@ impl Target for Replicator {
                 log.usage(out);
                 let _ = write!(out, " {}", slinks.iter().count());
                 for (nr, cfg) in slinks.iter() {
-                    let mode = if cfg.params.policy.unwrap_or_default().is_synchronous() { 'S' } else { 'A' };
+                    let sync = cfg.params.policy.unwrap_or_default().is_synchronous() || log.enforcing(*nr);
+                    let mode = if sync { 'S' } else { 'A' };
                     let (ios, sectors) = log.backlog(*nr);
                     let _ = write!(out, " {} {},{},{}", nr, mode, ios, sectors);
                 }

@@ -167,6 +167,11 @@ impl Replog for Ringbuffer {
         }
     }
 
+    fn enforcing(&self, slink: u32) -> bool {
+        let st = self.q.inner().state.lock();
+        st.slinks.iter().any(|s| s.nr == slink && s.enforcing)
+    }
+
     fn set_slink(&self, params: &BlockdevParams) -> Result {
         let mut st = self.q.inner().state.lock();
         let first = st.entries.first_seq();
