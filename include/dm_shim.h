@@ -33,6 +33,10 @@ u32 dmr_target_devt(struct dm_target *ti);
 u32 dmr_dev_devt(struct dm_dev *dev);
 /* Size of a device opened with dm_get_device(), in sectors. */
 u64 dmr_dev_sectors(struct dm_dev *dev);
+/* Logical block size of a table's device, and of the target's own mapped
+ * device as its live table set it. */
+unsigned int dmr_dev_lbs(struct dm_dev *dev);
+unsigned int dmr_target_lbs(struct dm_target *ti);
 /* Name of the mapped device a target belongs to ("dm-3" style is not
  * what users see; this is the dm name, e.g. "repl"). */
 const char *dmr_target_dm_name(struct dm_target *ti);

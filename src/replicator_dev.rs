@@ -146,6 +146,12 @@ impl ReplicatorDev {
                 drop(ctrl);
                 let mut remotes = self.remotes.lock();
                 let new = open_remotes(ctx, &self.group, self.id, &table, &remotes)?;
+                // The live queue limits stay: a remote device must take
+                // every bio the device may get.
+                let lbs = ctx.logical_block_size();
+                if new.iter().any(|(_, r)| r.dev.logical_block_size() > lbs) {
+                    return Err(TargetError::inval(c"Remote device has a larger logical block size than this device"));
+                }
                 for (nr, r) in new {
                     // The device is live: the new log starts now.
                     r.remote.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
@@ -338,8 +344,21 @@ impl Target for ReplicatorDev {
         self.message_inner(ctx, msg)
     }
 
+    /// The local and the remote devices: their limits stack, so every bio
+    /// fits each of them (a remote with 4 KiB logical blocks gets no
+    /// 512-byte write).
     fn iterate_devices(&self, visit: &mut DeviceVisitor<'_>) -> i32 {
-        visit.visit(&self.local, 0, self.len)
+        let ret = visit.visit(&self.local, 0, self.len);
+        if ret != 0 {
+            return ret;
+        }
+        for (_, r) in self.remotes.lock().iter() {
+            let ret = visit.visit(&r.dev, 0, self.len);
+            if ret != 0 {
+                return ret;
+            }
+        }
+        0
     }
 }
 

@@ -78,6 +78,12 @@ impl DmDev {
         // SAFETY: `dev` is valid (type invariant).
         unsafe { bindings::dmr_dev_sectors(self.dev.as_ptr()) }
     }
+
+    /// Logical block size in bytes.
+    pub(crate) fn logical_block_size(&self) -> u32 {
+        // SAFETY: `dev` is valid (type invariant).
+        unsafe { bindings::dmr_dev_lbs(self.dev.as_ptr()) }
+    }
 }
 
 impl Drop for DmDev {

@@ -60,6 +60,16 @@ u64 dmr_dev_sectors(struct dm_dev *dev)
 	return bdev_nr_sectors(dev->bdev);
 }
 
+unsigned int dmr_dev_lbs(struct dm_dev *dev)
+{
+	return bdev_logical_block_size(dev->bdev);
+}
+
+unsigned int dmr_target_lbs(struct dm_target *ti)
+{
+	return queue_logical_block_size(dm_disk(dm_table_get_md(ti->table))->queue);
+}
+
 const char *dmr_target_dm_name(struct dm_target *ti)
 {
 	return dm_device_name(dm_table_get_md(ti->table));

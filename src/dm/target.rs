@@ -223,6 +223,13 @@ impl TargetCtx<'_> {
         DevId(unsafe { bindings::dmr_target_devt(self.ti()) })
     }
 
+    /// Logical block size in bytes of the target's mapped device, as its
+    /// live table set it (meaningful for messages, not in ctr).
+    pub(crate) fn logical_block_size(&self) -> u32 {
+        // SAFETY: `ti`, its table and mapped device are valid.
+        unsafe { bindings::dmr_target_lbs(self.ti()) }
+    }
+
     /// How many flush bios dm core sends the target per flush.
     pub(crate) fn set_num_flush_bios(&mut self, n: u32) {
         // SAFETY: `ti` is valid and exclusively ours during ctr.

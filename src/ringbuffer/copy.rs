@@ -199,6 +199,12 @@ impl Engine {
     /// Take a remote completion; returns whether the status changed.
     pub(super) fn remote_done(q: &EngineQueue, st: &mut State, nr: u32, op: RemoteOp, result: Result) -> bool {
         let Some(s) = st.slinks.iter_mut().find(|s| s.nr == nr) else { return false };
+        let errno = result.err().map_or(0, |e| e.to_errno());
+        let what = match op {
+            RemoteOp::Copy(_) => "copy",
+            RemoteOp::Flush => "flush",
+            RemoteOp::Resync(_) => "region copy",
+        };
         let error = match result {
             Ok(()) => None,
             Err(e) if e.to_errno() == -(kernel::bindings::ENODATA as i32) => Some(LinkError::Read),
@@ -243,9 +249,11 @@ impl Engine {
             if s.error.is_none() || s.probing {
                 if s.error.is_none() {
                     pr_warn!(
-                        "replicator: slink={} down ({} error); local I/O continues, retrying every {} ms\n",
+                        "replicator: slink={} down ({} error, {} failed: {}); local I/O continues, retrying every {} ms\n",
                         s.nr,
                         if err == LinkError::Read { "read" } else { "write" },
+                        what,
+                        errno,
                         s.retest_ms
                     );
                     changed = true;

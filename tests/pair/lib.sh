@@ -80,7 +80,7 @@ dr_sha() { pair_req dr-sha "${1:?dr_sha SECTORS START}" "${2:-0}"; }
 
 nbd_attach() {
 	local dev=${1:-/dev/nbd0}
-	/usr/bin/nbd-client $PAIR_DR $PAIR_PORT "$dev" -N $PAIR_EXPORT -t "$NBD_TIMEOUT" -b 4096 ||
+	/usr/bin/nbd-client $PAIR_DR $PAIR_PORT "$dev" -N $PAIR_EXPORT -t "$NBD_TIMEOUT" -b ${NBD_BS:-4096} ||
 		fail "nbd-client could not attach $dev"
 }
 

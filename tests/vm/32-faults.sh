@@ -5,10 +5,11 @@
 # the link past its fall-behind limit and back; dm-flakey makes the link
 # fail and recover over and over under a write load; dm-dust under the
 # local device makes the initial copy's reads fail (R). Local writes never
-# fail, and every run ends with the remote equal to the local device.
+# fail, and every run ends with the remote equal to the local device. A
+# remote with 4 KiB logical blocks gets no smaller writes.
 . /tests/lib.sh
 
-for i in 0 1 2; do ramdev $i >/dev/null; done
+for i in 0 1 2 3; do ramdev $i >/dev/null; done
 len=16384 # 8 MiB replicated device, 128 regions of 64 KiB
 dmc create rs --table "0 $len linear /dev/ram2 0"
 dmc create ld --table "0 $len dust /dev/ram1 0 512"
@@ -72,6 +73,22 @@ wait_eq "R" "initial copy over a bad block" eval "remote_state r0 1 | cut -c1"
 dmc message ld 0 disable
 in_sync "after dm-dust"
 expect_dmesg "slink=1 up again after"
+
+# A remote with 4 KiB logical blocks (NBD with -b 4096, many disks): its
+# limits stack into the device's, so no write is too small for it; one
+# added by message to a device of 512-byte blocks is refused.
+truncate -s 8M big.img
+big=$(losetup --find --show -b 4096 big.img)
+dmc create r1 --table "0 $len replicator-dev $ctl 1 0 1 /dev/ram3 nolog 0 1 1 $big core 2 128 nosync"
+assert_eq "$(blockdev --getss /dev/mapper/r1)" 4096 "logical block size of a device with a 4 KiB remote"
+dmc message repl 0 slink message 1 policy synchronous
+sum=$(rand_write /dev/mapper/r1 256 2048)
+assert_eq "$(sha $big 256 2048)" "$sum" "synchronous write on the 4 KiB remote"
+dmc message repl 0 slink message 1 policy asynchronous
+dmc message r0 0 device del 1
+expect_msg_refused r0 "message refused: Remote device has a larger logical block size than this device" device add $ctl 0 1 1 $big core 2 128 nosync
+dmc remove r1
+losetup -d "$big"
 
 dmc remove r0
 dmc remove repl
