@@ -70,7 +70,7 @@ while ! _dmesg_has "log full: slink=1 gives up"; do
 		scribble /dev/mapper/r0 64 $((r * 256 + 32))
 	done
 done
-expect_dmesg "slink=1 down (write error)"
+expect_dmesg "slink=1 down (write error, "
 assert_eq "$(remote_state r0 1)" "W $((regions - 12))/$regions" "link down, 12 regions out of sync"
 [ "$(dmc info -c --noheadings -o events repl | tr -d ' ')" -gt "$e0" ] || fail "no dm event on the replicator for the link going down"
 want=$(sha /dev/ram1 $len)

@@ -62,7 +62,7 @@ dmc load rs1 --table "0 $len error"
 dmc resume rs1
 sum=$(rand_write /dev/mapper/r0 1024 3000)
 assert_eq "$(sha /dev/ram1 1024 3000)" "$sum" "local write with the link down"
-expect_dmesg "slink=1 down (write error)"
+expect_dmesg "slink=1 down (write error, "
 assert_eq "$(remote_state r0 1 | cut -c1)" "W" "link down in status"
 dmc suspend --noflush rs1
 dmc load rs1 --table "0 $len linear /dev/ram2 0"

@@ -56,7 +56,7 @@ lower rs "0 $len flakey /dev/ram2 0 1 1 1 error_writes"
 fio --name=flakey --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=8 \
 	--ioengine=libaio --direct=1 --time_based --runtime=6 --size=8M --output=/dev/null ||
 	fail "a local write failed while the remote was flakey"
-expect_dmesg "slink=1 down (write error)"
+expect_dmesg "slink=1 down (write error, "
 lower rs "0 $len linear /dev/ram2 0"
 in_sync "after dm-flakey"
 
@@ -68,7 +68,7 @@ dmc message ld 0 addbadblock 5
 dmc message ld 0 enable
 dmesg_mark
 dmc message r0 0 device add $ctl 0 1 1 /dev/mapper/rs core 2 128 sync
-expect_dmesg "slink=1 down (read error)" 30
+expect_dmesg "slink=1 down (read error, region copy failed: -61)" 30
 wait_eq "R" "initial copy over a bad block" eval "remote_state r0 1 | cut -c1"
 dmc message ld 0 disable
 in_sync "after dm-dust"
