@@ -225,7 +225,14 @@ impl Slink {
                     FallBehindKind::Size => sectors,
                     FallBehindKind::Timeout => age,
                 };
-                have > fb.base_value()
+                // Released at three quarters of the limit, so that a link
+                // hovering at its limit does not flip with every entry.
+                let limit = fb.base_value();
+                if self.enforcing {
+                    have > limit - limit / 4
+                } else {
+                    have > limit
+                }
             }
             _ => false,
         };
