@@ -21,6 +21,9 @@ pub(super) enum RemoteOp {
     Flush,
     /// A region copy of a resync, by its slot.
     Resync(u64),
+    /// The flush that makes a copied region durable before it is marked
+    /// in sync, by its slot.
+    ResyncFlush(u64),
 }
 
 impl Engine {
@@ -204,6 +207,7 @@ impl Engine {
             RemoteOp::Copy(_) => "copy",
             RemoteOp::Flush => "flush",
             RemoteOp::Resync(_) => "region copy",
+            RemoteOp::ResyncFlush(_) => "region flush",
         };
         let error = match result {
             Ok(()) => None,
@@ -232,7 +236,13 @@ impl Engine {
                     s.durable = s.durable.max(s.flush_covers);
                 }
             }
-            RemoteOp::Resync(slot) => {
+            RemoteOp::Resync(slot) if error.is_none() => {
+                // Copied: in sync once durable at the site.
+                if let Some(r) = s.resync.iter().find(|r| r.slot == slot) {
+                    q.flush(&r.dev.bdev, Tag::Remote(s.nr, RemoteOp::ResyncFlush(slot)).encode());
+                }
+            }
+            RemoteOp::Resync(slot) | RemoteOp::ResyncFlush(slot) => {
                 let mut kept = KVec::new();
                 for r in core::mem::take(&mut s.resync) {
                     if r.slot != slot {

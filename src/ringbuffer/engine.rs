@@ -76,6 +76,7 @@ impl Tag {
                     RemoteOp::Copy(seq) => (0, seq),
                     RemoteOp::Flush => (1, 0),
                     RemoteOp::Resync(slot) => (2, slot),
+                    RemoteOp::ResyncFlush(slot) => (3, slot),
                 };
                 let nr = u64::from(nr) & 0xfff;
                 (3, (op << REMOTE_OP_SHIFT) | (nr << REMOTE_SLINK_SHIFT) | (seq & REMOTE_SEQ))
@@ -102,7 +103,8 @@ impl Tag {
                         RemoteOp::Copy(if full > next_seq { full.wrapping_sub(REMOTE_SEQ + 1) } else { full })
                     }
                     1 => RemoteOp::Flush,
-                    _ => RemoteOp::Resync(tag & REMOTE_SEQ),
+                    2 => RemoteOp::Resync(tag & REMOTE_SEQ),
+                    _ => RemoteOp::ResyncFlush(tag & REMOTE_SEQ),
                 };
                 Tag::Remote(nr, op)
             }
