@@ -57,16 +57,12 @@ dmc message repl 0 slink message 1 policy asynchronous
 
 # A failed link: local I/O goes on, the link shows W and comes back.
 dmesg_mark
-dmc suspend --noflush rs1
-dmc load rs1 --table "0 $len error"
-dmc resume rs1
+lower rs1 "0 $len error"
 sum=$(rand_write /dev/mapper/r0 1024 3000)
 assert_eq "$(sha /dev/ram1 1024 3000)" "$sum" "local write with the link down"
 expect_dmesg "slink=1 down (write error, "
 assert_eq "$(remote_state r0 1 | cut -c1)" "W" "link down in status"
-dmc suspend --noflush rs1
-dmc load rs1 --table "0 $len linear /dev/ram2 0"
-dmc resume rs1
+lower rs1 "0 $len linear /dev/ram2 0"
 expect_dmesg "slink=1 up again after"
 wait_caught_up 1
 same /dev/mapper/r0 /dev/mapper/rs1 "after the link came back"
@@ -75,9 +71,7 @@ assert_eq "$(remote_state r0 1)" "A 256/256" "nothing to resync after a short ou
 # A cut long enough to fill the log: its entries are given up and the
 # regions they wrote resynchronised, exactly those.
 dmesg_mark
-dmc suspend --noflush rs1
-dmc load rs1 --table "0 $len error"
-dmc resume rs1
+lower rs1 "0 $len error"
 # 12 regions (64 KiB each), rewritten until the 2 MiB log ran over.
 for pass in 1 2 3 4 5 6; do
 	for r in 3 7 8 9 40 41 100 150 200 201 250 255; do
@@ -87,9 +81,7 @@ done
 expect_dmesg "log full: slink=1 gives up"
 state=$(remote_state r0 1)
 assert_eq "$state" "W 244/256" "12 regions out of sync"
-dmc suspend --noflush rs1
-dmc load rs1 --table "0 $len linear /dev/ram2 0"
-dmc resume rs1
+lower rs1 "0 $len linear /dev/ram2 0"
 wait_in_sync r0 1
 wait_caught_up 1
 expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"

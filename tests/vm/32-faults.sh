@@ -18,12 +18,6 @@ ctl=$(devno repl)
 dmc message repl 0 slink message 1 retest 200
 dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/mapper/ld nolog 0 1 1 /dev/mapper/rs core 2 128 nosync"
 
-# lower NAME TABLE: swap the table under a device, as lvm2's tests do
-lower() {
-	dmc suspend --noflush "$1"
-	dmc load "$1" --table "$2"
-	dmc resume "$1"
-}
 in_sync() {
 	wait_eq "A 128/128" "$1: regions" remote_state r0 1
 	wait_eq "A,0,0" "$1: backlog" slink_backlog 1

@@ -21,6 +21,8 @@
 #   assert_eq A B WHAT       A and B must be equal strings
 #   wait_eq WANT WHAT CMD... run CMD until it prints WANT; fail after
 #                            $DMR_WAIT (60) s with what it printed last
+#   lower NAME TABLE         swap NAME's table under its users (suspend
+#                            --noflush, load, resume), as lvm2's tests do
 #   status_of NAME           the status line of NAME without "<start> <len> <type> "
 #   slink_backlog N          "<S|A>,<ios>,<sectors>" of site link N (replicator "repl")
 #   remote_state DEV N       "<health> <in_sync>[+]/<regions>" of DEV's copy on site link N
@@ -146,6 +148,12 @@ wait_eq() {
 		[ $i -lt $((${DMR_WAIT:-60} * 10)) ] || fail "$what: '$got' != '$want' after ${DMR_WAIT:-60} s"
 		sleep 0.1
 	done
+}
+
+lower() {
+	dmc suspend --noflush "${1:?lower NAME TABLE}"
+	dmc load "$1" --table "${2:?lower NAME TABLE}"
+	dmc resume "$1"
 }
 
 status_of() {
