@@ -167,8 +167,8 @@ if [ ! -f "$base" ]; then
 		echo "initramfs.sh: fio does not start with the placeholder libraries" >&2
 		exit 1
 	fi
-	mkcpio "$stage" | gzip -6 >"$base.tmp"
-	mv "$base.tmp" "$base"
+	mkcpio "$stage" | gzip -6 >"$base.tmp.$$"
+	mv "$base.tmp.$$" "$base"
 	rm -rf "$stage"
 	trap - EXIT
 	echo "initramfs.sh: built $(basename "$base") ($(du -k "$base" | cut -f1) KiB) in $(secs_since "$t0") s" >&2
@@ -288,8 +288,8 @@ done
 ov_key=$( (cd "$ostage" && find . -type f | LC_ALL=C sort | xargs sha256sum) | hash)
 overlay=$cache/overlay-$ov_key.cpio.gz
 if [ ! -f "$overlay" ]; then
-	mkcpio "$ostage" | gzip -6 >"$overlay.tmp"
-	mv "$overlay.tmp" "$overlay"
+	mkcpio "$ostage" | gzip -6 >"$overlay.tmp.$$"
+	mv "$overlay.tmp.$$" "$overlay"
 	# Keep the 20 newest overlays.
 	ls -t "$cache"/overlay-*.cpio.gz | tail -n +21 | xargs -r rm -f
 fi
@@ -299,8 +299,8 @@ trap - EXIT
 if [ "${DMR_INITRD_RAW:-}" = 1 ]; then
 	# Uncompressed: inflating ~4 MiB under TCG costs the debug guest's
 	# boot 3-5 s more than copying the 9 MiB (the kernel takes both).
-	zcat "$base" "$overlay" >"$out.tmp"
+	zcat "$base" "$overlay" >"$out.tmp.$$"
 else
-	cat "$base" "$overlay" >"$out.tmp"
+	cat "$base" "$overlay" >"$out.tmp.$$"
 fi
-mv "$out.tmp" "$out"
+mv "$out.tmp.$$" "$out"

@@ -7,7 +7,8 @@ set -euo pipefail
 
 flavour=${1:?usage: module.sh release|debug}
 kdir=$("$DMR_TOP/scripts/kernel.sh" "$flavour")
-out=$DMR_CACHE/module/$(basename "$kdir")
+# One build directory per work tree, so that two checkouts never share one.
+out=$DMR_CACHE/module/$(basename "$kdir")-$(printf %s "$DMR_TOP" | sha256sum | cut -c1-8)
 mkdir -p "$out"
 rsync -a --delete \
 	--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod*' \
