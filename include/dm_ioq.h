@@ -73,6 +73,8 @@ void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
 		 u64 sectors, u64 tag);
 /* Milliseconds since boot (jiffies). */
 u64 dmr_now_ms(void);
+/* The slink_timeout module parameter in milliseconds (0: none). */
+u32 dmr_slink_timeout_ms(void);
 
 /* Take the list of completed bios, oldest first (NULL if none). */
 struct llist_node *dmr_ioq_completed(struct dmr_ioq *q);

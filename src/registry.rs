@@ -73,6 +73,10 @@ pub(crate) trait Replog: Send + Sync {
     fn set_event(&self, owner: usize, handle: TargetHandle);
     /// `replicator` target `owner` goes: no more events through it.
     fn clear_event(&self, owner: usize);
+    /// Raise the group's events on `replicator-dev` target `target` too.
+    fn add_dev_event(&self, target: usize, handle: TargetHandle) -> Result;
+    /// `replicator-dev` target `target` goes: no more events through it.
+    fn del_dev_event(&self, target: usize);
 }
 
 /// A kind of site link (`blockdev`).

@@ -237,6 +237,11 @@ impl Target for ReplicatorDev {
                 .try_create_and_insert(this.id, b, GFP_KERNEL)
                 .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         }
+        // Site-link state changes wake `dmsetup wait` on this device too.
+        this.group
+            .replog
+            .add_dev_event(this.id, this.handle.clone())
+            .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         Ok(this)
     }
 
@@ -364,6 +369,8 @@ impl Target for ReplicatorDev {
 
 impl Drop for ReplicatorDev {
     fn drop(&mut self) {
+        // The handle copy goes first: the target is going away.
+        self.group.replog.del_dev_event(self.id);
         for (_, r) in self.remotes.lock().iter() {
             self.group.replog.detach_remote(&r.remote);
         }

@@ -13,6 +13,7 @@
 #include <linux/highmem.h>
 #include <linux/llist.h>
 #include <linux/mempool.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -358,6 +359,17 @@ void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
 u64 dmr_now_ms(void)
 {
 	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+/* How long a remote I/O may take before its site link is marked down. */
+static unsigned int slink_timeout = 30;
+module_param(slink_timeout, uint, 0644);
+MODULE_PARM_DESC(slink_timeout,
+	"Seconds a copy, flush or region copy to a remote device may take before its site link is marked down (0: wait for the transport)");
+
+u32 dmr_slink_timeout_ms(void)
+{
+	return min_t(u32, READ_ONCE(slink_timeout), 3600) * 1000;
 }
 
 struct llist_node *dmr_ioq_completed(struct dmr_ioq *q)

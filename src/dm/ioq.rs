@@ -249,6 +249,13 @@ pub(crate) fn now_ms() -> u64 {
     unsafe { bindings::dmr_now_ms() }
 }
 
+/// How long a remote I/O may be in flight before its site link is marked
+/// down, in milliseconds (module parameter `slink_timeout`); 0 for never.
+pub(crate) fn slink_timeout_ms() -> u32 {
+    // SAFETY: reads a module parameter; no preconditions.
+    unsafe { bindings::dmr_slink_timeout_ms() }
+}
+
 /// Bytes of per-bio data [`IoQueue::defer`] uses.
 pub(crate) const PER_BIO_BYTES: u32 = 8;
 

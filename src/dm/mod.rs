@@ -41,7 +41,7 @@ pub(crate) use bio::{Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
-pub(crate) use ioq::{now_ms, Done, IoHandler, IoQueue, UserBio, PER_BIO_BYTES};
+pub(crate) use ioq::{now_ms, slink_timeout_ms, Done, IoHandler, IoQueue, UserBio, PER_BIO_BYTES};
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{
     DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,

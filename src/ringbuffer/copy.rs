@@ -7,7 +7,7 @@ use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
 use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
 use crate::blockdev::RemoteDev;
-use crate::dm::now_ms;
+use crate::dm::{now_ms, slink_timeout_ms};
 use crate::logic::replog::EntryFlags;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -37,6 +37,7 @@ impl Engine {
         let mut slinks = core::mem::take(&mut st.slinks);
         for s in slinks.iter_mut() {
             changed |= s.check_fallbehind(&st.entries, now);
+            changed |= Self::check_timeout(q, s, now);
             // A full log waiting on this link (slow or down): let it drain,
             // then give up its entries, unless it stalls writers instead.
             let giving_up = full && !s.policy.is_stall() && !s.releases(head);
@@ -116,7 +117,7 @@ impl Engine {
                 let Some(src) = e.extent.start.checked_add(1).and_then(|b| self.ring_sector(b)) else { return };
                 q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag);
             }
-            let c = Copy { seq, dev: e.dev, sector: e.sector, sectors };
+            let c = Copy { seq, dev: e.dev, sector: e.sector, sectors, at_ms: now_ms() };
             if s.inflight.push(c, GFP_KERNEL).is_err() {
                 // Cannot track it: treat it as failed, the link retries.
                 s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
@@ -129,6 +130,7 @@ impl Engine {
     /// durable at the site.
     fn flush_slink(q: &EngineQueue, s: &mut Slink) {
         s.flush_covers = s.copied();
+        s.flush_at_ms = now_ms();
         s.unflushed = false;
         for d in s.devices.iter() {
             q.flush(&d.bdev, Tag::Remote(s.nr, RemoteOp::Flush).encode());
@@ -161,7 +163,7 @@ impl Engine {
             };
             let (sector, sectors) = dev.region_extent(region);
             let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
-            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors };
+            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms() };
             if s.resync.push(r, GFP_KERNEL).is_err() {
                 return;
             }
@@ -197,6 +199,37 @@ impl Engine {
         s.dropped = s.dropped.saturating_add(n);
         pr_warn!("replicator: log full: slink={} gives up {} entries; their regions will be resynchronised\n", s.nr, n);
         true
+    }
+
+    /// A remote I/O in flight for longer than the `slink_timeout` module
+    /// parameter marks the link down, as an error would: writes stop
+    /// waiting for a site that does not answer. The I/O itself is left to
+    /// the transport; the link is retried once it has ended. Returns
+    /// whether the link went down.
+    fn check_timeout(q: &EngineQueue, s: &mut Slink, now: u64) -> bool {
+        let limit = u64::from(slink_timeout_ms());
+        if limit == 0 || (s.error.is_some() && !s.probing) {
+            return false;
+        }
+        let Some(oldest) = s.oldest_io_ms() else { return false };
+        let age = now.saturating_sub(oldest);
+        if age < limit {
+            return false;
+        }
+        let was_up = s.error.is_none();
+        if was_up {
+            pr_warn!(
+                "replicator: slink={} down (timeout, I/O pending for {} ms); local I/O continues, retrying every {} ms\n",
+                s.nr,
+                age,
+                s.retest_ms
+            );
+        }
+        s.error = Some(LinkError::Write);
+        s.probing = false;
+        s.retest_at = now.saturating_add(u64::from(s.retest_ms));
+        q.kick_after(s.retest_ms);
+        was_up
     }
 
     /// Take a remote completion; returns whether the status changed.
@@ -249,7 +282,7 @@ impl Engine {
                         // Never grows beyond the old list's size.
                         let _ = kept.push(r, GFP_KERNEL);
                     } else if error.is_none() {
-                        Self::region_synced(s.nr, &r);
+                        changed |= Self::region_synced(s.nr, &r);
                     }
                 }
                 s.resync = kept;
@@ -277,8 +310,9 @@ impl Engine {
         changed
     }
 
-    /// Region `r.region` is copied: record it in sync.
-    fn region_synced(nr: u32, r: &Resync) {
+    /// Region `r.region` is copied: record it in sync. Returns whether
+    /// that made the whole device in sync (a state change for the status).
+    fn region_synced(nr: u32, r: &Resync) -> bool {
         let dev = &r.dev;
         dev.log.set_in_sync(r.region);
         let n = dev.resynced.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
@@ -289,7 +323,9 @@ impl Engine {
             // The count starts again for the next time it falls behind.
             dev.resynced.store(0, core::sync::atomic::Ordering::Relaxed);
             pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, dev.dev_nr, n);
+            return true;
         }
+        false
     }
 
     /// End the bios whose entries are applied locally and durable at every

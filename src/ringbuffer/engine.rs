@@ -178,6 +178,10 @@ pub(crate) struct Engine {
     pub(crate) cp: Pin<KBox<Mutex<KVec<u8>>>>,
     /// The `replicator` target whose table gets the group's events.
     pub(crate) event: Pin<KBox<Mutex<Option<(usize, TargetHandle)>>>>,
+    /// The `replicator-dev` targets, by identity: their tables get the
+    /// events too, so `dmsetup wait` works on a replicated device. A
+    /// target that goes leaves an empty slot, so removal never allocates.
+    pub(crate) dev_events: Pin<KBox<Mutex<KVec<Option<(usize, TargetHandle)>>>>>,
 }
 
 /// The engine with its I/O queue.
@@ -572,9 +576,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Raise a dm event on the group's `replicator` device.
+    /// Raise a dm event on the group's `replicator` device and on every
+    /// replicated device: a site link's state shows in all their statuses.
     pub(crate) fn raise_event(&self) {
         if let Some((_, h)) = self.event.lock().as_ref() {
+            h.event();
+        }
+        for (_, h) in self.dev_events.lock().iter().flatten() {
             h.event();
         }
     }
@@ -627,6 +635,11 @@ impl IoHandler for Engine {
         // Fall-behind timeouts are checked while a link is behind.
         if st.slinks.iter().any(|s| s.fallbehind.is_some() && s.durable < st.writer.next_seq()) {
             q.kick_after(100);
+        }
+        // So are remote I/O timeouts, while a link that is up has I/O out.
+        let timeout = crate::dm::slink_timeout_ms();
+        if timeout > 0 && st.slinks.iter().any(|s| s.error.is_none() && s.oldest_io_ms().is_some()) {
+            q.kick_after((timeout / 4).max(100));
         }
         drop(guard);
         if changed {

@@ -174,8 +174,13 @@ impl Replog for Ringbuffer {
 
     fn set_slink(&self, params: &BlockdevParams) -> Result {
         let mut st = self.q.inner().state.lock();
-        let first = st.entries.first_seq();
-        let epoch = st.head_epoch;
+        // A new link starts at the next entry. What the site holds of the
+        // older ones is unknown (a log recovered after a crash, a link
+        // added online): copying them again in order could take the site
+        // through states the group never passed through, so their regions
+        // are marked out of sync when the devices attach, and resync.
+        let first = st.writer.next_seq();
+        let epoch = st.writer.epoch();
         match st.slinks.iter_mut().find(|s| s.nr == params.slink) {
             Some(s) => {
                 s.policy = params.policy();
@@ -245,6 +250,23 @@ impl Replog for Ringbuffer {
         let mut ev = self.q.inner().event.lock();
         if ev.as_ref().is_some_and(|(o, _)| *o == owner) {
             *ev = None;
+        }
+    }
+
+    fn add_dev_event(&self, target: usize, handle: TargetHandle) -> Result {
+        let mut ev = self.q.inner().dev_events.lock();
+        match ev.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((target, handle)),
+            None => ev.push(Some((target, handle)), GFP_KERNEL)?,
+        }
+        Ok(())
+    }
+
+    fn del_dev_event(&self, target: usize) {
+        for slot in self.q.inner().dev_events.lock().iter_mut() {
+            if slot.as_ref().is_some_and(|(t, _)| *t == target) {
+                *slot = None;
+            }
         }
     }
 

@@ -133,6 +133,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
         state: KBox::pin_init(new_mutex!(state), GFP_KERNEL).map_err(|_| NOMEM)?,
         cp: KBox::pin_init(new_mutex!(buf), GFP_KERNEL).map_err(|_| NOMEM)?,
         event: KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(|_| NOMEM)?,
+        dev_events: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL).map_err(|_| NOMEM)?,
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
 }

@@ -45,6 +45,8 @@ pub(crate) struct Copy {
     pub(crate) dev: u32,
     pub(crate) sector: u64,
     pub(crate) sectors: u64,
+    /// When it was issued (ms since boot).
+    pub(crate) at_ms: u64,
 }
 
 impl Copy {
@@ -69,6 +71,8 @@ pub(crate) struct Resync {
     pub(crate) region: u64,
     pub(crate) sector: u64,
     pub(crate) sectors: u64,
+    /// When it was issued (ms since boot).
+    pub(crate) at_ms: u64,
 }
 
 impl Resync {
@@ -110,9 +114,11 @@ pub(crate) struct Slink {
     pub(crate) epoch: u64,
     /// Copies completed since the last flush was issued.
     pub(crate) unflushed: bool,
-    /// Remote flushes in flight, and the entries they cover.
+    /// Remote flushes in flight, the entries they cover, and when they
+    /// were issued (ms since boot).
     pub(crate) flushes: u32,
     pub(crate) flush_covers: u64,
+    pub(crate) flush_at_ms: u64,
     /// Every needed entry before this one is durable at the site.
     pub(crate) durable: u64,
     /// Down, and why.
@@ -147,6 +153,7 @@ impl Slink {
             unflushed: false,
             flushes: 0,
             flush_covers: first,
+            flush_at_ms: 0,
             durable: first,
             error: None,
             probing: false,
@@ -166,6 +173,14 @@ impl Slink {
     /// Nothing of the link is in flight.
     pub(crate) fn idle(&self) -> bool {
         self.inflight.is_empty() && self.flushes == 0 && self.resync.is_empty()
+    }
+
+    /// When the oldest of its I/O in flight was issued, if any.
+    pub(crate) fn oldest_io_ms(&self) -> Option<u64> {
+        let copies = self.inflight.iter().map(|c| c.at_ms);
+        let resyncs = self.resync.iter().map(|r| r.at_ms);
+        let flush = (self.flushes > 0).then_some(self.flush_at_ms);
+        copies.chain(resyncs).chain(flush).min()
     }
 
     /// Whether writes wait for this link.
