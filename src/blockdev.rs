@@ -11,6 +11,22 @@ use crate::registry::SlinkType;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
+/// Regions one search for resync work looks at, at most.
+const SCAN_REGIONS: u32 = 4096;
+/// Out-of-sync regions one search passes over (a local write pending, a
+/// copy in flight), at most: ruling one out costs a look at the log.
+const SCAN_SKIPS: u32 = 16;
+
+/// What a search for resync work found.
+pub(crate) enum Scan {
+    /// This region is out of sync and may be copied now.
+    Found(u64),
+    /// Nothing yet: the search stopped at its bound, go on later.
+    More,
+    /// No region may be copied now.
+    None,
+}
+
 /// Registry entry of the `blockdev` site-link type.
 pub(crate) struct BlockdevType;
 
@@ -36,6 +52,8 @@ pub(crate) struct RemoteDev {
     pub(crate) len: u64,
     /// Where the next search for an out-of-sync region starts.
     pub(crate) cursor: AtomicU64,
+    /// Regions looked at since a search last found one.
+    pub(crate) scanned: AtomicU64,
     /// Regions copied by resynchronisation since it was last in sync.
     pub(crate) resynced: AtomicU64,
 }
@@ -56,6 +74,7 @@ impl RemoteDev {
             region_sectors,
             len,
             cursor: AtomicU64::new(0),
+            scanned: AtomicU64::new(0),
             resynced: AtomicU64::new(0),
         })
     }
@@ -93,14 +112,41 @@ impl RemoteDev {
     }
 
     /// The next out-of-sync region that `skip` does not rule out,
-    /// searching from the cursor round to it.
-    pub(crate) fn next_out_of_sync(&self, skip: impl Fn(u64) -> bool) -> Option<u64> {
+    /// searching from the cursor round to it. One search looks at a
+    /// bounded number of regions (the resync runs under the log's lock,
+    /// on every completion): past that it leaves the cursor where it
+    /// stopped and answers [`Scan::More`], until a whole round found
+    /// nothing.
+    pub(crate) fn next_out_of_sync(&self, skip: impl Fn(u64) -> bool) -> Scan {
         let n = self.regions();
         if self.in_sync() >= n {
-            return None;
+            return Scan::None;
         }
         let from = self.cursor.load(Ordering::Relaxed).min(n);
-        Iterator::chain(from..n, 0..from).find(|&r| !self.log.in_sync(r) && !skip(r))
+        let (mut looked, mut skipped) = (0u32, 0u32);
+        for r in Iterator::chain(from..n, 0..from) {
+            if looked >= SCAN_REGIONS || skipped >= SCAN_SKIPS {
+                self.cursor.store(r, Ordering::Relaxed);
+                let round = self.scanned.fetch_add(u64::from(looked), Ordering::Relaxed) + u64::from(looked);
+                if round >= n {
+                    self.scanned.store(0, Ordering::Relaxed);
+                    return Scan::None;
+                }
+                return Scan::More;
+            }
+            looked += 1;
+            if self.log.in_sync(r) {
+                continue;
+            }
+            if skip(r) {
+                skipped += 1;
+                continue;
+            }
+            self.scanned.store(0, Ordering::Relaxed);
+            return Scan::Found(r);
+        }
+        self.scanned.store(0, Ordering::Relaxed);
+        Scan::None
     }
 
     /// Mark the regions of `sector..sector + sectors` out of sync.

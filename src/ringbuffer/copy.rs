@@ -6,7 +6,7 @@
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
 use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
-use crate::blockdev::RemoteDev;
+use crate::blockdev::{RemoteDev, Scan};
 use crate::dm::{now_ms, slink_timeout_ms};
 use crate::logic::replog::EntryFlags;
 use kernel::prelude::*;
@@ -157,9 +157,18 @@ impl Engine {
                 let (sector, sectors) = dev.region_extent(r);
                 sectors == 0 || st.local_pending(dev.dev_nr, sector, sectors) || s.busy(dev.dev_nr, sector, sectors)
             });
-            let Some(region) = found else {
-                di += 1;
-                continue;
+            let region = match found {
+                Scan::Found(r) => r,
+                Scan::More => {
+                    // The search goes on in the next work run.
+                    q.kick();
+                    di += 1;
+                    continue;
+                }
+                Scan::None => {
+                    di += 1;
+                    continue;
+                }
             };
             let (sector, sectors) = dev.region_extent(region);
             let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };

@@ -180,7 +180,7 @@ impl Slink {
         let copies = self.inflight.iter().map(|c| c.at_ms);
         let resyncs = self.resync.iter().map(|r| r.at_ms);
         let flush = (self.flushes > 0).then_some(self.flush_at_ms);
-        copies.chain(resyncs).chain(flush).min()
+        Iterator::chain(Iterator::chain(copies, resyncs), flush).min()
     }
 
     /// Whether writes wait for this link.

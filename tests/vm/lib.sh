@@ -26,6 +26,8 @@
 #   status_of NAME           the status line of NAME without "<start> <len> <type> "
 #   slink_backlog N          "<S|A>,<ios>,<sectors>" of site link N (replicator "repl")
 #   remote_state DEV N       "<health> <in_sync>[+]/<regions>" of DEV's copy on site link N
+#   step TEXT                print "== <uptime> TEXT" (where a failed test's
+#                            time went)
 #   fail MSG                 fail the test with "error: MSG"
 #
 # The runner runs each test with `sh -e -x` in $DMR_TMP (a fresh directory on
@@ -42,6 +44,8 @@ fail() {
 	echo "error: $*" >&2
 	exit 1
 }
+
+step() { echo "== $(cut -d' ' -f1 /proc/uptime) $*"; }
 
 dmc() {
 	dmsetup --noudevsync "$@"
