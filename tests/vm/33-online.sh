@@ -79,7 +79,7 @@ step reloads
 dmc message repl 0 slink message 1 policy asynchronous
 dmc create rs2 --table "0 $len linear /dev/ram3 4096"
 fio --name=online --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=8 \
-	--ioengine=libaio --direct=1 --size=2M --verify=crc32c --verify_fatal=1 \
+	--ioengine=libaio --direct=1 --size=1M --verify=crc32c --verify_fatal=1 \
 	--output=fio.out &
 fio=$!
 sleep 1
@@ -110,7 +110,7 @@ step disk log
 # disk dirty log: an initial copy cut short (its remote fails once 40
 # regions are in sync, then both devices go) resumes after they are
 # created again from exactly the regions in sync, copying only the others.
-dd if=/dev/urandom of=/dev/ram1 bs=1M count=8 oflag=direct status=none
+dd if=/dev/urandom of=/dev/ram1 bs=1M count=2 oflag=direct status=none
 dmc create dl --table "0 2048 linear /dev/ram3 0"
 lower rs "0 $len delay /dev/ram2 0 20"
 dmesg_mark
