@@ -157,9 +157,21 @@ void dmr_ioq_kick(struct dmr_ioq *q, int which)
 	queue_work(q->wq, &q->work[which ? 1 : 0]);
 }
 
+/*
+ * The earliest request wins: a pending later run is brought forward, an
+ * earlier one is kept (queue_delayed_work alone would drop a shorter
+ * delay, and the work would sleep past a retest that was due).
+ */
 void dmr_ioq_kick_after(struct dmr_ioq *q, unsigned int ms)
 {
-	queue_delayed_work(q->wq, &q->later, msecs_to_jiffies(ms));
+	unsigned long delay = msecs_to_jiffies(ms);
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (!delayed_work_pending(&q->later) ||
+	    time_before(jiffies + delay, q->later.timer.expires))
+		mod_delayed_work(q->wq, &q->later, delay);
+	spin_unlock_irqrestore(&q->lock, flags);
 }
 
 unsigned int dmr_ioq_inflight(struct dmr_ioq *q)

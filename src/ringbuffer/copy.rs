@@ -48,7 +48,13 @@ impl Engine {
                 continue;
             }
             if s.error.is_some() && !s.probing {
-                if !s.idle() || now < s.retest_at {
+                if !s.idle() {
+                    // Its completions run the work again.
+                    continue;
+                }
+                if now < s.retest_at {
+                    // Nothing else may come: make sure the retest does.
+                    q.kick_after(u32::try_from(s.retest_at - now).unwrap_or(u32::MAX));
                     continue;
                 }
                 // Try again from what the site is known to hold. The link
