@@ -73,7 +73,7 @@ step "slink 2 made synchronous under load"
 dmesg_mark
 w0=$(dmc status repl | sed 's/.* w=\([0-9]*\) .*/\1/')
 fio --name=policy --filename=/dev/mapper/r0 --rw=randwrite --bs=8k --iodepth=4 \
-	--ioengine=libaio --direct=1 --io_size=512k --fsync=16 --output=fio.out &
+	--ioengine=libaio --direct=1 --io_size=1m --fsync=16 --output=fio.out &
 fio=$!
 # Once fio's writes arrive (fio starts in 1-2 s under TCG).
 i=0

@@ -61,7 +61,7 @@ dr_check() {
 	local out
 	out=$(dr_order_check 0 $BLOCKS "$seed" "$LOG" "$@")
 	echo "DR image: $out"
-	state=${out#device is the state after write }
+	state=${out#order-check: device is the state after write }
 	state=${state%% *}
 }
 # The live entries site link 1 still needs: <ios> of "<S|A>,<ios>,<sectors>".
