@@ -19,9 +19,9 @@
 # A test talks to this script with marker lines on the job's serial port
 # ("DMR-PAIR: ID REQUEST...", see tests/pair/lib.sh: dr_start, dr_kill,
 # dr_sha, dr_disks, dr_order_check); the answer goes to the file ID on a
-# 9p share the primary mounts on /mnt/pair. The requests and answers are logged in host.log of the run
-# directory (~/.cache/dm-replicator/logs/pair-*, the 5 latest runs), with
-# each guest boot's logs below it.
+# 9p share the primary mounts on /mnt/pair. The requests and answers are
+# logged in host.log of the run directory (~/.cache/dm-replicator/logs/
+# pair-*, the 5 latest runs), with each guest boot's logs below it.
 #
 # Guest tools: nbd-client, tc (iproute2), nbd-reconnect (built here from
 # tests/pair/nbd-reconnect.c) and crashwriter (cargo, release; the host
