@@ -31,7 +31,7 @@ dr_start
 nbd_attach /dev/nbd0
 nbd_watch /dev/nbd0
 
-dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto $LOG_SECTORS blockdev 2 1 asynchronous"
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto $LOG_SECTORS blockdev 1 0 blockdev 2 1 asynchronous"
 ctl=$(devno repl)
 # sync: the DR's image is whatever earlier tests left; the initial copy
 # makes it the local device's zeroes.
