@@ -9,20 +9,23 @@
 # The guests share a private Ethernet: QEMU's stream netdev over a unix
 # socket (the primary's QEMU listens, the DR's connects; a restarted DR
 # connects again), never the host's network. Primary 169.254.77.1/16, DR
-# 169.254.77.2/16. The DR's disk /dev/vda is a 64 MiB host file (cache=
-# writeback), so its contents outlive the DR guest; tests/pair/dr.sh
-# exports it with nbd-server as "dr". The DR boots together with the
-# primary, and again when a test asks.
+# 169.254.77.2/16. The DR's disks /dev/vda, /dev/vdb... are 64 MiB host
+# files (cache=writeback), so their contents outlive the DR guest;
+# tests/pair/dr.sh exports them with nbd-server as "dr", "dr1", "dr2"...
+# The number of disks is the largest "# dr-disks: N" header (1 to 4) of
+# the selected tests, 1 without one; DMR_PAIR_DR_DISKS overrides it. The
+# DR boots together with the primary, and again when a test asks.
 #
 # A test talks to this script with marker lines on the job's serial port
 # ("DMR-PAIR: ID REQUEST...", see tests/pair/lib.sh: dr_start, dr_kill,
-# dr_sha); the answer goes to the file ID on a 9p share the primary mounts
-# on /mnt/pair. The requests and answers are logged in host.log of the run
-# directory (~/.cache/dm-replicator/logs/pair-*, the 5 latest runs), with
-# each guest boot's logs below it.
+# dr_sha, dr_disks, dr_order_check); the answer goes to the file ID on a
+# 9p share the primary mounts on /mnt/pair. The requests and answers are
+# logged in host.log of the run directory (~/.cache/dm-replicator/logs/
+# pair-*, the 5 latest runs), with each guest boot's logs below it.
 #
-# Guest tools: nbd-client, tc (iproute2) and nbd-reconnect (built here from
-# tests/pair/nbd-reconnect.c) in the primary, nbd-server in the DR. Both
+# Guest tools: nbd-client, tc (iproute2), nbd-reconnect (built here from
+# tests/pair/nbd-reconnect.c) and crashwriter (cargo, release; the host
+# runs it too, for dr_order_check) in the primary, nbd-server in the DR. Both
 # guests boot with kmemleak=off and without the initcalls they do not need.
 # The primary loads dm_replicator.ko for each test (DMR_MODULE as in
 # vm.sh); the DR never loads one. Other settings: see vm.sh.
@@ -44,11 +47,17 @@ else
 	args=$(IFS=,; echo "${names[*]}")
 fi
 limit=300 # both boots under TCG, slack
+ndisks=1
 for n in "${names[@]}"; do
 	t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
 	limit=$((limit + ${t:-300} + 30))
+	d=$(sed -n 's/^# dr-disks: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
+	[ "${d:-1}" -le "$ndisks" ] || ndisks=$d
 done
 limit=${DMR_TIMEOUT:-$limit}
+ndisks=${DMR_PAIR_DR_DISKS:-$ndisks}
+# The primary has /dev/nbd0../dev/nbd3 (vm.sh: nbd.nbds_max=4).
+[[ $ndisks =~ ^[1-4]$ ]] || { echo "vm-pair.sh: DR disks: '$ndisks' is not 1 to 4" >&2; exit 2; }
 
 logbase=${DMR_LOGDIR:-$DMR_CACHE/logs}
 mkdir -p "$logbase"
@@ -59,8 +68,11 @@ mkdir "$share"
 # The socket path must stay short (108 bytes); the image is scratch.
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/dmr-pair.XXXXXX")
 sock=$tmp/net.sock
+# DR disk k is imgs[k]; disk 0 ($img) also identifies the DR's QEMU.
 img=$tmp/dr.img
-truncate -s 64M "$img"
+imgs=("$img")
+for ((k = 1; k < ndisks; k++)); do imgs+=("$tmp/dr$k.img"); done
+for f in "${imgs[@]}"; do truncate -s 64M "$f"; done
 echo 0 >"$run/dr.boots"
 
 # --- the DR guest ---------------------------------------------------------
@@ -95,8 +107,11 @@ dr_launch() {
 		for ((i = 0; i < 600; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
 		export DMR_KERNEL=$dr_kernel DMR_LOGDIR=$run/dr-$n DMR_GUEST_BINS=/usr/bin/nbd-server DMR_MODULE=none DMR_TESTS_DIR=$tdir
 		export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init,brd_init $user_append"
-		VM_QEMU_EXTRA=(-drive "file=$img,if=virtio,format=raw,cache=writeback"
-			-netdev "stream,id=pair,server=off,addr.type=unix,addr.path=$sock"
+		VM_QEMU_EXTRA=()
+		for f in "${imgs[@]}"; do
+			VM_QEMU_EXTRA+=(-drive "file=$f,if=virtio,format=raw,cache=writeback")
+		done
+		VM_QEMU_EXTRA+=(-netdev "stream,id=pair,server=off,addr.type=unix,addr.path=$sock"
 			-device virtio-net-pci,netdev=pair,mac=52:54:00:77:00:02)
 		VM_LINE_HOOK=dr_line
 		vm_boot run /tests/dr.sh "$((limit + 60))" || true
@@ -130,9 +145,37 @@ dr_kill() {
 	echo "fail DR guest still there 30 s after SIGKILL"
 }
 
+# dr_image DISK: the image file of DR disk DISK, or a fail answer.
+dr_image() {
+	[[ $1 =~ ^[0-9]+$ ]] && [ "$1" -lt "${#imgs[@]}" ] || { echo "fail the DR has no disk $1 (it has ${#imgs[@]})"; return 1; }
+	echo "${imgs[$1]}"
+}
+
+# What is in the image file: QEMU's writes (cache=writeback) are in the
+# host's page cache, which a killed QEMU does not take along; what the DR
+# guest had not written out of its own page cache is not there.
 dr_sha() {
-	[[ $# = 2 && $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || { echo "fail usage: dr-sha SECTORS START"; return; }
-	echo "ok $(dd if="$img" bs=512 count="$1" skip="$2" status=none | sha256sum | cut -c1-64)"
+	local f
+	[[ ($# = 2 || $# = 3) && $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || { echo "fail usage: dr-sha SECTORS START [DISK]"; return; }
+	f=$(dr_image "${3:-0}") || { echo "$f"; return; }
+	echo "ok $(dd if="$f" bs=512 count="$1" skip="$2" status=none | sha256sum | cut -c1-64)"
+}
+
+# dr-order-check DISK BLOCKS SEED [AT_LEAST]: crashwriter order-check of
+# the image file against the write-order log the primary put on the share
+# (order.log); one line of its output (all of it on failure, joined).
+dr_order_check() {
+	local f out rc=0 least=()
+	[[ ($# = 3 || $# = 4) && $2 =~ ^[0-9]+$ && $3 =~ ^[0-9]+$ ]] || { echo "fail usage: dr-order-check DISK BLOCKS SEED [AT_LEAST]"; return; }
+	f=$(dr_image "$1") || { echo "$f"; return; }
+	[ -f "$share/order.log" ] || { echo "fail no order.log on the share"; return; }
+	[ $# = 3 ] || least=(--at-least "$4")
+	out=$("$cw" order-check --dev "$f" --blocks "$2" --seed "$3" --log "$share/order.log" --buffered "${least[@]}" 2>&1) || rc=$?
+	if [ "$rc" = 0 ]; then
+		echo "ok $out"
+	else
+		echo "fail order-check (status $rc): $(echo "$out" | tr '\n' ';' | cut -c1-2000)"
+	fi
 }
 
 # --- requests from the primary ------------------------------------------
@@ -146,6 +189,8 @@ pair_answer() {
 		ans=$(dr_wait_ready) ;;
 	kill-dr) ans=$(dr_kill) ;;
 	dr-sha) ans=$(dr_sha "$@") ;;
+	dr-disks) ans="ok ${#imgs[@]}" ;;
+	dr-order-check) ans=$(dr_order_check "$@") ;;
 	*) ans="fail unknown request: $cmd" ;;
 	esac
 	echo "$(date +%T.%N | cut -c1-12) answer $id: $ans"
@@ -201,10 +246,20 @@ if [ ! -x "$reconnect" ] || [ "$tdir/nbd-reconnect.c" -nt "$reconnect" ]; then
 	fi
 fi
 
+# crashwriter: the write-order load in the primary, its checker on the host.
+targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
+cw=$targetdir/release/crashwriter
+if ! (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter) >"$run/cargo.log" 2>&1; then
+	echo "FAIL ${names[0]}: cargo build of crashwriter failed"
+	tail -n 20 "$run/cargo.log" | sed 's/^/    /'
+	echo "0 passed, ${#names[@]} failed"
+	exit 1
+fi
+
 # --- run ----------------------------------------------------------------
 t_start=$(date +%s)
 dr_launch
-export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/sbin/tc $reconnect" DMR_TESTS_DIR=$tdir
+export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/sbin/tc $reconnect $cw" DMR_TESTS_DIR=$tdir
 export DMR_APPEND="kmemleak=off initcall_blacklist=drbd_init DMR_KMEMLEAK=0 $user_append"
 for v in DMR_TEST_TIMEOUT DMR_XTRACE DMR_VERBOSE; do
 	[ -z "${!v:-}" ] || DMR_APPEND+=" $v=${!v}"
@@ -247,6 +302,6 @@ if [ ${#seen[@]} -lt ${#names[@]} ]; then
 		nfail=$((nfail + 1))
 	done
 fi
-echo "# pair run: $(cat "$run/dr.boots") DR boot(s), $(($(date +%s) - t_start)) s; logs in $run"
+echo "# pair run: $(cat "$run/dr.boots") DR boot(s) with $ndisks disk(s), $(($(date +%s) - t_start)) s; logs in $run"
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ]

@@ -9,16 +9,28 @@
 #                            nbd-server listens (the host boots it; the first
 #                            boot starts together with the primary's)
 #   dr_kill                  SIGKILL the DR guest's QEMU (its disk image stays)
-#   dr_sha SECTORS START     sha256 of the DR's disk image (the host file),
-#                            SECTORS 512-byte sectors from START
-#   nbd_attach [DEV]         import the DR's disk as DEV (/dev/nbd0) with
+#   dr_sha SECTORS START [DISK]
+#                            sha256 of the DR's disk image DISK (0; the host
+#                            file), SECTORS 512-byte sectors from START
+#   dr_disks                 how many disks the DR exports (a test that needs
+#                            N says "# dr-disks: N" in its header)
+#   dr_export DISK           the NBD export name of DR disk DISK: dr, dr1, dr2..
+#   dr_order_check DISK BLOCKS SEED LOG [AT_LEAST]
+#                            crashwriter order-check, run by the host on the
+#                            DR's disk image DISK against the write-order log
+#                            LOG (copied to the share); prints its verdict
+#                            line, fails the test if the image is not the
+#                            state after a prefix of the logged writes (after
+#                            at least write AT_LEAST)
+#   nbd_attach [DEV [DISK]]  import DR disk DISK (0) as DEV (/dev/nbd0) with
 #                            nbd-client (netlink mode, I/O timeout
 #                            $NBD_TIMEOUT = 10 s, 4 KiB blocks)
-#   nbd_watch [DEV]          run `nbd-reconnect -w` for DEV in the background:
+#   nbd_watch [DEV [DISK]]   run `nbd-reconnect -w` for DEV in the background:
 #                            whenever the kernel declares DEV's connection
 #                            dead, it reconnects DEV to the DR (retrying every
 #                            second) without anyone closing DEV
-#   nbd_reconnect [DEV]      one reconnection attempt now; fails unless the
+#   nbd_reconnect [DEV [DISK]]
+#                            one reconnection attempt now; fails unless the
 #                            kernel took the new connection
 #   nbd_detach [DEV]         stop the watcher, disconnect DEV
 #   flush_dev DEV            fsync DEV: a flush request down to the DR's disk
@@ -31,7 +43,8 @@
 #                            124 if it still runs after SECS (then left running)
 #
 # Addresses: primary 169.254.77.1/16, DR 169.254.77.2/16 on eth0; the DR's
-# nbd-server listens on port 10809 with one export, "dr" (its /dev/vda).
+# nbd-server listens on port 10809 with an export per disk: "dr" (its
+# /dev/vda), "dr1" (/dev/vdb)...
 # The host answers dr_* requests through a 9p share mounted on /mnt/pair.
 
 . /tests/vm/lib.sh
@@ -39,7 +52,6 @@
 PAIR_PRIMARY=169.254.77.1
 PAIR_DR=169.254.77.2
 PAIR_PORT=10809
-PAIR_EXPORT=dr
 NBD_TIMEOUT=${NBD_TIMEOUT:-10}
 # How long a request to the host may take (a DR boot under TCG: 30-60 s).
 PAIR_WAIT=${PAIR_WAIT:-300}
@@ -76,25 +88,37 @@ pair_req() {
 
 dr_start() { pair_req start-dr >/dev/null; }
 dr_kill() { pair_req kill-dr >/dev/null; }
-dr_sha() { pair_req dr-sha "${1:?dr_sha SECTORS START}" "${2:-0}"; }
+dr_sha() { pair_req dr-sha "${1:?dr_sha SECTORS START [DISK]}" "${2:-0}" "${3:-0}"; }
+dr_disks() { pair_req dr-disks; }
+
+dr_export() {
+	if [ "${1:-0}" = 0 ]; then echo dr; else echo "dr$1"; fi
+}
+
+dr_order_check() {
+	local disk=${1:?dr_order_check DISK BLOCKS SEED LOG [AT_LEAST]} blocks=${2:?} seed=${3:?} log=${4:?}
+	cp "$log" /mnt/pair/order.log.tmp || fail "dr_order_check: cannot copy $log to the share"
+	mv /mnt/pair/order.log.tmp /mnt/pair/order.log
+	pair_req dr-order-check "$disk" "$blocks" "$seed" ${5:+"$5"}
+}
 
 nbd_attach() {
 	local dev=${1:-/dev/nbd0}
-	/usr/bin/nbd-client $PAIR_DR $PAIR_PORT "$dev" -N $PAIR_EXPORT -t "$NBD_TIMEOUT" -b ${NBD_BS:-4096} ||
+	/usr/bin/nbd-client $PAIR_DR $PAIR_PORT "$dev" -N "$(dr_export "${2:-0}")" -t "$NBD_TIMEOUT" -b ${NBD_BS:-4096} ||
 		fail "nbd-client could not attach $dev"
 }
 
 nbd_watch() {
 	local dev=${1:-/dev/nbd0} n
 	n=$(basename "$dev")
-	nbd-reconnect -w $PAIR_DR $PAIR_PORT $PAIR_EXPORT "$dev" 2>/tmp/reconnect-$n.log &
+	nbd-reconnect -w $PAIR_DR $PAIR_PORT "$(dr_export "${2:-0}")" "$dev" 2>/tmp/reconnect-$n.log &
 	echo $! >/tmp/reconnect-$n.pid
 }
 
 nbd_reconnect() {
 	local dev=${1:-/dev/nbd0}
 	dmesg_mark
-	nbd-reconnect $PAIR_DR $PAIR_PORT $PAIR_EXPORT "$dev" || fail "nbd-reconnect $dev failed"
+	nbd-reconnect $PAIR_DR $PAIR_PORT "$(dr_export "${2:-0}")" "$dev" || fail "nbd-reconnect $dev failed"
 	expect_dmesg "$(basename "$dev"): reconnected socket"
 }
 
