@@ -252,7 +252,8 @@ other_qemus_after=$(( $(others) ))
 run_secs=$secs
 EOF
 mkdir -p "$out"
-if python3 "$DMR_TOP/scripts/bench-report.py" "$share/results" "$out"; then
+# Debian's python3: its python3-matplotlib draws the plots.
+if /usr/bin/python3 "$DMR_TOP/scripts/bench-report.py" "$share/results" "$out"; then
 	say "report in $out ($secs s); logs in $run"
 else
 	say "report generation failed; raw results in $share/results"
