@@ -133,7 +133,7 @@ profile_one() { # profile_one CONFIG WORKLOAD
 		>"$R/profile/$1-flat.txt" 2>/dev/null
 	perf report -i /tmp/perf.data --stdio --children --sort sym --percent-limit 3 -g none \
 		>"$R/profile/$1-children.txt" 2>/dev/null
-	perf report -i /tmp/perf.data --stdio --no-children --sort sym --percent-limit 2 -g caller,0.5,callee,function,percent \
+	perf report -i /tmp/perf.data --stdio --no-children --sort sym --percent-limit 2 -g graph,0.5,callee \
 		--max-stack 12 >"$R/profile/$1-callers.txt" 2>/dev/null
 	rm -f /tmp/perf.data
 	teardown

@@ -82,11 +82,11 @@ EOF
 # repl_settled: every site link of "repl" holds every entry and every
 # remote of "r0" is in sync (nothing outstanding).
 repl_settled() {
-	dmc status repl | awk '{ for (i = 1; i < NF; i++) if ($(i + 1) ~ /^[SA],/ && $(i + 1) !~ /^[SA],0,0$/) bad = 1 } END { exit bad }' || return 1
+	dmc status repl | awk '{ for (i = 1; i < NF; i++) if ($i != "0" && $(i + 1) ~ /^[SA],/ && $(i + 1) !~ /^[SA],0,0$/) bad = 1 } END { exit bad }' || return 1
 	dmc status r0 | awk '{ for (i = 8; i + 2 <= NF; i += 3) if ($(i + 2) != "-") { split($(i + 2), a, "/"); if ($(i + 1) != "A" || a[1] != a[2]) bad = 1 } } END { exit bad }'
 }
 drbd_settled() {
-	! grep -qE 'oos:[1-9]|ua:[1-9]|ap:[1-9]' /proc/drbd
+	! grep -qE 'oos:[1-9]|ua:[1-9]|ap:[1-9]|pe:[1-9]' /proc/drbd
 }
 # settle FUNC: wait until FUNC holds (at most $SETTLE s); print the wait.
 settle() {
@@ -214,7 +214,7 @@ teardown() {
 	dmc remove r0 >/dev/null 2>&1
 	dmc remove repl >/dev/null 2>&1
 	dmc remove_all >/dev/null 2>&1
-	[ ! -e /sys/block/nbd0/pid ] || nbd_detach /dev/nbd0 >/dev/null 2>&1
+	[ ! -e /sys/block/nbd0/pid ] || /usr/bin/nbd-client -d /dev/nbd0 >/dev/null 2>&1
 	true
 }
 
@@ -229,6 +229,7 @@ bench_config() {
 	fn=setup_$(echo "$CFG" | tr - _)
 	t0=$(up)
 	spec=$($fn 2>/tmp/setup.err) || rc=$?
+	spec=$(printf '%s\n' "$spec" | tail -n 1)
 	if [ $rc != 0 ] || [ -z "$spec" ]; then
 		echo "$CFG: setup failed: $(tail -n 3 /tmp/setup.err | tr '\n' ' ')" >>$R/failures.txt
 		log "$CFG: setup failed: $(tail -n 3 /tmp/setup.err | tr '\n' ' ')"
