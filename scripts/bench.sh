@@ -88,7 +88,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 DMR_KERNEL=$(vm_kernel)
 [ -f "$DMR_KERNEL" ] || { say "no release kernel"; exit 1; }
 export DMR_KERNEL
-DMR_MODULE=$("$DMR_TOP/scripts/module.sh" release)
+DMR_MODULE=${DMR_MODULE:-$("$DMR_TOP/scripts/module.sh" release)}
 export DMR_MODULE
 drbd_bins=
 for b in /lib/drbd/drbdsetup-84 /usr/sbin/drbdmeta; do

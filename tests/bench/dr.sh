@@ -15,7 +15,7 @@ ip link set eth0 up
 ip addr add 169.254.77.2/16 dev eth0
 export DM_DISABLE_UDEV=1
 PRIMARY=169.254.77.1 DR=169.254.77.2
-mkdir -p /var/run /var/lib/drbd /run/drbd /etc/nbd-server
+mkdir -p /var/run /var/lock /var/lib/drbd /run/drbd /etc/nbd-server
 
 for i in 0 1 2; do blkdiscard /dev/ram$i 2>/dev/null; done
 
@@ -35,7 +35,7 @@ nbd-server -C /etc/nbd-server/config || echo "BENCH-DR: nbd-server failed"
 drbd_res() {
 	local name=$1 minor=$2 ram=$3 port=$4 proto=$5 back=/dev/mapper/drbd$1
 	dmsetup --noudevsync create "drbd$name" --table "0 34816 linear /dev/ram$ram 0" &&
-		yes yes | drbdmeta --force "$minor" v08 "$back" internal create-md >/tmp/drbdmeta-$name.log 2>&1 &&
+		printf "yes\nyes\n" | drbdmeta --force "$minor" v08 "$back" internal create-md >/tmp/drbdmeta-$name.log 2>&1 &&
 		drbdsetup-84 new-resource "$name" &&
 		drbdsetup-84 new-minor "$name" "$minor" 0 &&
 		drbdsetup-84 attach "$minor" "$back" "$back" internal &&

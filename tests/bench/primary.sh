@@ -30,7 +30,8 @@ NET_DR=169.254.77.2
 SETTLE=${SETTLE:-60}   # at most this long waiting for remotes between workloads
 
 uname -r >$R/kernel.txt
-echo "$(nproc) $(sed -n 's/MemTotal: *//p' /proc/meminfo)" >$R/guest.txt
+mkdir -p /var/lock /var/lib/drbd /run/drbd
+echo "$(grep -c '^processor' /proc/cpuinfo) CPUs, $(sed -n 's/MemTotal: *//p' /proc/meminfo)" >$R/guest.txt
 # perf: sample the kernel too, read its symbols.
 echo -1 >/proc/sys/kernel/perf_event_paranoid 2>/dev/null
 echo 0 >/proc/sys/kernel/kptr_restrict 2>/dev/null
@@ -193,7 +194,8 @@ drbd_wait() { # drbd_wait MINOR ERE SECS
 drbd_up() { # drbd_up NAME MINOR PORT PROTOCOL
 	local back=/dev/mapper/drbd$1
 	dmc create "drbd$1" --table "0 34816 linear /dev/ram1 0" &&
-		yes yes | drbdmeta --force "$2" v08 "$back" internal create-md >/tmp/drbdmeta.log 2>&1 &&
+		{ printf "yes\nyes\n" | drbdmeta --force "$2" v08 "$back" internal create-md >/tmp/drbdmeta.log 2>&1 ||
+			{ tail -n 2 /tmp/drbdmeta.log >&2; false; }; } &&
 		drbdsetup-84 new-resource "$1" &&
 		drbdsetup-84 new-minor "$1" "$2" 0 &&
 		drbdsetup-84 attach "$2" "$back" "$back" internal &&
@@ -248,7 +250,7 @@ bench_config() {
 }
 
 # --- the runs -----------------------------------------------------------------
-log "kernel $(uname -r), $(nproc) CPUs; configurations: $CONFIGS"
+log "kernel $(uname -r), $(cat $R/guest.txt); configurations: $CONFIGS"
 dr_start
 for c in $CONFIGS; do
 	(bench_config "$c")
