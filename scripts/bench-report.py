@@ -442,7 +442,9 @@ def markdown(doc, configs, workloads, pngs):
              f"libaio, direct I/O, {meta.get('repeats', '?')} x {meta.get('runtime', '?')} s per workload "
              f"after {meta.get('ramp', '?')} s ramp; 16 MiB of each device. Host load before/after: "
              f"{meta.get('host_load_before', '?')} / {meta.get('host_load_after', '?')}, "
-             f"other QEMUs at the start: {meta.get('other_qemus_before', '?')}; run took {meta.get('run_secs', '?')} s.")
+             f"other QEMUs at the start: {meta.get('other_qemus_before', '?')}; run took {meta.get('run_secs', '?')} s. "
+             f"Guest clock: TSC at {meta.get('tsc_khz', '?')} kHz (the host's), guest seconds per host second "
+             f"over the fio part: {meta.get('guest_clock_rate', '?')}.")
     L.append("")
     L.append("Absolute figures under TCG mean little; ratios within this run do. "
              "Medians of the repeats. `-`: not measured (see failures).")

@@ -118,7 +118,19 @@ say "run directory $run; $(echo "$configs" | wc -w) configurations, runtime $run
 t_start=$(date +%s)
 
 export DMR_INITRD_RAW=1 DMR_TESTS_DIR=$DMR_TOP/tests/bench
+# The guest clock. The kernel has neither ACPI (PM timer) nor an HPET it
+# can find, so it calibrates the TSC against the PIT, which under TCG on a
+# loaded host fails (the clocksource falls back to jiffies, which runs
+# slow when ticks are late) or comes out wrong (a clock running several
+# times too fast: fio's runtime and every latency scale with it). Under
+# TCG the guest's TSC counts at the host's TSC rate, so the guests are
+# told that rate.
+tsc_khz=$({ dmesg 2>/dev/null || true; } | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' | tail -n 1)
+[ -n "$tsc_khz" ] || tsc_khz=$({ dmesg 2>/dev/null || true; } | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | tail -n 1)
+[ -n "$tsc_khz" ] || tsc_khz=$(sed -n 's/^cpu MHz[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+tsc_khz=$(printf '%.0f' "$(echo "$tsc_khz * 1000" | bc)")
 common_append="kmemleak=off drbd.minor_count=2"
+[ "${DMR_KVM:-0}" = 1 ] || common_append+=" tsc_early_khz=$tsc_khz tsc=reliable"
 
 # --- the DR guest --------------------------------------------------------
 dr_line() {
@@ -215,7 +227,7 @@ for bs in $replay_sizes; do
 			-drive "file=$tmp/data.img,if=virtio,format=raw,cache=writeback"
 			-virtfs "local,path=$share,mount_tag=pair,security_model=none")
 		VM_LINE_HOOK=kill_hook
-		export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init bench_bs=$bs bench_logmb=$replay_mb bench_phase=fill ${DMR_APPEND:-}"
+		export DMR_APPEND="$common_append initcall_blacklist=nbd_init,drbd_init bench_bs=$bs bench_logmb=$replay_mb bench_phase=fill ${DMR_APPEND:-}"
 		vm_boot run /tests/replay.sh 900 "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" >"$run/replay-$bs-fill.out" || true
 		echo "replay $bs fill: $VM_STATUS after $VM_SECS s" >>"$run/host.log"
 		export DMR_APPEND="${DMR_APPEND/bench_phase=fill/bench_phase=replay}"
@@ -249,6 +261,10 @@ host_load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 other_qemus_before=$qemus_before
 waited_for_quiet_secs=$waited
 other_qemus_after=$(( $(others) ))
+tsc_khz=$tsc_khz
+guest_clock_rate=$(c0=$(stat -c %.Y "$share/results/clock-start" 2>/dev/null) c1=$(stat -c %.Y "$share/results/clock-end" 2>/dev/null) &&
+	g0=$(cat "$share/results/clock-start") g1=$(cat "$share/results/clock-end") &&
+	printf '%.3f' "$(echo "($g1 - $g0) / ($c1 - $c0)" | bc -l)" || echo unknown)
 run_secs=$secs
 EOF
 mkdir -p "$out"

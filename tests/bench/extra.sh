@@ -6,12 +6,16 @@
 # --- module memory ------------------------------------------------------------
 # Slab bytes in use (active objects times object size, every cache) and
 # /proc/meminfo's Slab, SUnreclaim, VmallocUsed and MemFree, in bytes.
+# The median of three readings a second apart.
 mem_snap() { # mem_snap TAG
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	sleep 1
-	echo "$1.slab_active_bytes $(awk 'NR > 2 { s += $2 * $4 } END { printf "%d", s }' /proc/slabinfo)"
-	awk -v t="$1" '/^(Slab|SUnreclaim|VmallocUsed|MemFree):/ { sub(":", "", $1); printf "%s.%s %d\n", t, $1, $2 * 1024 }' /proc/meminfo
+	local i
+	for i in 1 2 3; do
+		sync
+		echo 3 >/proc/sys/vm/drop_caches
+		sleep 1
+		echo "$1.slab_active_bytes $(awk 'NR > 2 { s += $2 * $4 } END { printf "%d", s }' /proc/slabinfo)"
+		awk -v t="$1" '/^(Slab|SUnreclaim|VmallocUsed|MemFree):/ { sub(":", "", $1); printf "%s.%s %d\n", t, $1, $2 * 1024 }' /proc/meminfo
+	done | sort -k1,1 -k2,2n | awk '{ v[$1, ++n[$1]] = $2 } END { for (k in n) print k, v[k, 2] }' | sort
 }
 extra_memory() {
 	local f=$R/extra/memory.txt n ios
@@ -38,7 +42,7 @@ extra_memory() {
 	settle repl_settled >/dev/null
 	mem_snap idle >>$f
 	dmc suspend rs1
-	dd if=/dev/zero of=/dev/mapper/r0 bs=4k count=${MEM_ENTRIES:-2000} oflag=direct status=none
+	dd if=/dev/zero of=/dev/mapper/r0 bs=4k count=${MEM_ENTRIES:-3500} oflag=direct status=none
 	ios=$(slink_backlog 1 | cut -d, -f2)
 	echo "outstanding_entries $ios" >>$f
 	echo "outstanding_status $(status_of repl)" >>$f
@@ -104,8 +108,7 @@ resync_drbd() {
 	oos=$(sed -n 's/.*oos:\([0-9]*\).*/\1/p' /proc/drbd | head -n 1)
 	echo "bytes $((oos * 1024))" >>$f
 	t0=$(up)
-	drbdsetup-84 connect rc "ipv4:$NET_LOCAL:7789" "ipv4:$NET_DR:7789" --protocol=C --max-buffers=8000
-	drbd_wait 0 'cs:Connected' 60
+	drbd_connect rc 0 7789 C || return 1
 	SETTLE=600 settle 'drbd_uptodate' | sed 's/^/settle /' >>$f
 	echo "secs $(secs_since "$t0")" >>$f
 	sed 's/^/drbd: /' /proc/drbd >>$f

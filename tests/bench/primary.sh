@@ -31,7 +31,9 @@ SETTLE=${SETTLE:-60}   # at most this long waiting for remotes between workloads
 
 uname -r >$R/kernel.txt
 mkdir -p /var/lock /var/lib/drbd /run/drbd
-echo "$(grep -c '^processor' /proc/cpuinfo) CPUs, $(sed -n 's/MemTotal: *//p' /proc/meminfo)" >$R/guest.txt
+echo "$(grep -c '^processor' /proc/cpuinfo) CPU, $(sed -n 's/MemTotal: *//p' /proc/meminfo), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >$R/guest.txt
+# The host compares these uptimes with the files' modification times.
+cut -d' ' -f1 /proc/uptime >$R/clock-start
 # perf: sample the kernel too, read its symbols.
 echo -1 >/proc/sys/kernel/perf_event_paranoid 2>/dev/null
 echo 0 >/proc/sys/kernel/kptr_restrict 2>/dev/null
@@ -191,6 +193,21 @@ drbd_wait() { # drbd_wait MINOR ERE SECS
 		sleep 0.2
 	done
 }
+# drbd_connect NAME MINOR PORT PROTOCOL: both sides connect and listen at
+# once; when their first packets cross, each drops a socket and retries
+# at random, which can take long: after 20 s start over (4 times).
+drbd_connect() {
+	local n=0
+	while [ $n -lt 4 ]; do
+		n=$((n + 1))
+		drbdsetup-84 connect "$1" "ipv4:$NET_LOCAL:$3" "ipv4:$NET_DR:$3" --protocol="$4" --max-buffers=8000 || return 1
+		drbd_wait "$2" 'cs:Connected' 20 2>/tmp/drbd-wait.err && return 0
+		drbdsetup-84 disconnect "ipv4:$NET_LOCAL:$3" "ipv4:$NET_DR:$3"
+		sleep $n
+	done
+	cat /tmp/drbd-wait.err >&2
+	return 1
+}
 drbd_up() { # drbd_up NAME MINOR PORT PROTOCOL
 	local back=/dev/mapper/drbd$1
 	dmc create "drbd$1" --table "0 34816 linear /dev/ram1 0" &&
@@ -199,8 +216,7 @@ drbd_up() { # drbd_up NAME MINOR PORT PROTOCOL
 		drbdsetup-84 new-resource "$1" &&
 		drbdsetup-84 new-minor "$1" "$2" 0 &&
 		drbdsetup-84 attach "$2" "$back" "$back" internal &&
-		drbdsetup-84 connect "$1" "ipv4:$NET_LOCAL:$3" "ipv4:$NET_DR:$3" --protocol="$4" --max-buffers=8000 &&
-		drbd_wait "$2" 'cs:Connected' 60 &&
+		drbd_connect "$@" &&
 		drbdsetup-84 new-current-uuid "$2" --clear-bitmap &&
 		drbdsetup-84 primary "$2" &&
 		drbd_wait "$2" 'ds:UpToDate/UpToDate' 30 || return 1
@@ -257,5 +273,6 @@ for c in $CONFIGS; do
 	teardown
 done
 
+cut -d' ' -f1 /proc/uptime >$R/clock-end
 . /tests/extra.sh
 log "done"
