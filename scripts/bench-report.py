@@ -388,6 +388,7 @@ def main():
 
     prof = {}
     pdir = os.path.join(src, "profile")
+    shutil.rmtree(os.path.join(out, "profile"), ignore_errors=True)
     if os.path.isdir(pdir):
         os.makedirs(os.path.join(out, "profile"), exist_ok=True)
         for fn in sorted(os.listdir(pdir)):

@@ -33,7 +33,8 @@
 #   BENCH_EXTRAS="..."      extra measurements: memory resync profile
 #   BENCH_REPLAY="4k 128k"  replay measurement entry sizes ("" = none)
 #   BENCH_RUNTIME, BENCH_REPEATS, BENCH_RAMP   fio run shape
-#   BENCH_PROFILE=CONFIG BENCH_PROFILE_WL=WORKLOAD  what perf samples
+#   BENCH_PROFILE="CONFIG..." BENCH_PROFILE_WL=WORKLOAD  what perf samples
+#                           (and linear), default "repl-sync repl-async4"
 #   BENCH_WAIT=300          seconds to wait for other QEMUs to finish
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
@@ -44,17 +45,17 @@ quick=${QUICK:-0}
 all_configs="raw linear mirror drbd-c drbd-a repl-sync repl-sync-net repl-async1 repl-async2 repl-async4 repl-async-net repl-fallbehind"
 if [ $quick = 1 ]; then
 	runtime=${BENCH_RUNTIME:-2} repeats=${BENCH_REPEATS:-1} ramp=${BENCH_RAMP:-1}
-	replay_mb=32 settle=20 profile_secs=3
+	replay_mb=32 settle=20 profile_secs=3 resync_max=60
 	out=${BENCH_OUT:-$DMR_CACHE/bench/quick}
 else
 	runtime=${BENCH_RUNTIME:-5} repeats=${BENCH_REPEATS:-3} ramp=${BENCH_RAMP:-1}
-	replay_mb=128 settle=60 profile_secs=8
+	replay_mb=128 settle=60 profile_secs=8 resync_max=180
 	out=${BENCH_OUT:-$DMR_TOP/Documentation/bench}
 fi
 configs=${BENCH_CONFIGS:-$all_configs}
 extras=${BENCH_EXTRAS-memory resync profile}
 replay_sizes=${BENCH_REPLAY-4k 128k}
-profile=${BENCH_PROFILE:-repl-sync} profile_wl=${BENCH_PROFILE_WL:-randwrite-qd32}
+profile=${BENCH_PROFILE:-repl-sync repl-async4} profile_wl=${BENCH_PROFILE_WL:-randwrite-qd32}
 
 say() { echo "bench: $*" >&2; }
 
@@ -110,7 +111,8 @@ SETTLE=$settle
 CONFIGS="$configs"
 ONLY_WORKLOADS="${BENCH_WORKLOADS:-}"
 EXTRAS="$extras"
-PROFILE=$profile
+PROFILE="$profile"
+RESYNC_MAX=$resync_max
 PROFILE_WL=$profile_wl
 PROFILE_SECS=$profile_secs
 EOF

@@ -68,6 +68,7 @@ resync_repl() {
 	dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 4096 blockdev 1 0 blockdev 2 1 asynchronous" || return 1
 	dmc message repl 0 slink message 1 retest 200
 	dmc create r0 --table "0 $LEN replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/rs1 core 2 $REGION nosync" || return 1
+	dmesg_mark
 	lower rs1 "0 $LEN error"
 	dd if=/dev/urandom of=/tmp/rand bs=1M count=4 status=none
 	for i in 0 1 2 3; do dd if=/tmp/rand of=/dev/mapper/r0 bs=1M seek=$((i * 4)) oflag=direct status=none; done
@@ -83,9 +84,11 @@ resync_repl() {
 	echo "throttle $(cat /sys/module/dm_replicator/parameters/resync_throttle 2>/dev/null || echo ?)" >>$f
 	t0=$(up)
 	lower rs1 "0 $LEN linear $3 0"
-	SETTLE=600 settle repl_settled | sed 's/^/settle /' >>$f
+	SETTLE=$RESYNC_MAX settle repl_settled | sed 's/^/settle /' >>$f
 	echo "secs $(secs_since "$t0")" >>$f
 	echo "final_state $(remote_state r0 1)" >>$f
+	echo "final_status $(status_of repl)" >>$f
+	_dmesg_since_mark | grep -E 'slink=1 (up|down)|in sync' | sed 's/^\[[ 0-9.]*\] /dmesg /' >>$f
 	[ "$(sha /dev/ram1 $LEN)" = "$(sha /dev/mapper/rs1 $LEN)" ] && echo "equal 1" >>$f || echo "equal 0" >>$f
 	teardown
 }
@@ -109,7 +112,7 @@ resync_drbd() {
 	echo "bytes $((oos * 1024))" >>$f
 	t0=$(up)
 	drbd_connect rc 0 7789 C || return 1
-	SETTLE=600 settle 'drbd_uptodate' | sed 's/^/settle /' >>$f
+	SETTLE=$RESYNC_MAX settle 'drbd_uptodate' | sed 's/^/settle /' >>$f
 	echo "secs $(secs_since "$t0")" >>$f
 	sed 's/^/drbd: /' /proc/drbd >>$f
 	teardown
@@ -118,7 +121,7 @@ drbd_uptodate() { grep -q 'ds:UpToDate/UpToDate' /proc/drbd && drbd_settled; }
 
 # --- profile ------------------------------------------------------------------
 # perf (cpu-clock sampling of the whole guest, call graphs) during
-# PROFILE_WL on PROFILE, and on linear for comparison.
+# PROFILE_WL on each configuration of PROFILE, and on linear for comparison.
 profile_one() { # profile_one CONFIG WORKLOAD
 	local spec fn
 	CFG=profile-$1
@@ -143,8 +146,10 @@ profile_one() { # profile_one CONFIG WORKLOAD
 }
 extra_profile() {
 	command -v perf >/dev/null || { echo "profile: no perf in the guest" >>$R/failures.txt; return 0; }
-	profile_one "$PROFILE" "$PROFILE_WL"
-	profile_one linear "$PROFILE_WL"
+	local p
+	for p in $PROFILE linear; do
+		profile_one "$p" "$PROFILE_WL"
+	done
 }
 
 for x in $EXTRAS; do
