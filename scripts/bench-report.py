@@ -532,7 +532,7 @@ def markdown(doc, configs, workloads, pngs):
         L.append("## Module memory")
         L.append("")
         L.append("From `/proc/slabinfo` (active objects x object size, all caches) and `/proc/meminfo`, "
-                 "page cache dropped before each reading. A replicator with a 32 MiB log; replicated "
+                 "page cache dropped before each reading, median of three. A replicator with a 32 MiB log on dm-zero; replicated "
                  "devices of 1 and 16 GiB on dm-zero (local and remote, core dirty log of "
                  f"{fmt_bytes((mem.get('region_sectors') or 0) * 512)} regions); outstanding entries: "
                  "4 KiB writes while the remote is suspended.")
