@@ -8,6 +8,8 @@
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
 #                  show replication, a DR outage and its resync
+#   make bench     benchmark suite on the release kernel (QUICK=1: ~10 min);
+#                  reference results into Documentation/bench/
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release)
 #   make check     host tests only (cargo)
 
@@ -16,7 +18,7 @@ SHELL := /bin/bash
 
 ROUNDS ?= 200
 
-.PHONY: all deps kernel module check vm-test pair-test test torture demo clean
+.PHONY: all deps kernel module check vm-test pair-test test torture demo bench clean
 
 all: module
 
@@ -52,6 +54,12 @@ torture: deps
 # Two sites on the release kernel: tests/pair/demo.sh in the primary.
 demo: deps
 	@DMR_FLAVOUR=release DMR_XTRACE=0 scripts/vm-pair.sh demo
+
+# fio over RAM disks for dm-linear, dm-mirror, DRBD and the replicator,
+# then memory, resync, replay and a profile; never fails on a figure.
+bench: deps
+	@scripts/deps.sh bench
+	@QUICK=$(QUICK) scripts/bench.sh
 
 clean:
 	rm -rf target

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Install everything the build and the test VM need, idempotently.
 # Debian 12 packages via apt, bindgen-cli via cargo into the project cache.
+#
+#   scripts/deps.sh          build and test dependencies (make deps)
+#   scripts/deps.sh bench    those, and the benchmark's: drbd-utils (the
+#                            DRBD peer's 8.4 tools), linux-perf (the guest
+#                            profile), python3-matplotlib (the report's plots)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
@@ -12,6 +17,11 @@ PKGS=(
 	busybox-static dmsetup util-linux fio qemu-system-x86 rsync
 	nbd-server nbd-client iproute2
 )
+case ${1:-} in
+"") ;;
+bench) PKGS+=(drbd-utils linux-perf python3-matplotlib) ;;
+*) echo "usage: deps.sh [bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
