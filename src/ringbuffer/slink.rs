@@ -216,6 +216,13 @@ impl Slink {
     /// Entries and data sectors the link still needs, and the age in ms of
     /// the oldest of them.
     pub(crate) fn backlog(&self, entries: &Entries, now: u64) -> (u64, u64, u64) {
+        self.backlog_until(entries, now, |_, _, _| false)
+    }
+
+    /// [`Self::backlog`], stopping early once `enough(ios, sectors, age)`:
+    /// the fall-behind check runs on every pass of the work item and
+    /// need not walk a long backlog to the end.
+    fn backlog_until(&self, entries: &Entries, now: u64, enough: impl Fn(u64, u64, u64) -> bool) -> (u64, u64, u64) {
         let (mut ios, mut sectors, mut age) = (0u64, 0u64, 0u64);
         for seq in self.durable.max(entries.first_seq())..entries.end_seq() {
             let Some(e) = entries.get(seq) else { continue };
@@ -225,6 +232,9 @@ impl Slink {
                 }
                 ios += 1;
                 sectors = sectors.saturating_add(u64::from(e.sectors));
+                if enough(ios, sectors, age) {
+                    break;
+                }
             }
         }
         (ios, sectors, age)
@@ -234,20 +244,20 @@ impl Slink {
     pub(crate) fn check_fallbehind(&mut self, entries: &Entries, now: u64) -> bool {
         let over = match self.fallbehind {
             Some(fb) if !self.policy.is_synchronous() => {
-                let (ios, sectors, age) = self.backlog(entries, now);
-                let have = match fb.kind {
+                // Released at three quarters of the limit, so that a link
+                // hovering at its limit does not flip with every entry.
+                let limit = fb.base_value();
+                let at = if self.enforcing { limit - limit / 4 } else { limit };
+                let have = |ios: u64, sectors: u64, age: u64| match fb.kind {
                     FallBehindKind::Ios => ios,
                     FallBehindKind::Size => sectors,
                     FallBehindKind::Timeout => age,
                 };
-                // Released at three quarters of the limit, so that a link
-                // hovering at its limit does not flip with every entry.
-                let limit = fb.base_value();
-                if self.enforcing {
-                    have > limit - limit / 4
-                } else {
-                    have > limit
-                }
+                // The age is the oldest entry's: known at the first one.
+                let (ios, sectors, age) = self.backlog_until(entries, now, |i, s, a| {
+                    fb.kind == FallBehindKind::Timeout || have(i, s, a) > at
+                });
+                have(ios, sectors, age) > at
             }
             _ => false,
         };
