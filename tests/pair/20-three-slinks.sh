@@ -16,6 +16,8 @@ regions=16
 # The DR does not die here: a generous I/O timeout, so that requests
 # queued behind the three links' traffic on a loaded host do not time out.
 NBD_TIMEOUT=60
+# The site links' own timeout must not come first.
+echo 90 >/sys/module/dm_replicator/parameters/slink_timeout
 ramdev 0 >/dev/null
 ramdev 1 >/dev/null
 
