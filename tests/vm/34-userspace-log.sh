@@ -1,0 +1,107 @@
+#!/bin/sh
+# timeout: 150
+# A remote device whose dirty log is dm-log-userspace, served by ulogd
+# (tests/vm/ulogd.c, core-log semantics in memory): a `sync` initial copy,
+# asynchronous copies, a cut long enough to fill the replication log (its
+# 12 regions out of sync in the userspace log, then exactly those
+# resynchronised), the table shown and reloaded verbatim with the log's
+# state carried over; logs ulogd refuses, and no daemon at all, fail the
+# table cleanly.
+. /tests/lib.sh
+
+for i in 0 1 2 3; do ramdev $i >/dev/null; done
+len=16384 # 8 MiB replicated device, 128 regions of 64 KiB
+uuid=dmr-ulog-r0
+ulog="userspace 4 $uuid core 128 sync"
+
+ulogd 2>ulogd.log &
+ulogd_pid=$!
+# If the test fails, remove the devices while the daemon still answers:
+# without it every request of a live userspace log retries forever.
+on_exit() {
+	rc=$?
+	if [ $rc != 0 ] && [ -n "$ulogd_pid" ]; then
+		dmc remove_all --force >/dev/null 2>&1
+		kill "$ulogd_pid"
+		echo "--- ulogd.log ---"
+		cat ulogd.log
+	fi
+	exit $rc
+}
+trap on_exit EXIT
+wait_eq 1 "ulogd ready" grep -c '^ulogd: ready$' ulogd.log
+
+# ulogd_lines ERE            how many lines of ulogd.log match ERE
+ulogd_lines() { grep -cE "$1" ulogd.log || true; }
+
+dmc create rs --table "0 $len linear /dev/ram2 0"
+# A 1 MiB log: 2.5 passes over the 12 regions below fill it.
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 2048 blockdev 1 0 blockdev 2 1 asynchronous"
+ctl=$(devno repl)
+dmc message repl 0 slink message 1 retest 200
+
+# The initial copy: every region starts out of sync in the userspace log.
+sum=$(rand_write /dev/ram1 $len)
+dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/rs $ulog"
+state=$(remote_state r0 1)
+echo "$state" | grep -E '^A ([0-9]+\+|128)/128$' >/dev/null || fail "status during the initial copy: $state"
+assert_eq "$(ulogd_lines "^ulogd: ctr $uuid luid=[0-9a-f]+: 128 regions of 128 sectors, out of sync$")" 1 "ulogd ctr line"
+wait_eq "A 128/128" "initial copy" remote_state r0 1
+assert_eq "$(sha /dev/mapper/rs $len)" "$sum" "remote after the initial copy"
+
+# Asynchronous copies with the userspace log in place.
+sum=$(rand_write /dev/mapper/r0 256 1000)
+wait_eq "A,0,0" "backlog" slink_backlog 1
+assert_eq "$(sha /dev/mapper/rs 256 1000)" "$sum" "async copy"
+
+# A cut long enough to fill the log: the link gives its entries up, the
+# 12 regions written (four runs of three) are out of sync in ulogd's log.
+dmesg_mark
+lower rs "0 $len error"
+for pass in 1 2 3; do
+	for r in 3 40 90 125; do
+		scribble /dev/mapper/r0 384 $((r * 128))
+	done
+done
+expect_dmesg "log full: slink=1 gives up"
+assert_eq "$(remote_state r0 1)" "W 116/128" "12 regions out of sync"
+lower rs "0 $len linear /dev/ram2 0"
+wait_eq "A 128/128" "resync" remote_state r0 1
+wait_eq "A,0,0" "backlog after the cut" slink_backlog 1
+expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"
+assert_eq "$(sha /dev/mapper/rs $len)" "$(sha /dev/ram1 $len)" "remote after the resync"
+
+# The table shows the userspace log as given and reloads verbatim: a
+# second log of the same uuid (its own luid) takes the first one's state.
+table="$ctl 0 0 1 $(bdevno /dev/ram1) nolog 0 1 1 $(devno rs) $ulog"
+assert_eq "$(table_of r0)" "$table" "table"
+dmc load r0 --table "$(dmc table r0)"
+dmc resume r0
+assert_eq "$(table_of r0)" "$table" "table after the reload"
+assert_eq "$(remote_state r0 1)" "A 128/128" "regions in sync after the reload"
+assert_eq "$(ulogd_lines "^ulogd: ctr $uuid luid=")" 2 "ulogd ctr lines after the reload"
+wait_eq 1 "ulogd dtr of the old table" ulogd_lines "^ulogd: dtr $uuid luid=[0-9a-f]+: 128/128 regions in sync$"
+sum=$(rand_write /dev/mapper/r0 128 5000)
+wait_eq "A,0,0" "backlog after the reload" slink_backlog 1
+assert_eq "$(sha /dev/mapper/rs 128 5000)" "$sum" "async copy after the reload"
+
+# A log ulogd refuses fails the table, and ulogd goes on.
+bad="0 $len replicator-dev $ctl 1 0 1 /dev/ram3 nolog 0 1 1 /dev/ram2"
+expect_refused r1 "$bad userspace 3 dmr-bad core 100" "Cannot create dirty log"
+expect_dmesg "Userspace log server failed to create log"
+expect_refused r1 "$bad userspace 4 dmr-bad disk 128 sync" "Cannot create dirty log"
+assert_eq "$(ulogd_lines '^ulogd: ctr dmr-bad luid=[0-9a-f]+: refused, ')" 2 "ulogd refusals"
+kill -0 $ulogd_pid || fail "ulogd died"
+
+dmc remove r0
+wait_eq 2 "ulogd dtr at remove" ulogd_lines "^ulogd: dtr $uuid luid="
+
+# No daemon: the dirty log cannot be created, nothing is left behind.
+kill $ulogd_pid
+wait $ulogd_pid || true
+ulogd_pid=
+expect_refused r1 "$bad $ulog" "Cannot create dirty log"
+expect_dmesg "Userspace log server not found"
+
+dmc remove repl
+dmc remove rs
