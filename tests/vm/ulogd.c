@@ -6,7 +6,8 @@
  * over the netlink connector and keeps each log in memory with the semantics
  * of dm-log's "core" log. lvm2's cmirrord needs corosync; this needs nothing.
  *
- *   ulogd [-v]        serve until killed; -v logs every request
+ *   ulogd [-v]        serve until killed; -v logs every request (with the
+ *                     CLOCK_MONOTONIC time, as /proc/uptime gives it)
  *
  * A dirty log served by it is given in a table as
  *
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/connector.h>
 #include <linux/dm-log-userspace.h>
@@ -506,10 +508,14 @@ static void handle(struct cn_msg *msg, uint32_t room)
 	rp->error = serve(rq, in, in_size, rp->data,
 			  sizeof(reply) - sizeof(*rp), &out_size);
 	rp->data_size = out_size;
-	if (verbose)
-		say("%s %.128s luid=%" PRIx64 " seq=%u: error %d, %u bytes",
-		    req_name(rq->request_type), rq->uuid, rq->luid, rq->seq,
-		    rp->error, out_size);
+	if (verbose) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		say("%ld.%03ld %s %.128s luid=%" PRIx64 " seq=%u: error %d, %u bytes",
+		    (long)ts.tv_sec, ts.tv_nsec / 1000000, req_name(rq->request_type),
+		    rq->uuid, rq->luid, rq->seq, rp->error, out_size);
+	}
 	cn_send(rq->seq, 0, rp, sizeof(*rp) + out_size);
 }
 
