@@ -14,7 +14,8 @@
 # per-test slack, unless $DMR_TIMEOUT is set. DMR_TEST_TIMEOUT,
 # DMR_KMEMLEAK, DMR_XTRACE and DMR_VERBOSE are passed on to the guest's
 # runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter is
-# built here (cargo, release). Other settings: see vm.sh.
+# built here (cargo, release), and /usr/bin/ulogd (gcc, static, from
+# tests/vm/ulogd.c). Other settings: see vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -57,6 +58,25 @@ else
 	tail -n 20 "$cargo_log" | sed 's/^/  | /' >&2
 fi
 rm -f "$cargo_log"
+
+# ...and ulogd (tests/vm/ulogd.c, the dm-log-userspace server of
+# 34-userspace-log), static so it needs no library in the guest. Rebuilt
+# only when the source is newer, like the cargo build above.
+ulogd_src=$DMR_TOP/tests/vm/ulogd.c
+ulogd_bin=$targetdir/c/ulogd
+if [ ! "$ulogd_bin" -nt "$ulogd_src" ]; then
+	mkdir -p "$(dirname "$ulogd_bin")"
+	if ! gcc -O2 -static -Wall -Wextra -o "$ulogd_bin.tmp" "$ulogd_src" 2>"$targetdir/c/ulogd.log"; then
+		vm_log "gcc build of ulogd failed; 34-userspace-log will fail:"
+		tail -n 20 "$targetdir/c/ulogd.log" | sed 's/^/  | /' >&2
+	else
+		mv "$ulogd_bin.tmp" "$ulogd_bin"
+	fi
+fi
+if [ -x "$ulogd_bin" ] && [ "$ulogd_bin" -nt "$ulogd_src" ]; then
+	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$ulogd_bin"
+	export DMR_GUEST_BINS
+fi
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.
