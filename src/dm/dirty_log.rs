@@ -148,7 +148,8 @@ impl DirtyLog {
     /// Write the log's own status (`TABLE` gives `<type> <#args> <args>`).
     pub(crate) fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
         let Some(f) = self.ty().status else { return };
-        let mut buf = [0u8; 128];
+        // Room for a userspace log's line: its uuid alone may take 128.
+        let mut buf = [0u8; 384];
         // SAFETY: `buf` is writable for its length; the log is live.
         unsafe {
             f(
