@@ -363,12 +363,6 @@ impl UserBio {
         super::DevId(unsafe { bindings::dmr_bio_devt(self.bio.as_ptr()) })
     }
 
-    /// CRC-32C register update over the bio's data.
-    pub(crate) fn crc32c(&self, seed: u32) -> u32 {
-        // SAFETY: the bio is valid; its pages are readable until it ends.
-        unsafe { bindings::dmr_bio_crc32c(self.bio.as_ptr(), seed) }
-    }
-
     /// The raw bio, giving up ownership: the caller ends it.
     fn take(self) -> *mut kernel::bindings::bio {
         let bio = self.bio.as_ptr();

@@ -32,6 +32,7 @@ mod device;
 mod dirty_log;
 mod global;
 mod ioq;
+mod kvec;
 mod status;
 mod target;
 
@@ -41,6 +42,7 @@ pub(crate) use bio::{Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
+pub(crate) use kvec::retain;
 pub(crate) use ioq::{now_ms, slink_timeout_ms, Done, IoHandler, IoQueue, UserBio, PER_BIO_BYTES};
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{

@@ -266,12 +266,7 @@ impl Engine {
         let mut changed = error.is_none() && !matches!(op, RemoteOp::Flush) && s.link_up();
         match op {
             RemoteOp::Copy(seq) => {
-                let mut kept = KVec::new();
-                for c in s.inflight.iter().filter(|c| c.seq != seq) {
-                    // Never grows beyond the old list's size.
-                    let _ = kept.push(*c, GFP_KERNEL);
-                }
-                s.inflight = kept;
+                crate::dm::retain(&mut s.inflight, |c| c.seq != seq);
                 if error.is_some() {
                     s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
                 } else {
@@ -291,16 +286,12 @@ impl Engine {
                 }
             }
             RemoteOp::Resync(slot) | RemoteOp::ResyncFlush(slot) => {
-                let mut kept = KVec::new();
-                for r in core::mem::take(&mut s.resync) {
-                    if r.slot != slot {
-                        // Never grows beyond the old list's size.
-                        let _ = kept.push(r, GFP_KERNEL);
-                    } else if error.is_none() {
-                        changed |= Self::region_synced(s.nr, &r);
+                if error.is_none() {
+                    for r in s.resync.iter().filter(|r| r.slot == slot) {
+                        changed |= Self::region_synced(s.nr, r);
                     }
                 }
-                s.resync = kept;
+                crate::dm::retain(&mut s.resync, |r| r.slot != slot);
             }
         }
         if let Some(err) = error {
@@ -432,12 +423,7 @@ impl Engine {
             let mut st = q.inner().state.lock();
             let Some(s) = st.slinks.iter_mut().find(|s| s.nr == dev.slink) else { return };
             if s.devices.iter().any(|d| Arc::ptr_eq(d, dev)) {
-                let mut kept = KVec::new();
-                for d in s.devices.iter().filter(|d| !Arc::ptr_eq(d, dev)) {
-                    // Never grows beyond the old list's size.
-                    let _ = kept.push(d.clone(), GFP_KERNEL);
-                }
-                s.devices = kept;
+                crate::dm::retain(&mut s.devices, |d| !Arc::ptr_eq(d, dev));
             }
         }
         Self::wait_remote_idle(q, dev);

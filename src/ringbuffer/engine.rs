@@ -281,8 +281,15 @@ impl Engine {
 
     /// Take a write-type bio of device `dev_nr` (already remapped to the
     /// local device) into the log.
+    ///
+    /// The data's CRC is taken here, in the submitter's context and outside
+    /// the state lock, and travels in the deferred bio's tag with its
+    /// device number (see [`op_of`]).
     pub(crate) fn submit(q: &EngineQueue, dev_nr: u32, bio: &mut crate::dm::Bio) -> crate::dm::MapResult {
-        q.defer(bio, u64::from(dev_nr))
+        let flags = entry_flags(bio.op(), bio.is_preflush(), bio.is_fua());
+        // The stored CRC is the standard one: register from !0, inverted.
+        let crc = if has_data(flags, bio.sectors()) { !bio.crc32c(!0) } else { 0 };
+        q.defer(bio, (u64::from(crc) << 32) | u64::from(dev_nr))
     }
 
     /// Log I/O failed: every entry not yet durable fails, and so does
@@ -366,8 +373,7 @@ impl Engine {
                 return;
             }
             let data = has_data(op.flags, op.sectors);
-            // The stored CRC is the standard one: register from !0, inverted.
-            let crc = if data { !bio.crc32c(!0) } else { 0 };
+            let crc = if data { (bio.tag() >> 32) as u32 } else { 0 };
             let mut slinks = SlinkBitmap::default();
             slinks.insert(0);
             let appended = match st.writer.append(&op, &slinks, crc) {
@@ -596,19 +602,27 @@ impl Engine {
 }
 
 /// The entry request a user bio stands for.
-fn op_of(bio: &UserBio) -> Op {
+/// The entry flags of a write.
+fn entry_flags(op: BioOp, preflush: bool, fua: bool) -> EntryFlags {
     let mut flags = EntryFlags::empty();
-    if bio.is_preflush() {
+    if preflush {
         flags = flags.with(EntryFlags::FLUSH);
     }
-    if bio.is_fua() {
+    if fua {
         flags = flags.with(EntryFlags::FUA);
     }
-    match bio.op() {
-        BioOp::Discard | BioOp::SecureErase => flags = flags.with(EntryFlags::DISCARD),
-        BioOp::WriteZeroes => flags = flags.with(EntryFlags::WRITE_ZEROES),
-        _ => {}
+    match op {
+        BioOp::Discard | BioOp::SecureErase => flags.with(EntryFlags::DISCARD),
+        BioOp::WriteZeroes => flags.with(EntryFlags::WRITE_ZEROES),
+        _ => flags,
     }
+}
+
+/// The journal operation of a deferred bio; its tag holds the device
+/// number in the low 32 bits (the data's CRC above, see
+/// [`Engine::submit`]).
+fn op_of(bio: &UserBio) -> Op {
+    let flags = entry_flags(bio.op(), bio.is_preflush(), bio.is_fua());
     Op { dev: bio.tag() as u32, flags, sector: bio.sector(), sectors: bio.sectors() }
 }
 

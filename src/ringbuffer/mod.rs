@@ -198,16 +198,7 @@ impl Replog for Ringbuffer {
 
     fn del_slink(&self, slink: u32) {
         let mut st = self.q.inner().state.lock();
-        let old = core::mem::take(&mut st.slinks);
-        let mut kept = KVec::new();
-        for s in old {
-            if s.nr == slink && s.devices.is_empty() && s.idle() {
-                continue;
-            }
-            // Never grows beyond the old list's size.
-            let _ = kept.push(s, GFP_KERNEL);
-        }
-        st.slinks = kept;
+        crate::dm::retain(&mut st.slinks, |s| !(s.nr == slink && s.devices.is_empty() && s.idle()));
         drop(st);
         self.q.kick();
     }

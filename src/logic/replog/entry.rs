@@ -197,7 +197,8 @@ impl EntryHeader {
         le::put_u32(b, DATA_CRC, self.data_crc);
         le::put_u64(b, INCARNATION, self.incarnation);
         le::put_bytes(b, SLINKS, &self.slinks.0);
-        checksum::seal::<C>(b);
+        // Filled with zeros above: nothing after the bitmap.
+        checksum::seal_zero_tail::<C>(b, SLINKS + SLINK_BITMAP_BYTES);
     }
 
     /// Reads an entry header of log `uuid`: magic, checksum, UUID, fields.
