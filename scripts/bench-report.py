@@ -566,6 +566,8 @@ def markdown(doc, configs, workloads, pngs):
         for k, v in rs.items():
             notes = []
             raw = v["raw"]
+            if "connect_secs" in raw:
+                notes.append(f"connected after {raw['connect_secs']} s")
             if "throttle" in raw:
                 notes.append(f"resync_throttle {raw['throttle']}")
             if "equal" in raw:

@@ -131,7 +131,7 @@ tsc_khz=$({ dmesg 2>/dev/null || true; } | sed -n 's/.*tsc: Refined TSC clocksou
 [ -n "$tsc_khz" ] || tsc_khz=$({ dmesg 2>/dev/null || true; } | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz processor.*/\1/p' | tail -n 1)
 [ -n "$tsc_khz" ] || tsc_khz=$(sed -n 's/^cpu MHz[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 tsc_khz=$(printf '%.0f' "$(echo "$tsc_khz * 1000" | bc)")
-common_append="kmemleak=off drbd.minor_count=2"
+common_append="kmemleak=off drbd.minor_count=3"
 [ "${DMR_KVM:-0}" = 1 ] || common_append+=" tsc_early_khz=$tsc_khz tsc=reliable"
 
 # --- the DR guest --------------------------------------------------------

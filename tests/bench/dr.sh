@@ -6,8 +6,13 @@
 #     configurations;
 #   - DRBD 8.4 (in-tree driver, drbd-utils' drbdsetup-84/drbdmeta):
 #     resource "rc" (minor 0, port 7789, protocol C) on a 17 MiB slice of
-#     /dev/ram0 and "ra" (minor 1, port 7790, protocol A) on one of
-#     /dev/ram1, internal metadata, waiting for the primary to connect.
+#     /dev/ram0, "ra" (minor 1, port 7790, protocol A) on one of
+#     /dev/ram1 and "rs" (minor 2, port 7791, protocol C) on one of
+#     /dev/ram3, internal metadata, waiting for the primary to connect.
+#     Each is used by one configuration only: a resource set up a second
+#     time on the primary (new metadata) would meet this side's data,
+#     not fresh metadata, and could not skip its initial sync. "rs" is
+#     the resync measurement's.
 # Then it says "DMR-PAIR: dr-ready" and waits to be killed. A resource
 # that cannot be set up is reported (BENCH-DR: lines) and the others stay.
 ip link set lo up
@@ -17,7 +22,7 @@ export DM_DISABLE_UDEV=1
 PRIMARY=169.254.77.1 DR=169.254.77.2
 mkdir -p /var/run /var/lock /var/lib/drbd /run/drbd /etc/nbd-server
 
-for i in 0 1 2; do blkdiscard /dev/ram$i 2>/dev/null; done
+for i in 0 1 2 3; do blkdiscard /dev/ram$i 2>/dev/null; done
 
 cat >/etc/nbd-server/config <<CONF
 [generic]
@@ -45,6 +50,7 @@ drbd_res() {
 if [ -d /sys/module/drbd ] || [ -e /proc/drbd ]; then
 	drbd_res rc 0 0 7789 C
 	drbd_res ra 1 1 7790 A
+	drbd_res rs 2 3 7791 C
 else
 	echo "BENCH-DR: no DRBD in this kernel"
 fi

@@ -100,21 +100,24 @@ extra_resync() {
 	resync_repl net net_remote /dev/nbd0
 	resync_drbd
 }
-# DRBD protocol C: disconnect, write the device, reconnect, time until
-# UpToDate/UpToDate with nothing out of sync.
+# DRBD protocol C (resource "rs", set up for this alone): disconnect,
+# write the device, reconnect, time until UpToDate/UpToDate with nothing
+# out of sync. DRBD's resync rate controller runs with its defaults.
 resync_drbd() {
 	local f=$R/extra/resync-drbd.txt t0 oos
 	CFG=resync-drbd
 	rams
 	: >$f
-	setup_drbd_c >/dev/null || return 1
-	drbdsetup-84 disconnect "ipv4:$NET_LOCAL:7789" "ipv4:$NET_DR:7789"
+	setup_drbd_rs >/dev/null || return 1
+	drbdsetup-84 disconnect "ipv4:$NET_LOCAL:7791" "ipv4:$NET_DR:7791" || return 1
 	dd if=/dev/urandom of=/tmp/rand bs=1M count=4 status=none
-	for i in 0 1 2 3; do dd if=/tmp/rand of=/dev/drbd0 bs=1M seek=$((i * 4)) oflag=direct status=none; done
-	oos=$(sed -n 's/.*oos:\([0-9]*\).*/\1/p' /proc/drbd | head -n 1)
-	echo "bytes $((oos * 1024))" >>$f
+	for i in 0 1 2 3; do dd if=/tmp/rand of=/dev/drbd2 bs=1M seek=$((i * 4)) oflag=direct status=none; done
+	oos=$(grep -A2 -E '^ *2: ' /proc/drbd | sed -n 's/.*oos:\([0-9]*\).*/\1/p' | head -n 1)
+	echo "bytes $((${oos:-0} * 1024))" >>$f
 	t0=$(up)
-	drbd_connect rc 0 7789 C || return 1
+	# Connected once the resync has started (SyncSource).
+	DRBD_CONNECTED='cs:(Connected|SyncSource)' drbd_connect rs 2 7791 C || return 1
+	echo "connect_secs $(secs_since "$t0")" >>$f
 	SETTLE=$RESYNC_MAX settle 'drbd_uptodate' | sed 's/^/settle /' >>$f
 	echo "secs $(secs_since "$t0")" >>$f
 	sed 's/^/drbd: /' /proc/drbd >>$f

@@ -196,12 +196,13 @@ drbd_wait() { # drbd_wait MINOR ERE SECS
 # drbd_connect NAME MINOR PORT PROTOCOL: both sides connect and listen at
 # once; when their first packets cross, each drops a socket and retries
 # at random, which can take long: after 20 s start over (4 times).
+# Connected means the state DRBD_CONNECTED (an ERE, default cs:Connected).
 drbd_connect() {
 	local n=0
 	while [ $n -lt 4 ]; do
 		n=$((n + 1))
 		drbdsetup-84 connect "$1" "ipv4:$NET_LOCAL:$3" "ipv4:$NET_DR:$3" --protocol="$4" --max-buffers=8000 || return 1
-		drbd_wait "$2" 'cs:Connected' 20 2>/tmp/drbd-wait.err && return 0
+		drbd_wait "$2" "${DRBD_CONNECTED:-cs:Connected}" 20 2>/tmp/drbd-wait.err && return 0
 		drbdsetup-84 disconnect "ipv4:$NET_LOCAL:$3" "ipv4:$NET_DR:$3"
 		sleep $n
 	done
@@ -224,11 +225,12 @@ drbd_up() { # drbd_up NAME MINOR PORT PROTOCOL
 }
 setup_drbd_c() { drbd_up rc 0 7789 C; }
 setup_drbd_a() { drbd_up ra 1 7790 A; }
+setup_drbd_rs() { drbd_up rs 2 7791 C; }
 
 # Tear everything down, whatever the configuration left.
 teardown() {
 	local r
-	for r in rc ra; do drbdsetup-84 down $r >/dev/null 2>&1; done
+	for r in rc ra rs; do drbdsetup-84 down $r >/dev/null 2>&1; done
 	dmc remove r0 >/dev/null 2>&1
 	dmc remove repl >/dev/null 2>&1
 	dmc remove_all >/dev/null 2>&1
