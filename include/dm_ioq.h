@@ -91,8 +91,6 @@ void dmr_io_free(struct bio *bio);
 u32 dmr_bio_crc32c(struct bio *bio, u32 seed);
 /* CRC-32C register update over len bytes at p (kernel crc32c()). */
 u32 dmr_crc32c(u32 seed, const void *p, size_t len);
-/* The same over len zero bytes, in logarithmic time (__crc32c_le_shift). */
-u32 dmr_crc32c_zeros(u32 seed, size_t len);
 /* Enter and leave a no-I/O allocation scope (memalloc_noio_save). */
 unsigned int dmr_noio_save(void);
 void dmr_noio_restore(unsigned int flags);

@@ -212,9 +212,4 @@ impl crate::logic::replog::Crc32c for KernelCrc32c {
         // SAFETY: `data` is readable for its length.
         unsafe { bindings::dmr_crc32c(seed, data.as_ptr().cast(), data.len()) }
     }
-
-    fn zeros(seed: u32, len: usize) -> u32 {
-        // SAFETY: plain computation on values.
-        unsafe { bindings::dmr_crc32c_zeros(seed, len) }
-    }
 }

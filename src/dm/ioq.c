@@ -5,7 +5,6 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
-#include <linux/crc32.h>
 #include <linux/crc32c.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
@@ -442,12 +441,6 @@ u32 dmr_bio_crc32c(struct bio *bio, u32 seed)
 u32 dmr_crc32c(u32 seed, const void *p, size_t len)
 {
 	return crc32c(seed, p, len);
-}
-
-/* crc32c() of @len zero bytes, in logarithmic time. */
-u32 dmr_crc32c_zeros(u32 seed, size_t len)
-{
-	return __crc32c_le_shift(seed, len);
 }
 
 unsigned int dmr_noio_save(void)

@@ -15,19 +15,6 @@ use super::le;
 pub trait Crc32c {
     /// Feeds `data` into a register holding `seed`; returns the register.
     fn crc32c(seed: u32, data: &[u8]) -> u32;
-
-    /// Feeds `len` zero bytes. The kernel does this in logarithmic time
-    /// (`__crc32c_le_shift`); this default feeds them.
-    fn zeros(seed: u32, len: usize) -> u32 {
-        const ZEROS: [u8; 256] = [0; 256];
-        let (mut reg, mut left) = (seed, len);
-        while left > 0 {
-            let n = left.min(ZEROS.len());
-            reg = Self::crc32c(reg, ZEROS.get(..n).unwrap_or(&[]));
-            left -= n;
-        }
-        reg
-    }
 }
 
 /// The standard CRC-32C of `data` (initial value and final XOR `!0`; the
@@ -80,14 +67,64 @@ pub(crate) fn seal<C: Crc32c>(b: &mut Block) {
     le::put_u32(b, CRC_OFFSET, crc);
 }
 
-/// [`seal`] for a block known to be zero from byte `used` up to the
-/// checksum: only the first `used` bytes are read, the zeros are shifted
-/// in. An entry header uses 512 of its 4092 bytes, so this is most of the
-/// cost of writing one.
-pub(crate) fn seal_zero_tail<C: Crc32c>(b: &mut Block, used: usize) {
-    let used = used.min(CRC_OFFSET);
-    let head = b.get(..used).unwrap_or(&[]);
-    let crc = !C::zeros(C::crc32c(!0, head), CRC_OFFSET - used);
+/// The reflected CRC-32C polynomial.
+const POLY: u32 = 0x82f6_3b78;
+
+/// Product of `a` and `b` in GF(2)[x] modulo the CRC-32C polynomial, in
+/// the register's reflected convention (bit 31 is x^0, bit 0 is x^31).
+const fn gf2_multiply(mut a: u32, b: u32) -> u32 {
+    let (mut product, mut bx, mut i) = (0, b, 0);
+    while i < 32 {
+        // Coefficient i of `a`, times `b * x^i`.
+        if a & 0x8000_0000 != 0 {
+            product ^= bx;
+        }
+        a <<= 1;
+        bx = times_x(bx);
+        i += 1;
+    }
+    product
+}
+
+/// `p * x` modulo the polynomial: one zero bit fed into the register.
+const fn times_x(p: u32) -> u32 {
+    (p >> 1) ^ if p & 1 != 0 { POLY } else { 0 }
+}
+
+/// A block's zero tail, for [`seal_zero_tail`]: feeding `n` zero bytes
+/// into the register multiplies it by x^(8n), which is computed once here
+/// (at compile time for a constant), not per block.
+pub(crate) struct ZeroTail {
+    used: usize,
+    factor: u32,
+}
+
+impl ZeroTail {
+    /// The tail of a block whose bytes from `used` to the checksum are zero.
+    pub(crate) const fn new(used: usize) -> ZeroTail {
+        let used = if used < CRC_OFFSET { used } else { CRC_OFFSET };
+        // x^(8n) modulo the polynomial, from x^0 (bit 31).
+        let mut factor = 0x8000_0000u32;
+        let mut bits = 8 * (CRC_OFFSET - used);
+        while bits > 0 {
+            factor = times_x(factor);
+            bits -= 1;
+        }
+        ZeroTail { used, factor }
+    }
+
+    /// The register after feeding the tail's zeros into `reg`.
+    pub(crate) const fn shift(&self, reg: u32) -> u32 {
+        gf2_multiply(reg, self.factor)
+    }
+}
+
+/// [`seal`] for a block known to be zero from `tail.used` up to the
+/// checksum: only the used bytes are read. An entry header uses 512 of
+/// its 4092 bytes, so this is most of the cost of writing one.
+pub(crate) fn seal_zero_tail<C: Crc32c>(b: &mut Block, tail: &ZeroTail) {
+    let head = b.get(..tail.used).unwrap_or(&[]);
+    let crc = !tail.shift(C::crc32c(!0, head));
     le::put_u32(b, CRC_OFFSET, crc);
 }
 

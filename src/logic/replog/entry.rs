@@ -47,6 +47,8 @@ const FLAGS: usize = 56;
 const DATA_CRC: usize = 60;
 const INCARNATION: usize = 64;
 const SLINKS: usize = 256;
+/// Everything after the site-link bitmap is zero.
+const HEADER_TAIL: checksum::ZeroTail = checksum::ZeroTail::new(SLINKS + SLINK_BITMAP_BYTES);
 
 /// What kind of request an entry records, and how it must be applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -198,7 +200,7 @@ impl EntryHeader {
         le::put_u64(b, INCARNATION, self.incarnation);
         le::put_bytes(b, SLINKS, &self.slinks.0);
         // Filled with zeros above: nothing after the bitmap.
-        checksum::seal_zero_tail::<C>(b, SLINKS + SLINK_BITMAP_BYTES);
+        checksum::seal_zero_tail::<C>(b, &HEADER_TAIL);
     }
 
     /// Reads an entry header of log `uuid`: magic, checksum, UUID, fields.
