@@ -8,7 +8,7 @@
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
 #                  show replication, a DR outage and its resync
-#   make bench     benchmark suite on the release kernel (QUICK=1: ~10 min);
+#   make bench     benchmark suite on the release kernel (QUICK=1: ~6 min);
 #                  reference results into Documentation/bench/
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release)
 #   make check     host tests only (cargo)

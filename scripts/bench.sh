@@ -8,9 +8,9 @@
 # full log after a crash. A report (JSON, Markdown, PNG plots) is written
 # by scripts/bench-report.py.
 #
-#   scripts/bench.sh              full run (~35 min); results into
+#   scripts/bench.sh              full run (~25 min); results into
 #                                 Documentation/bench/ (the reference)
-#   QUICK=1 scripts/bench.sh      short runs, one repeat (~10 min); results
+#   QUICK=1 scripts/bench.sh      short runs, one repeat (~6 min); results
 #                                 into $DMR_CACHE/bench/quick/
 #
 # It is a benchmark, not a test: it exits 0 whatever the figures, and
