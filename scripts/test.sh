@@ -1,39 +1,102 @@
 #!/usr/bin/env bash
 # make test: host tests, then the VM suite, the crash test (20 rounds) and
 # the two-site suite on the debug kernel, with one closing line
-# "N passed, N failed" over all.
+# "N passed, N failed" over all, after the wall time of each part.
+#
+# The guests are TCG, one host CPU each, so the suites run in two lanes
+# at once (DMR_TEST_LANES=1: one after the other): lane 1 runs the first
+# half of the VM suite, then the two-site suite; lane 2 the other half,
+# then the crash test. Their reports are shown in that order: host, VM,
+# crash, two-site. The kernel, the module and the host tools are built
+# once, before the lanes start.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$DMR_TOP"
 
-hlog=$(mktemp); vlog=$(mktemp); clog=$(mktemp); plog=$(mktemp)
-trap 'rm -f "$hlog" "$vlog" "$clog" "$plog"' EXIT
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+t_all=$(date +%s)
+times=()
+# timed NAME CMD...: run CMD, note its wall time under NAME.
+timed() {
+	local name=$1 t0 rc
+	shift
+	t0=$(date +%s)
+	"$@"
+	rc=$?
+	echo "$name $(($(date +%s) - t0))" >>"$logs/times"
+	return $rc
+}
+mmss() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 
-scripts/host-test.sh 2>&1 | tee "$hlog"
+timed host scripts/host-test.sh 2>&1 | tee "$logs/host"
 hrc=${PIPESTATUS[0]}
-DMR_FLAVOUR=debug scripts/vm-test.sh 2>&1 | tee "$vlog"
-vrc=${PIPESTATUS[0]}
+
+# Build what every lane needs, once: two lanes building one kernel or
+# module tree at the same time would corrupt it.
+build() {
+	DMR_KERNEL=$(scripts/kernel.sh debug)/arch/x86/boot/bzImage &&
+		DMR_MODULE=$(scripts/module.sh debug) &&
+		cargo build --release --quiet -p crashwriter -p replog
+}
+if ! timed build build >"$logs/build" 2>&1; then
+	# Without a kernel every suite fails at once, and says so.
+	echo "# build of the guest kernel, module or tools failed:"
+	tail -n 30 "$logs/build" | sed 's/^/    /'
+else
+	DMR_KERNEL=$(scripts/kernel.sh debug)/arch/x86/boot/bzImage
+	DMR_MODULE=$(scripts/module.sh debug)
+	export DMR_KERNEL DMR_MODULE
+fi
+
+# vm K/N: shard K of the VM suite's N.
+vm() {
+	local k=${1%/*}
+	DMR_FLAVOUR=debug DMR_VM_SHARD=$1 DMR_LOGDIR=$DMR_CACHE/logs/shard$k scripts/vm-test.sh >"$logs/vm$k.out" 2>&1
+	echo $? >"$logs/vm$k.rc"
+}
 # Each crash point counts as one test.
-DMR_FLAVOUR=debug scripts/crash-test.sh 20 2>&1 | tee "$clog"
-crc=${PIPESTATUS[0]}
+crash() { DMR_FLAVOUR=debug scripts/crash-test.sh 20 >"$logs/crash" 2>&1; echo $? >"$logs/crash.rc"; }
 # Two guests: tests/pair/ (primary and DR site over NBD).
-DMR_FLAVOUR=debug scripts/vm-pair.sh 2>&1 | tee "$plog"
-prc=${PIPESTATUS[0]}
+pair() { DMR_FLAVOUR=debug scripts/vm-pair.sh >"$logs/pair" 2>&1; echo $? >"$logs/pair.rc"; }
+if [ "${DMR_TEST_LANES:-2}" = 1 ]; then
+	timed "vm" vm 1/1
+	timed crash crash
+	timed two-site pair
+else
+	{ timed "vm-1/2" vm 1/2; timed two-site pair; } &
+	{ timed "vm-2/2" vm 2/2; timed crash crash; } &
+	wait
+fi
+# The VM suite's shards as one report.
+cat "$logs"/vm[0-9].out 2>/dev/null | grep -vE '^[0-9]+ passed, [0-9]+ failed$'
+cat "$logs/crash" "$logs/pair"
 
 count() { sed -n "s/^$1\([0-9]*\) passed, \([0-9]*\) failed$/\\$2/p" "$3" | tail -1; }
-hp=$(count 'host: ' 1 "$hlog"); hf=$(count 'host: ' 2 "$hlog")
-vp=$(count '' 1 "$vlog"); vf=$(count '' 2 "$vlog")
-crp=$(count '' 1 "$clog"); crf=$(count '' 2 "$clog")
-pp=$(count '' 1 "$plog"); pf=$(count '' 2 "$plog")
-hp=${hp:-0}; hf=${hf:-0}; vp=${vp:-0}; vf=${vf:-0}; crp=${crp:-0}; crf=${crf:-0}; pp=${pp:-0}; pf=${pf:-0}
-# A suite that printed no closing line failed as a whole.
-[ -n "$(count '' 1 "$vlog")" ] || vf=$((vf + 1))
-[ -n "$(count '' 1 "$clog")" ] || crf=$((crf + 1))
-[ -n "$(count '' 1 "$plog")" ] || pf=$((pf + 1))
+hp=$(count 'host: ' 1 "$logs/host"); hf=$(count 'host: ' 2 "$logs/host")
+hp=${hp:-0}; hf=${hf:-0}
 [ "$hrc" = 0 ] || [ "$hf" != 0 ] || hf=1
-[ "$vrc" = 0 ] || [ "$vf" != 0 ] || vf=1
-[ "$crc" = 0 ] || [ "$crf" != 0 ] || crf=1
-[ "$prc" = 0 ] || [ "$pf" != 0 ] || pf=1
+np=$hp nf=$hf
+# part LOG RCFILE: add a suite's counts; a suite that printed no closing
+# line, or failed without a failed test, failed as a whole.
+part() {
+	local p f rc
+	p=$(count '' 1 "$1"); f=$(count '' 2 "$1")
+	rc=$(cat "$2" 2>/dev/null || echo 1)
+	[ -n "$p" ] || { p=0; f=$((${f:-0} + 1)); }
+	[ "$rc" = 0 ] || [ "$f" != 0 ] || f=1
+	np=$((np + p)) nf=$((nf + f))
+}
+for k in 1 2; do
+	[ -f "$logs/vm$k.rc" ] || [ $k = 2 ] || echo 1 >"$logs/vm$k.rc"
+	[ -f "$logs/vm$k.rc" ] || continue
+	part "$logs/vm$k.out" "$logs/vm$k.rc"
+done
+part "$logs/crash" "$logs/crash.rc"
+part "$logs/pair" "$logs/pair.rc"
 echo
-echo "$((hp + vp + crp + pp)) passed, $((hf + vf + crf + pf)) failed"
-[ $((hf + vf + crf + pf)) = 0 ]
+line="# wall time:"
+while read -r name secs; do line="$line $name $(mmss "$secs"),"; done <"$logs/times"
+echo "$line total $(mmss $(($(date +%s) - t_all)))"
+echo "$np passed, $nf failed"
+[ "$nf" = 0 ]

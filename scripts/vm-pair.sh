@@ -203,6 +203,7 @@ pair_answer() {
 # "DMR-SAY: TEXT" lines (tests/pair/lib.sh: say) are shown at once.
 pair_line() {
 	local re='^DMR-PAIR: ([0-9a-f]{8}) ([a-z-]+)( [0-9 ]*)?$'
+	vm_wd_line "$1"
 	if [[ $1 == "DMR-SAY: "* ]]; then
 		printf '%s\n' "${1#DMR-SAY: }" >&2
 		return 0
@@ -260,6 +261,7 @@ fi
 t_start=$(date +%s)
 dr_launch
 export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/sbin/tc $reconnect $cw" DMR_TESTS_DIR=$tdir
+vm_guest_tool dmstat
 export DMR_APPEND="kmemleak=off initcall_blacklist=drbd_init DMR_KMEMLEAK=0 $user_append"
 for v in DMR_TEST_TIMEOUT DMR_XTRACE DMR_VERBOSE; do
 	[ -z "${!v:-}" ] || DMR_APPEND+=" $v=${!v}"
@@ -269,39 +271,65 @@ VM_QEMU_EXTRA=(-netdev "stream,id=pair,server=on,addr.type=unix,addr.path=$sock"
 	-virtfs "local,path=$share,mount_tag=pair,security_model=none")
 VM_LINE_HOOK=pair_line
 tc_dist=/usr/lib/x86_64-linux-gnu/tc
-vm_boot test "$args" "$limit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
-	"$DMR_TOP/tests/vm/runner.sh=/tests/runner.sh" \
-	"$tc_dist/normal.dist=$tc_dist/normal.dist" "$tc_dist/pareto.dist=$tc_dist/pareto.dist" >/dev/null || true
-if dr_running; then dr_kill >/dev/null; fi
-out=$VM_LOG/output.log
-[ -f "$out" ] || : >"$out"
-
-# What the primary reported, without the requests and its closing line.
-grep -vE '^DMR-(PAIR|SAY): |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+# The host's watchdog (vm.sh): a hung test costs its timeout plus slack;
+# the tests after it run in a new primary guest (and a new DR).
+vm_wd_start
 declare -A seen=()
-npass=0 nfail=0
-while IFS= read -r line; do
-	case $line in
-	"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
-	"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
-	esac
-done <"$out"
-if [ ${#seen[@]} -lt ${#names[@]} ]; then
+npass=0 nfail=0 pboots=0
+todo=("${names[@]}")
+while [ ${#todo[@]} -gt 0 ]; do
+	pboots=$((pboots + 1))
+	[ $pboots = 1 ] || args=$(IFS=,; echo "${todo[*]}")
+	vm_wd_arm
+	vm_boot test "$args" "$limit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
+		"$DMR_TOP/tests/vm/runner.sh=/tests/runner.sh" \
+		"$tc_dist/normal.dist=$tc_dist/normal.dist" "$tc_dist/pareto.dist=$tc_dist/pareto.dist" >/dev/null || true
+	vm_wd_disarm
+	if dr_running; then dr_kill >/dev/null; fi
+	out=$VM_LOG/output.log
+	[ -f "$out" ] || : >"$out"
+
+	# What the primary reported, without the requests and its closing line.
+	grep -vE '^DMR-(PAIR|SAY|TEST): |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
+		"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
+		esac
+	done <"$out"
+	left=()
+	for n in "${todo[@]}"; do [ -n "${seen[$n]:-}" ] || left+=("$n"); done
+	todo=("${left[@]+"${left[@]}"}")
+	[ ${#todo[@]} -gt 0 ] || break
+
+	cur=$(vm_wd_current "$out")
 	vm_explain_death "$limit"
-	case $VM_STATUS in
-	setup) why="no guest (setup failed)" ;;
-	timeout) why="primary hung: host timeout after $limit s" ;;
-	exited) why="runner exited with $VM_RC without reporting" ;;
-	*) why="primary died" ;;
-	esac
+	if ! why=$(vm_wd_why); then
+		case $VM_STATUS in
+		setup) why="no guest (setup failed)" ;;
+		timeout) why="primary hung: host timeout after $limit s" ;;
+		exited) why="runner exited with $VM_RC without reporting" ;;
+		*) why="primary died" ;;
+		esac
+	fi
 	d=$(vm_death_reason)
 	[ -z "$d" ] || why="$why: $d"
-	for n in "${names[@]}"; do
-		[ -z "${seen[$n]:-}" ] || continue
+	if [ -n "$cur" ] && [ -z "${seen[$cur]:-}" ]; then
+		echo "FAIL $cur: $why"
+		seen[$cur]=1
+		nfail=$((nfail + 1))
+		left=()
+		for n in "${todo[@]}"; do [ "$n" = "$cur" ] || left+=("$n"); done
+		todo=("${left[@]+"${left[@]}"}")
+		[ ${#todo[@]} = 0 ] || echo "# booting a new primary for ${todo[*]}"
+		continue
+	fi
+	for n in "${todo[@]}"; do
 		echo "FAIL $n: $why"
 		nfail=$((nfail + 1))
 	done
-fi
+	break
+done
 echo "# pair run: $(cat "$run/dr.boots") DR boot(s) with $ndisks disk(s), $(($(date +%s) - t_start)) s; logs in $run"
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the VM test suite (tests/vm/[0-9]*.sh) in ONE guest boot.
+# Run the VM test suite (tests/vm/[0-9]*.sh) in one guest boot per shard.
 #
 #   scripts/vm-test.sh [NAME...]
 #
@@ -7,13 +7,23 @@
 # (01-vm-sanity, tests/vm/01-vm-sanity.sh). Without NAMEs, all tests run in
 # sorted order. Prints one "ok NAME" or "FAIL NAME: reason" line per test
 # (failure details indented below it) and then "N passed, N failed"; exits
-# non-zero iff anything failed. If the guest dies or hangs, the tests that
-# did not report are failed here. The guest side is tests/vm/runner.sh.
+# non-zero iff anything failed. The guest side is tests/vm/runner.sh.
 #
-# The host-side limit is the sum of the tests' timeouts plus boot and
-# per-test slack, unless $DMR_TIMEOUT is set. DMR_TEST_TIMEOUT,
-# DMR_KMEMLEAK, DMR_XTRACE and DMR_VERBOSE are passed on to the guest's
-# runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter is
+# Hangs cost one test's timeout: a watchdog here kills the guest when a
+# test has not ended $DMR_HANG_SLACK (45) s after its own timeout (or
+# the guest has not started its first test 600 s after boot), fails that
+# test with the reason, and boots a new guest for the tests that did not
+# report. A guest that dies (a panic, e.g. the hung-task detector's) is
+# handled the same way. $DMR_TIMEOUT, if set, bounds each boot instead of
+# the sum of the tests' timeouts.
+#
+# Shards: with DMR_VM_JOBS=N (default: 2 on a host with 2 or more CPUs,
+# else 1) the tests are split into N groups of about equal run time (the
+# times of the last run, else the timeouts) that run in N guests at once.
+# DMR_VM_SHARD=K/N runs only the K-th of N such groups (scripts/test.sh
+# uses it to interleave suites). DMR_TEST_TIMEOUT, DMR_KMEMLEAK,
+# DMR_KMEMLEAK_GROUP, DMR_XTRACE and DMR_VERBOSE are passed on to the
+# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter is
 # built here (cargo, release), and /usr/bin/ulogd (gcc, static, from
 # tests/vm/ulogd.c). Other settings: see vm.sh.
 set -euo pipefail
@@ -36,14 +46,6 @@ else
 fi
 [ ${#names[@]} -gt 0 ] || { echo "vm-test.sh: no tests in $tdir" >&2; exit 2; }
 
-# Same rule as runner.sh: "# timeout: N" in the test, else 300 s.
-limit=600   # boot under TCG with the debug kernel, plus slack
-for n in "${names[@]}"; do
-	t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
-	limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + 30))
-done
-limit=${DMR_TIMEOUT:-$limit}
-
 # The guest gets crashwriter (the write-order test's load and checker):
 # the release build, as the crash test ships it. A no-op cargo build takes
 # a fraction of a second and leaves the binary, so the cached initramfs
@@ -59,80 +61,163 @@ else
 fi
 rm -f "$cargo_log"
 
-# ...and ulogd (tests/vm/ulogd.c, the dm-log-userspace server of
-# 34-userspace-log), static so it needs no library in the guest. Rebuilt
-# only when the source is newer, like the cargo build above.
-ulogd_src=$DMR_TOP/tests/vm/ulogd.c
-ulogd_bin=$targetdir/c/ulogd
-if [ ! "$ulogd_bin" -nt "$ulogd_src" ]; then
-	mkdir -p "$(dirname "$ulogd_bin")"
-	if ! gcc -O2 -static -Wall -Wextra -o "$ulogd_bin.tmp" "$ulogd_src" 2>"$targetdir/c/ulogd.log"; then
-		vm_log "gcc build of ulogd failed; 34-userspace-log will fail:"
-		tail -n 20 "$targetdir/c/ulogd.log" | sed 's/^/  | /' >&2
-	else
-		mv "$ulogd_bin.tmp" "$ulogd_bin"
-	fi
-fi
-if [ -x "$ulogd_bin" ] && [ "$ulogd_bin" -nt "$ulogd_src" ]; then
-	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$ulogd_bin"
-	export DMR_GUEST_BINS
-fi
+# ...and ulogd (the dm-log-userspace server of 34-userspace-log) and
+# dmstat (lib.sh's status reader), static C tools (vm.sh).
+vm_guest_tool ulogd
+vm_guest_tool dmstat
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.
-for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_XTRACE DMR_VERBOSE; do
+for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_KMEMLEAK_GROUP DMR_XTRACE DMR_VERBOSE; do
 	[ -z "${!v:-}" ] || DMR_APPEND="${DMR_APPEND:-} $v=${!v}"
 done
 export DMR_APPEND
 
-ok=0
-vm_boot test "$args" "$limit" || true
-out=$VM_LOG/output.log
-[ -f "$out" ] || : >"$out"
+# Run time of each test (seconds, test and checks) from the last runs,
+# for splitting into shards; the timeout stands in for a test never run.
+times=$DMR_CACHE/vm-times
+weight() {
+	local w
+	w=$(awk -v n="$1" '$1 == n { w = $2 } END { print w }' "$times" 2>/dev/null)
+	[ -n "$w" ] || w=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$1.sh" | head -1)
+	echo "${w:-${DMR_TEST_TIMEOUT:-300}}"
+}
+# shard K N NAME...: the names of shard K (1-based) of N, longest first
+# to the least loaded shard; printed in the order given.
+shard() {
+	local k=$1 n=$2
+	shift 2
+	for x in "$@"; do echo "$(weight "$x") $x"; done | sort -k1,1nr -k2 |
+		awk -v k="$k" -v n="$n" '{ b = 1; for (i = 2; i <= n; i++) if (load[i] < load[b]) b = i; load[b] += $1; if (b == k) print $2 }' |
+		LC_ALL=C sort
+}
 
-# What the guest reported.
+if [ -n "${DMR_VM_SHARD:-}" ]; then
+	[[ $DMR_VM_SHARD =~ ^([0-9]+)/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 1 ] &&
+		[ "${BASH_REMATCH[1]}" -le "${BASH_REMATCH[2]}" ] || { echo "vm-test.sh: DMR_VM_SHARD: K/N" >&2; exit 2; }
+	mapfile -t names < <(shard "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${names[@]}")
+	[ ${#names[@]} -gt 0 ] || { echo "0 passed, 0 failed"; exit 0; }
+	args=$(IFS=,; echo "${names[*]}")
+	export DMR_VM_JOBS=1
+fi
+jobs=${DMR_VM_JOBS:-$(($(nproc) >= 2 ? 2 : 1))}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "vm-test.sh: DMR_VM_JOBS: a number" >&2; exit 2; }
+[ "$jobs" -le ${#names[@]} ] || jobs=${#names[@]}
+if [ "$jobs" -gt 1 ]; then
+	# One vm-test.sh per shard, each with its own log directory; their
+	# reports are shown one after the other, then one closing line.
+	sdir=$(mktemp -d)
+	trap 'rm -rf "$sdir"' EXIT
+	# The shards share one kernel and module: resolve (build) them once.
+	DMR_KERNEL=$(vm_kernel) || { echo "vm-test.sh: no guest kernel" >&2; exit 1; }
+	[ -n "${DMR_MODULE:-}" ] || DMR_MODULE=$("$DMR_TOP/scripts/module.sh" "${DMR_FLAVOUR:-debug}") ||
+		{ echo "vm-test.sh: module build failed" >&2; exit 1; }
+	export DMR_KERNEL DMR_MODULE
+	base=${DMR_LOGDIR:-$DMR_CACHE/logs}
+	for ((k = 1; k <= jobs; k++)); do
+		echo "# vm shard $k/$jobs: $(shard "$k" "$jobs" "${names[@]}" | paste -sd' ')"
+		DMR_VM_SHARD=$k/$jobs DMR_LOGDIR=$base/shard$k "$0" "${names[@]}" >"$sdir/$k.out" 2>&1 &
+	done
+	wait
+	np=0 nf=0
+	for ((k = 1; k <= jobs; k++)); do
+		grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$sdir/$k.out" || true
+		c=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$sdir/$k.out" | tail -1)
+		if [ -n "$c" ]; then
+			np=$((np + ${c% *})) nf=$((nf + ${c#* }))
+		else
+			echo "FAIL vm-shard-$k: no closing line"
+			nf=$((nf + 1))
+		fi
+	done
+	echo "$np passed, $nf failed"
+	[ "$nf" = 0 ]
+	exit
+fi
+
+# The host's watchdog (vm.sh): a hung test costs its timeout plus slack.
+vm_wd_start
+VM_LINE_HOOK=vm_wd_line
+VM_HIDE_RE='^DMR-TEST: |^[0-9]+ passed, [0-9]+ failed$'
+
+# --- the boots -----------------------------------------------------------
 declare -A seen=()
-npass=0 nfail=0
-while IFS= read -r line; do
-	case $line in
-	"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
-	"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
-	esac
-done <"$out"
-closed=$(grep -cE '^[0-9]+ passed, [0-9]+ failed$' "$out" || true)
+npass=0 nfail=0 boots=0
+todo=("${names[@]}")
+while [ ${#todo[@]} -gt 0 ]; do
+	boots=$((boots + 1))
+	limit=600 # boot under TCG with the debug kernel, plus slack
+	for n in "${todo[@]}"; do
+		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
+		limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + VM_WD_SLACK + 30))
+	done
+	limit=${DMR_TIMEOUT:-$limit}
+	vm_wd_arm
+	args=$(IFS=,; echo "${todo[*]}")
+	vm_boot test "$args" "$limit" || true
+	vm_wd_disarm
+	out=$VM_LOG/output.log
+	[ -f "$out" ] || : >"$out"
+	# Each test's time, for the next run's shards.
+	sed -n 's/.*dmr-runner: \([A-Za-z0-9._-]*\): test \([0-9.]*\) s, checks \([0-9.]*\) s.*/\1 \2 \3/p' "$VM_LOG/console.log" |
+		awk '{ printf "%s %d\n", $1, $2 + $3 + 0.5 }' >>"$times" 2>/dev/null || true
+	tail -n 200 "$times" >"$times.tmp" 2>/dev/null && mv "$times.tmp" "$times"
 
-if [ "$closed" -gt 0 ] && [ ${#seen[@]} -ge ${#names[@]} ]; then
-	# The runner finished and its closing line is out; a guest that died
-	# after that (during reboot) changes nothing.
-	[ "$nfail" = 0 ] && [ "${VM_RC:-0}" = 0 ] && ok=1
-	[ -z "${DMR_VERBOSE:-}" ] || vm_log "logs in $VM_LOG"
-	[ $ok = 1 ] && exit 0
-	exit 1
-fi
-
-# The guest died, hung, or the runner broke: fail whatever did not report.
-vm_explain_death "$limit"
-if [ "$VM_STATUS" = setup ]; then
-	why="no guest (setup failed)"
-elif [ "$VM_STATUS" = timeout ]; then
-	why="guest hung: host timeout after $limit s"
-elif [ "$VM_STATUS" = exited ]; then
-	why="runner exited with $VM_RC without reporting"
-else
-	why="guest died"
-fi
-d=$(vm_death_reason)
-[ -z "$d" ] || why="$why: $d"
-first=1
-for n in "${names[@]}"; do
-	[ -z "${seen[$n]:-}" ] || continue
-	if [ $first = 1 ]; then
-		echo "FAIL $n: $why"
-		first=0
-	else
-		echo "FAIL $n: not run ($why)"
+	# What the guest reported.
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
+		"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
+		esac
+	done <"$out"
+	left=()
+	for n in "${todo[@]}"; do [ -n "${seen[$n]:-}" ] || left+=("$n"); done
+	todo=("${left[@]+"${left[@]}"}")
+	if [ ${#todo[@]} = 0 ]; then
+		# Every test reported; a guest that died afterwards (during
+		# reboot) changes nothing.
+		[ -z "${DMR_VERBOSE:-}" ] || vm_log "logs in $VM_LOG"
+		break
 	fi
-	nfail=$((nfail + 1))
+
+	# The guest hung, died, or the runner broke. The test that had
+	# started and not ended is the one to blame.
+	cur=$(vm_wd_current "$out")
+	vm_explain_death "$limit"
+	if ! why=$(vm_wd_why); then
+		case $VM_STATUS in
+		setup) why="no guest (setup failed)" ;;
+		timeout) why="guest hung: host timeout after $limit s" ;;
+		exited) why="runner exited with $VM_RC without reporting" ;;
+		*) why="guest died" ;;
+		esac
+	fi
+	d=$(vm_death_reason)
+	[ -z "$d" ] || why="$why: $d"
+	if [ -n "$cur" ] && [ -z "${seen[$cur]:-}" ]; then
+		echo "FAIL $cur: $why"
+		echo "    (logs in $VM_LOG)"
+		seen[$cur]=1
+		nfail=$((nfail + 1))
+		left=()
+		for n in "${todo[@]}"; do [ "$n" = "$cur" ] || left+=("$n"); done
+		todo=("${left[@]+"${left[@]}"}")
+		[ ${#todo[@]} = 0 ] || echo "# booting a new guest for ${todo[*]}"
+		continue
+	fi
+	# No test to blame (boot, or the checks between tests): fail the rest.
+	first=1
+	for n in "${todo[@]}"; do
+		if [ $first = 1 ]; then
+			echo "FAIL $n: $why"
+			first=0
+		else
+			echo "FAIL $n: not run ($why)"
+		fi
+		nfail=$((nfail + 1))
+	done
+	break
 done
+[ "$boots" = 1 ] || echo "# $boots guest boots"
 echo "$npass passed, $nfail failed"
-exit 1
+[ "$nfail" = 0 ]

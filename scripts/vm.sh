@@ -32,6 +32,9 @@ set -euo pipefail
 #   VM_QEMU_EXTRA=(...)  more QEMU arguments, one per array element
 #   VM_LINE_HOOK=FUNC    FUNC is called with each output line, in the
 #                        reader's subshell; $VM_LOG/qemu.pid holds QEMU's pid
+#   VM_HIDE_RE=ERE       output lines matching it go to output.log and the
+#                        hook but not to stdout (default: the runner's
+#                        "DMR-TEST: " progress lines)
 
 # Output of vm_boot (globals, since the output stream is the job's):
 VM_RC=          # guest job's exit status; empty if the guest never said
@@ -73,6 +76,7 @@ vm_boot() {
 	# Callers use "if vm_boot", where set -e is off: check by hand.
 	VM_STATUS=setup VM_RC='' VM_SECS='' VM_UP=''
 	vm_new_logdir
+	[ -z "${VM_WD:-}" ] || echo "$VM_LOG" >"$VM_WD/log"
 	kernel=$(vm_kernel) || { vm_log "no guest kernel"; return 1; }
 	[ -f "$kernel" ] || { vm_log "kernel image $kernel missing"; return 1; }
 	initrd=$VM_LOG/initramfs.cpio.gz
@@ -88,6 +92,9 @@ vm_boot() {
 	fi
 	# kasan_multi_shot: report every KASAN bug, not only the first of a boot.
 	append="console=ttyS0 panic=-1 rdinit=/init kmemleak=on kasan_multi_shot"
+	# watchdog_thresh=30: a soft lockup is reported after 60 s, not 20,
+	# so a TCG guest on a busy host is not taken for a locked-up one.
+	append+=" watchdog_thresh=30"
 	# printk.devkmsg=on: lib.sh's dmesg marks must not be rate limited.
 	# norandmaps: TCG finds translated code by virtual address, so without
 	# ASLR a new process reuses it (dynamic binaries start ~2x faster).
@@ -152,7 +159,7 @@ vm_reader() {
 			line=${BASH_REMATCH[1]}
 			[ -n "$line" ] || continue
 		fi
-		printf '%s\n' "$line"
+		[[ $line =~ ${VM_HIDE_RE:-^DMR-TEST: } ]] || printf '%s\n' "$line"
 		printf '%s\n' "$line" >&3
 		[ -z "${VM_LINE_HOOK:-}" ] || "$VM_LINE_HOOK" "$line"
 	done
@@ -166,6 +173,93 @@ vm_death_reason() {
 		grep -m1 'Kernel panic' "$VM_LOG/console.log" ||
 			grep -E 'BUG:|Oops|general protection|KASAN|WARNING:|panicked' "$VM_LOG/console.log" | tail -n1
 	} 2>/dev/null | sed 's/^\[[ 0-9.]*\] //' || true
+}
+
+# vm_guest_tool NAME: build tests/vm/NAME.c (static, so it needs no
+# library in the guest) into target/c/NAME when the source is newer, and
+# add it to $DMR_GUEST_BINS. A failed build is reported; the tests that
+# need the tool then fail (or fall back, as lib.sh does without dmstat).
+vm_guest_tool() {
+	local src=$DMR_TOP/tests/vm/$1.c bin=${CARGO_TARGET_DIR:-$DMR_TOP/target}/c/$1
+	if [ ! "$bin" -nt "$src" ]; then
+		mkdir -p "$(dirname "$bin")"
+		if ! gcc -O2 -static -Wall -Wextra -o "$bin.tmp.$$" "$src" 2>"$bin.log"; then
+			vm_log "gcc build of $1 failed:"
+			tail -n 20 "$bin.log" | sed 's/^/  | /' >&2
+			rm -f "$bin.tmp.$$"
+			return 0
+		fi
+		mv "$bin.tmp.$$" "$bin"
+	fi
+	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$bin"
+	export DMR_GUEST_BINS
+}
+
+# --- the host's watchdog ---------------------------------------------------
+# tests/vm/runner.sh frames each run of a test with "DMR-TEST: start NAME
+# TIMEOUT" and "DMR-TEST: end NAME". Fed those lines (vm_wd_line, from a
+# VM_LINE_HOOK), the watchdog kills the guest's QEMU when a test has not
+# ended $DMR_HANG_SLACK (45) s after its timeout, when no test starts
+# within 600 s of boot, or when the checks after a test take over 120 s.
+# A hang then costs one test's timeout, whatever the guest's state.
+#
+#   vm_wd_start          start it (once per script; ends with the script)
+#   vm_wd_arm            before vm_boot: the boot's deadline
+#   vm_wd_disarm         after vm_boot
+#   vm_wd_current OUT    the test of output log OUT that started and did
+#                        not end (empty if none)
+#   vm_wd_why            if the watchdog killed this boot: why (status 0)
+VM_WD_SLACK=${DMR_HANG_SLACK:-45}
+vm_wd_start() {
+	local parent=$$
+	VM_WD=$(mktemp -d)
+	# It ends with the script that started it.
+	(
+		while sleep 2; do
+			kill -0 "$parent" 2>/dev/null || { rm -rf "$VM_WD"; exit 0; }
+			d=$(cat "$VM_WD/deadline" 2>/dev/null) || continue
+			[ "$(date +%s)" -gt "$d" ] || continue
+			log=$(cat "$VM_WD/log" 2>/dev/null) || continue
+			pid=$(cat "$log/qemu.pid" 2>/dev/null) || continue
+			tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$log/console.log" || continue
+			cp "$VM_WD/current" "$VM_WD/killed" 2>/dev/null || echo "- 0" >"$VM_WD/killed"
+			rm -f "$VM_WD/deadline"
+			kill -KILL "$pid" 2>/dev/null
+		done
+	) </dev/null >/dev/null 2>&1 &
+}
+vm_wd_arm() {
+	rm -f "$VM_WD/killed" "$VM_WD/current" "$VM_WD/log"
+	echo $(($(date +%s) + 600)) >"$VM_WD/deadline"
+}
+vm_wd_disarm() { rm -f "$VM_WD/deadline"; }
+vm_wd_line() {
+	local w
+	[ -n "${VM_WD:-}" ] || return 0
+	case $1 in
+	"DMR-TEST: start "*)
+		read -r -a w <<<"${1#DMR-TEST: start }"
+		[[ ${w[1]:-} =~ ^[0-9]+$ ]] || return 0
+		echo "${w[0]} ${w[1]}" >"$VM_WD/current"
+		echo $(($(date +%s) + w[1] + VM_WD_SLACK)) >"$VM_WD/deadline" ;;
+	"DMR-TEST: end "*)
+		rm -f "$VM_WD/current"
+		echo $(($(date +%s) + 120)) >"$VM_WD/deadline" ;;
+	esac
+	return 0
+}
+vm_wd_current() {
+	awk '/^DMR-TEST: start / { c = $3 } /^DMR-TEST: end / { if ($3 == c) c = "" } END { print c }' "$1"
+}
+vm_wd_why() {
+	local kn kt
+	[ -f "$VM_WD/killed" ] || return 1
+	read -r kn kt <"$VM_WD/killed"
+	if [ "$kn" != - ]; then
+		echo "hung: no result $((kt + VM_WD_SLACK)) s after it started (timeout $kt s); the host killed the guest"
+	else
+		echo "guest hung: no test started within 600 s of boot, or the checks after a test took over 120 s; the host killed the guest"
+	fi
 }
 
 # Print why the guest did not report, with the console tail, on stderr.

@@ -39,6 +39,7 @@
 #   netem_clear              remove it
 #   step TEXT                print "== <uptime> TEXT" (progress in the output)
 #   say TEXT                 print TEXT, and show it on the host at once
+#                            (unless $PAIR_SAY_QUIET is set: then only print)
 #   try_io SECS CMD...       run CMD with a deadline: status 0/1 as CMD's,
 #                            124 if it still runs after SECS (then left running)
 #
@@ -142,7 +143,7 @@ netem_clear() { /usr/bin/tc qdisc del dev eth0 root 2>/dev/null || true; }
 step() { echo "== $(cut -d' ' -f1 /proc/uptime) $*"; }
 say() {
 	echo "$*"
-	echo "$*" | sed 's/^/DMR-SAY: /' >/dev/ttyS1
+	[ -n "${PAIR_SAY_QUIET:-}" ] || echo "$*" | sed 's/^/DMR-SAY: /' >/dev/ttyS1
 }
 
 try_io() {

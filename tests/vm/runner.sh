@@ -8,14 +8,27 @@
 # `sh -e -x` in its own process group and work directory ($DMR_TMP) with a
 # timeout ("# timeout: N" header, default $DMR_TEST_TIMEOUT or 300 s), kill
 # what it left running, rmmod (failing rmmod = leftover reference), remove
-# leftover dm and loop devices, scan kmemleak (then clear it, so the next
-# test only sees its own leaks), and check dmesg for splats.
-# Prints "ok NAME" or "FAIL NAME: reason" with indented details, then
-# "N passed, N failed". Exits 1 iff a test failed.
+# leftover dm and loop devices, and check dmesg for splats. A test that
+# failed has its devices removed before rmmod, so a failing rmmod always
+# means a reference the module itself kept.
+#
+# Leaks are checked per group of $DMR_KMEMLEAK_GROUP tests (4): one
+# kmemleak scan after the group (a scan costs ~15 s under TCG). When the
+# group leaks, each of its tests is run again alone with a scan of its
+# own, and the leak is charged to the tests that leak alone (to every test
+# of the group if none does). The results of a group are printed once its
+# scan is done: "ok NAME" or "FAIL NAME: reason" with indented details,
+# then "N passed, N failed". Exits 1 iff a test failed.
+#
+# For the host's watchdog (vm-test.sh), every run of a test is framed by
+# "DMR-TEST: start NAME TIMEOUT" and "DMR-TEST: end NAME" lines, and the
+# hung-task detector is set to the test's timeout (the debug kernel
+# panics on a task blocked for longer, with its stack on the console).
 #
 # Environment (vm-test.sh passes these on from the host):
 #   DMR_TEST_TIMEOUT   default per-test timeout in seconds (300)
-#   DMR_KMEMLEAK=0     skip the kmemleak scan (saves ~15 s per test)
+#   DMR_KMEMLEAK=0     skip the kmemleak scans
+#   DMR_KMEMLEAK_GROUP tests per kmemleak scan (default 4; 1 = after each)
 #   DMR_XTRACE=0       run tests without -x
 #   DMR_VERBOSE=1      print the output of passing tests too
 export PATH=/usr/sbin:/usr/bin DM_DISABLE_UDEV=1
@@ -103,22 +116,23 @@ now() { cut -d' ' -f1 /proc/uptime; }
 # Timings go to the kernel console (the host's console.log), not the output.
 note() { echo "dmr-runner: $*" >/dev/console 2>/dev/null || true; }
 
-npass=0 nfail=0
-for name in "$@"; do
+# run_test NAME SUFFIX: run test NAME once (its files get SUFFIX: "" for
+# the first run, ".alone" for a leak re-run) and judge everything but
+# leaks. Sets r_setup r_dmesg r_tmo r_test r_rmmod; t_rm is when the
+# module was gone.
+run_test() {
+	name=$1 sfx=$2
 	file=$T/$name.sh
-	out=$RES/$name.out dm=$RES/$name.dmesg leaks=$RES/$name.kmemleak
-	: >"$out"; : >"$leaks"
+	out=$RES/$name$sfx.out dm=$RES/$name$sfx.dmesg
+	: >"$out"
 	rm -f $RES/$name.timeout
-	r_dmesg='' r_tmo='' r_test='' r_rmmod='' r_leak='' r_setup=''
-	if [ ! -f "$file" ]; then
-		echo "FAIL $name: no such test"
-		nfail=$((nfail + 1))
-		continue
-	fi
+	r_dmesg='' r_tmo='' r_test='' r_rmmod='' r_setup=''
 	tmo=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$file" | head -1)
 	tmo=${tmo:-${DMR_TEST_TIMEOUT:-300}}
 	# "# allow-dmesg: ERE" lines: expected kernel messages (rare).
 	allow=$(sed -n 's/^# allow-dmesg: *//p' "$file" | paste -sd'|')
+	[ ! -w /proc/sys/kernel/hung_task_timeout_secs ] || echo "$tmo" >/proc/sys/kernel/hung_task_timeout_secs
+	echo "DMR-TEST: start $name $tmo"
 
 	dmesg -c >/dev/null
 	t0=$(now) t1=''
@@ -146,6 +160,10 @@ for name in "$@"; do
 			r_test=$(why_failed "$out" $rc)
 		fi
 		cd /
+		# A test that failed may have stopped with its devices in place:
+		# remove them first, so rmmod only fails on a reference the
+		# module kept. A passing test must have removed its own.
+		[ -z "$r_tmo$r_test" ] || cleanup
 		if [ $have_mod = 1 ] && ! rmmod dm_replicator >$RES/rmmod.err 2>&1; then
 			r_rmmod="rmmod failed (leftover module reference): $(tail -n1 $RES/rmmod.err)"
 		fi
@@ -157,29 +175,6 @@ for name in "$@"; do
 	fi
 	t_rm=$(now)
 
-	if [ $have_kml = 1 ]; then
-		# kmemleak only reports objects older than 5 s at scan start.
-		# (debugfs files have no size: read them before testing -s.)
-		sleep_until "$(echo "$t_rm + 5.2" | bc)"
-		if ! echo scan >$KML 2>/dev/null; then
-			# kmemleak turned itself off (its dmesg line fails the test).
-			echo "# kmemleak stopped working during $name: later tests are not leak-checked"
-			have_kml=0
-		fi
-		[ $have_kml = 0 ] || cat $KML >"$leaks"
-		if [ -s "$leaks" ]; then
-			# A second scan drops objects that were only in flight.
-			sleep 1
-			echo scan >$KML
-			cat $KML >"$leaks"
-			if [ -s "$leaks" ]; then
-				r_leak="kmemleak: $(grep -c '^unreferenced object' "$leaks") unreferenced object(s), first: $(sed -n 's/^    \[<[0-9a-f]*>\] \([^ ]*\).*/\1/p' "$leaks" | grep -vE "$ALLOCATORS" | head -n1)"
-			fi
-		fi
-		# Reported objects are greyed: the next test sees only its own.
-		[ $have_kml = 0 ] || echo clear >$KML
-	fi
-
 	dmesg >"$dm"
 	if [ -n "$allow" ]; then
 		m=$(grep -E "$BAD" "$dm" | grep -v 'kmemleak: .*suspected memory leak' | grep -vE "$allow" | head -n1)
@@ -187,37 +182,129 @@ for name in "$@"; do
 		m=$(grep -E "$BAD" "$dm" | grep -v 'kmemleak: .*suspected memory leak' | head -n1)
 	fi
 	[ -z "$m" ] || r_dmesg="dmesg: $(echo "$m" | sed 's/^\[[ 0-9.]*\] //')"
+	echo "DMR-TEST: end $name"
+	note "$name$sfx: test ${t1:+$(echo "$t1 - $t0" | bc) s, checks $(echo "$t_rm - $t1" | bc) s}"
+	if [ $have_mod = 1 ] && [ -n "$r_rmmod$r_setup" ] && grep -q '^dm_replicator ' /proc/modules; then
+		return 1
+	fi
+	return 0
+}
 
-	t2=$(now)
-	note "$name: test ${t1:+$(echo "$t1 - $t0" | bc) s, checks $(echo "$t2 - $t1" | bc) s}"
-	reason=$r_setup
-	for r in "$r_dmesg" "$r_tmo" "$r_test" "$r_rmmod" "$r_leak"; do
-		[ -n "$reason" ] || reason=$r
-	done
-	if [ -z "$reason" ]; then
+# leak_scan SINCE FILE: kmemleak's report of objects left since uptime
+# SINCE into FILE (empty: no leak), then clear (reported objects are
+# greyed, so the next scan sees only new ones).
+leak_scan() {
+	: >"$2"
+	[ $have_kml = 1 ] || return 0
+	# kmemleak only reports objects older than 5 s at scan start.
+	# (debugfs files have no size: read them before testing -s.)
+	sleep_until "$(echo "$1 + 5.2" | bc)"
+	if ! echo scan >$KML 2>/dev/null; then
+		# kmemleak turned itself off (its dmesg line fails the test).
+		echo "# kmemleak stopped working: later tests are not leak-checked"
+		have_kml=0
+		return 0
+	fi
+	cat $KML >"$2"
+	if [ -s "$2" ]; then
+		# A second scan drops objects that were only in flight.
+		sleep 1
+		echo scan >$KML
+		cat $KML >"$2"
+	fi
+	echo clear >$KML
+}
+
+# leak_summary FILE: "N unreferenced object(s), first: FUNCTION"
+leak_summary() {
+	echo "$(grep -c '^unreferenced object' "$1") unreferenced object(s), first: $(sed -n 's/^    \[<[0-9a-f]*>\] \([^ ]*\).*/\1/p' "$1" | grep -vE "$ALLOCATORS" | head -n1)"
+}
+
+# report NAME: print the verdict of NAME from $RES/NAME.verdict (reasons,
+# one per line, the first is the headline) with its details.
+report() {
+	name=$1
+	if [ ! -s $RES/$name.verdict ]; then
 		echo "ok $name"
 		npass=$((npass + 1))
-		[ "${DMR_VERBOSE:-0}" = 0 ] || indent <"$out"
-	else
-		echo "FAIL $name: $reason"
-		nfail=$((nfail + 1))
-		for r in "$r_dmesg" "$r_tmo" "$r_test" "$r_rmmod" "$r_leak"; do
-			[ -z "$r" ] || [ "$r" = "$reason" ] || echo "    also: $r"
-		done
-		echo "    --- dmesg ---"
-		head -n 200 "$dm" | indent
-		[ "$(wc -l <"$dm")" -le 200 ] || echo "    ... ($(wc -l <"$dm") lines)"
-		if [ -s "$leaks" ]; then
-			echo "    --- kmemleak ---"
-			head -n 80 "$leaks" | indent
+		[ "${DMR_VERBOSE:-0}" = 0 ] || indent <$RES/$name.out
+		return
+	fi
+	echo "FAIL $name: $(head -n1 $RES/$name.verdict)"
+	nfail=$((nfail + 1))
+	tail -n +2 $RES/$name.verdict | sed 's/^/    also: /'
+	echo "    --- dmesg ---"
+	head -n 200 $RES/$name.dmesg | indent
+	[ "$(wc -l <$RES/$name.dmesg)" -le 200 ] || echo "    ... ($(wc -l <$RES/$name.dmesg) lines)"
+	if [ -s $RES/$name.kmemleak ]; then
+		echo "    --- kmemleak ---"
+		head -n 80 $RES/$name.kmemleak | indent
+	fi
+	echo "    --- output (last 100 lines) ---"
+	tail -n 100 $RES/$name.out | indent
+}
+
+# check_group NAMES...: the group's leak scan (and the re-runs that
+# attribute a leak), then the verdicts of its tests.
+check_group() {
+	g_leaks=$RES/group.kmemleak
+	leak_scan "$t_rm" $g_leaks
+	if [ -s $g_leaks ]; then
+		if [ $# = 1 ]; then
+			cp $g_leaks $RES/$1.kmemleak
+			echo "kmemleak: $(leak_summary $g_leaks)" >>$RES/$1.verdict
+		else
+			note "group $* leaks; each of its tests runs again alone"
+			alone=0
+			for n in "$@"; do
+				run_test "$n" .alone || break
+				leak_scan "$t_rm" $RES/$n.kmemleak
+				if [ -s $RES/$n.kmemleak ]; then
+					echo "kmemleak: $(leak_summary $RES/$n.kmemleak) (leaks when run alone)" >>$RES/$n.verdict
+					alone=1
+				fi
+			done
+			if [ $alone = 0 ]; then
+				for n in "$@"; do
+					cp $g_leaks $RES/$n.kmemleak
+					echo "kmemleak: $(leak_summary $g_leaks) in the group $* (no test leaks alone)" >>$RES/$n.verdict
+				done
+			fi
 		fi
-		echo "    --- output (last 100 lines) ---"
-		tail -n 100 "$out" | indent
+	fi
+	for n in "$@"; do
+		# The first reason is the headline; the verdict file keeps order.
+		sed -i '/^$/d' $RES/$n.verdict
+		report "$n"
+	done
+}
+
+# A task blocked for longer than its test's timeout is a hang: the
+# detector (set per test in run_test) looks every 10 s.
+[ ! -w /proc/sys/kernel/hung_task_check_interval_secs ] || echo 10 >/proc/sys/kernel/hung_task_check_interval_secs
+
+npass=0 nfail=0
+group='' gsize=0
+t_rm=$(now)
+for test in "$@"; do
+	if [ ! -f "$T/$test.sh" ]; then
+		echo "FAIL $test: no such test"
+		nfail=$((nfail + 1))
+		continue
+	fi
+	: >$RES/$test.kmemleak
+	run_test "$test" ''
+	printf '%s\n' "$r_setup" "$r_dmesg" "$r_tmo" "$r_test" "$r_rmmod" >$RES/$test.verdict
+	group="$group $test" gsize=$((gsize + 1))
+	if [ $gsize -ge "${DMR_KMEMLEAK_GROUP:-4}" ]; then
+		check_group $group
+		group='' gsize=0
 	fi
 	if [ $lockdep_was_on = 1 ] && ! lockdep_on; then
-		echo "# lockdep switched itself off during $name: later tests are not lock-checked"
+		echo "# lockdep switched itself off during $test: later tests are not lock-checked"
 		lockdep_was_on=0
 	fi
 done
+[ -z "$group" ] || check_group $group
 echo "$npass passed, $nfail failed"
 [ $nfail = 0 ]
