@@ -43,9 +43,9 @@ dmc create repl --table "0 1 replicator ringbuffer 3 $store 0 open blockdev 1 0"
 assert_eq "$(table_of repl)" "ringbuffer 3 $store 0 open blockdev 1 0" "explicit open"
 dmc remove repl
 
-# Malformed lines: each refused with its own reason.
+# Malformed lines: each refused with its own reason (checked in one go).
 ok="ringbuffer 4 $store 0 auto 65536"
-bad() { expect_refused bad "0 1 replicator $1" "replicator: $2"; }
+bad() { refuse_table bad "0 1 replicator $1" "replicator: $2"; }
 bad "" "Missing replication log type"
 bad "ringbuffer" "Too few replication log parameters"
 bad "ringbuffer x $store 0" "Invalid replication log parameter count"
@@ -78,5 +78,6 @@ bad "$ok blockdev 4 0 async ios 10k" "Fall-behind ios takes no unit"
 bad "$ok blockdev 4 0 async ios ten" "Invalid fall-behind value"
 bad "$ok blockdev 4 0 async ios 0" "Fall-behind value must not be 0"
 bad "$ok blockdev 4 0 async size 99999999999999999e" "Fall-behind value too large"
+expect_refusals
 
 dmc remove replog_store

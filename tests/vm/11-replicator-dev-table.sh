@@ -52,8 +52,8 @@ assert_eq "$(dmc status r1 | cut -d' ' -f4-)" "$ctl 1 replicating 2 0 A - 1 A 16
 # The replicator cannot go while its devices hold it.
 expect_fail dmc remove repl
 
-# Malformed lines, each refused with its own reason.
-bad() { expect_refused bad "0 32768 replicator-dev $1" "replicator-dev: $2"; }
+# Malformed lines, each refused with its own reason (checked in one go).
+bad() { refuse_table bad "0 32768 replicator-dev $1" "replicator-dev: $2"; }
 bad "" "Missing replicator device"
 bad "$ctl" "Missing device number"
 bad "$ctl x 0 1 $ld2 nolog 0" "Invalid device number"
@@ -78,7 +78,8 @@ bad "$ctl 7 0 1 $ld2 nolog 0 1 1 $rd2 disk 2 /dev/nonexistent 2048" "Cannot crea
 bad "$ld 7 0 1 $ld2 nolog 0" "Device is not a replicator"
 bad "/dev/nonexistent 7 0 1 $ld2 nolog 0" "Cannot open replicator control device"
 bad "$ctl 1 0 1 $ld nolog 0" "Device number is bound to another local device"
-expect_refused bad "0 65536 replicator-dev $ctl 7 0 1 $ld2 nolog 0 1 1 $rd2 core 1 2048" "replicator-dev: Remote device is smaller than the replicated device"
+refuse_table bad "0 65536 replicator-dev $ctl 7 0 1 $ld2 nolog 0 1 1 $rd2 core 1 2048" "replicator-dev: Remote device is smaller than the replicated device"
+expect_refusals
 
 dmc remove r1
 dmc remove r0

@@ -29,19 +29,20 @@ expect_msg_refused repl "message refused: Fall-behind limit not allowed on a syn
 dmc message repl 0 slink del 2
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100" "slink del"
 
-expect_msg_refused repl "message refused: Site link still has devices" slink del 1
-expect_msg_refused repl "message refused: Site link does not exist" slink del 9
-expect_msg_refused repl "message refused: Site link already exists" slink add blockdev 1 1
-expect_msg_refused repl "message refused: Site link 0 cannot be added or deleted by message" slink del 0
-expect_msg_refused repl "message refused: Site link does not exist" slink message 9 policy sync
-expect_msg_refused repl "message refused: Unknown site link policy" slink message 1 policy fast
-expect_msg_refused repl "message refused: Unknown site link command" slink rename 1
-expect_msg_refused repl "message refused: Unknown message" explode
-expect_msg_refused repl "message refused: Only all may follow start or stop" start now
-expect_msg_refused repl "message refused: Unknown statistics argument" statistics maybe
-expect_msg_refused repl "message refused: Replication log does not fit on its device" replog resize 999999
-expect_msg_refused repl "message refused: Replication log size must be at least 2048 sectors" replog resize 10
-expect_msg_refused repl "message refused: Unknown replication log command" replog shrink
+refuse_msg repl "message refused: Site link still has devices" slink del 1
+refuse_msg repl "message refused: Site link does not exist" slink del 9
+refuse_msg repl "message refused: Site link already exists" slink add blockdev 1 1
+refuse_msg repl "message refused: Site link 0 cannot be added or deleted by message" slink del 0
+refuse_msg repl "message refused: Site link does not exist" slink message 9 policy sync
+refuse_msg repl "message refused: Unknown site link policy" slink message 1 policy fast
+refuse_msg repl "message refused: Unknown site link command" slink rename 1
+refuse_msg repl "message refused: Unknown message" explode
+refuse_msg repl "message refused: Only all may follow start or stop" start now
+refuse_msg repl "message refused: Unknown statistics argument" statistics maybe
+refuse_msg repl "message refused: Replication log does not fit on its device" replog resize 999999
+refuse_msg repl "message refused: Replication log size must be at least 2048 sectors" replog resize 10
+refuse_msg repl "message refused: Unknown replication log command" replog shrink
+expect_refusals
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 4 1 asynchronous ios 100" "refused messages changed nothing"
 
 # Log resize shows in the table and the status.
@@ -95,17 +96,17 @@ wait_eq "2 0 A - 1 A 32/32" "status after device add and its initial copy" eval 
 assert_eq "$(sha /dev/mapper/r0 256)" "$sum" "data intact across device changes"
 assert_eq "$(sha /dev/ram2 65536)" "$(sha /dev/ram1 65536)" "added device equals the local one after its initial copy"
 
-expect_msg_refused r0 "message refused: Device already on this site link" device add $ctl 0 1 1 /dev/ram3 core 1 2048
-expect_msg_refused r0 "message refused: Replicator device or device number does not match this device" device add $ctl 5 1 1 /dev/ram3 core 1 2048
-expect_msg_refused r0 "message refused: Site link 0 device cannot be added or deleted by message" device del 0
-expect_msg_refused r0 "message refused: No device on this site link" device del 7
-expect_msg_refused r0 "message refused: Unknown device command" device swap 1
-expect_msg_refused r0 "message refused: Too many message arguments" stop all
+refuse_msg r0 "message refused: Device already on this site link" device add $ctl 0 1 1 /dev/ram3 core 1 2048
+refuse_msg r0 "message refused: Replicator device or device number does not match this device" device add $ctl 5 1 1 /dev/ram3 core 1 2048
+refuse_msg r0 "message refused: Site link 0 device cannot be added or deleted by message" device del 0
+refuse_msg r0 "message refused: No device on this site link" device del 7
+refuse_msg r0 "message refused: Unknown device command" device swap 1
+refuse_msg r0 "message refused: Too many message arguments" stop all
 
 # A reload may not drop a site link that still has devices.
-dmesg_mark
-expect_fail dmc reload repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 65536 blockdev 1 0"
-expect_dmesg "replicator: A removed site link still has devices"
+refuse_cmd "replicator: A removed site link still has devices" \
+	dmc reload repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 65536 blockdev 1 0"
+expect_refusals
 dmc reload repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 65536 blockdev 1 0 blockdev 2 1 sync blockdev 1 5"
 dmc resume repl
 assert_eq "$(rtable)" "blockdev 1 0 blockdev 2 1 synchronous blockdev 1 5" "reloaded site links"

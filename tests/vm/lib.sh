@@ -30,6 +30,34 @@
 #                            time went)
 #   fail MSG                 fail the test with "error: MSG"
 #
+# Refusals (a table or message the target must refuse, with a reason in the
+# kernel log). Each command runs at once and must fail at once (else the
+# test fails there, naming it); the kernel log is checked later, for a whole
+# run of refusals with one dmesg and one awk (each process start costs
+# ~0.5 s under TCG):
+#   refuse_table NAME TABLE TEXT
+#                            `dmc create NAME --table TABLE` fails
+#   refuse_msg NAME TEXT MESSAGE...
+#                            `dmc message NAME 0 MESSAGE...` fails
+#   refuse_cmd TEXT CMD...   CMD fails (e.g. a dmc reload)
+#   expect_refusals          for each refusal recorded since the last check:
+#                            the kernel log lines from its mark up to the next
+#                            mark contain its TEXT (fixed string; waits up to
+#                            $DMR_DMESG_WAIT, 2, s for late lines), and no
+#                            device refused by refuse_table exists (one
+#                            dmsetup ls). Then forgets them. Call it after
+#                            each run of refusals, before anything that
+#                            depends on the state they left (a status, a
+#                            table), and before the test ends: unchecked
+#                            refusals are not checked at all.
+#   expect_refused NAME TABLE TEXT
+#                            refuse_table, then expect_refusals
+#   expect_msg_refused NAME TEXT MESSAGE...
+#                            refuse_msg, then expect_refusals
+# Each refusal writes a mark as dmesg_mark does, so expect_dmesg after it
+# looks at the log since the latest refusal. Call them directly, not in a
+# subshell ($(...), a pipeline): they set variables.
+#
 # The runner runs each test with `sh -e -x` in $DMR_TMP (a fresh directory on
 # tmpfs); pipefail is on too. Remember that -e is off inside `if`, `&&`,
 # `||`, `!` and in functions called from them.
@@ -188,24 +216,126 @@ table_of() {
 	dmc table "${1:?table_of NAME}" | cut -d' ' -f4-
 }
 
-# expect_refused NAME TABLE TEXT
-#                            creating NAME with TABLE fails, the kernel log
-#                            gives TEXT, and no device NAME is left behind
-expect_refused() {
+# Refusals: see the top. A record per refusal in $_dmr_refusals,
+# "<mark>\t<text>\t<what>"; the names refuse_table refused in
+# $_dmr_refusals.devs, one a line.
+_dmr_refusals=$DMR_TMP/dmr-refusals.$$
+_dmr_tab='	'
+_dmr_nl='
+'
+
+# _dmr_refuse DEV TEXT WHAT CMD...
+#                            mark the kernel log, record the refusal, run CMD:
+#                            it must fail. DEV (if not empty) must not exist
+#                            afterwards; WHAT names the refusal in errors.
+_dmr_refuse() {
+	local dev=$1 text=$2 what=$3
+	shift 3
+	[ -n "$text" ] || fail "refusal without an expected text: $what"
+	case $text$what in
+	*"$_dmr_tab"* | *"$_dmr_nl"*) fail "refusal with a tab or newline in its text or command: $what" ;;
+	esac
 	dmesg_mark
-	expect_fail dmc create "$1" --table "$2"
-	expect_dmesg "$3"
-	if dmc info "$1" >/dev/null 2>&1; then
-		fail "device $1 left behind after a refused table"
+	printf '%s\t%s\t%s\n' "$_dmr_mark" "$text" "$what" >>"$_dmr_refusals" ||
+		fail "cannot record a refusal in $_dmr_refusals"
+	if [ -n "$dev" ]; then
+		echo "$dev" >>"$_dmr_refusals.devs" || fail "cannot record a refusal in $_dmr_refusals.devs"
 	fi
+	if "$@"; then
+		fail "expected to fail: $what"
+	fi
+	return 0
 }
 
-# expect_msg_refused NAME TEXT MESSAGE...
-#                            the message fails and the kernel log gives TEXT
-expect_msg_refused() {
-	local name=$1 text=$2
+refuse_table() {
+	_dmr_refuse "${1:?refuse_table NAME TABLE TEXT}" "${3:?refuse_table NAME TABLE TEXT}" \
+		"dmc create $1 --table '$2'" dmc create "$1" --table "$2"
+}
+
+refuse_msg() {
+	local name=${1:?refuse_msg NAME TEXT MESSAGE...} text=${2:?refuse_msg NAME TEXT MESSAGE...}
 	shift 2
-	dmesg_mark
-	expect_fail dmc message "$name" 0 "$@"
-	expect_dmesg "$text"
+	_dmr_refuse "" "$text" "dmc message $name 0 $*" dmc message "$name" 0 "$@"
+}
+
+refuse_cmd() {
+	local text=${1:?refuse_cmd TEXT CMD...}
+	shift
+	[ $# -gt 0 ] || fail "refuse_cmd TEXT CMD..."
+	_dmr_refuse "" "$text" "$*" "$@"
+}
+
+# Over the records, then a copy of the kernel log: exit 0 if each refusal's
+# text is on a line after its mark and before the next mark (any
+# "dmr-mark-"); else print why the first one that is not fails, then the log
+# from its mark (30 lines), and exit 1.
+_dmr_refusals_awk='
+BEGIN { FS = "\t" }
+FNR == NR {
+	n++; mark[n] = $1; text[n] = $2; what[n] = $3
+	if ($1 in id) dup = $1
+	id[$1] = n
+	next
+}
+{ nl++; line[nl] = $0 }
+p = index($0, "dmr-mark-") {
+	m = substr($0, p); sub(/[ \t\r]+$/, "", m)
+	cur = 0
+	if (m in id) { cur = id[m]; start[cur] = nl }
+	next
+}
+cur && index($0, text[cur]) { found[cur] = 1 }
+END {
+	if (dup != "") { print "expect_refusals: mark " dup " recorded twice (a refusal in a subshell?)"; exit 1 }
+	for (i = 1; i <= n; i++) {
+		if (!(i in start)) why = "its mark " mark[i] " is not in the kernel log"
+		else if (!found[i]) why = "no kernel log line after its mark contains \047" text[i] "\047"
+		else continue
+		print "expect_refusals: " what[i] ": " why
+		if (i in start) for (j = start[i]; j <= nl && j < start[i] + 30; j++) print line[j]
+		exit 1
+	}
+}'
+
+expect_refusals() {
+	local f=$_dmr_refusals i=0 tries why ls dev
+	[ -s "$f" ] || fail "expect_refusals: no refusal recorded since the last check"
+	tries=$((${DMR_DMESG_WAIT:-2} * 5))
+	# The log is read again only while a text is missing (a late line).
+	while :; do
+		dmesg >"$f.log" || fail "expect_refusals: dmesg failed"
+		if awk "$_dmr_refusals_awk" "$f" "$f.log" >"$f.why"; then
+			break
+		fi
+		i=$((i + 1))
+		if [ $i -gt $tries ]; then
+			read -r why <"$f.why" || why="expect_refusals: awk failed"
+			echo "kernel log from the mark of the first refusal that fails:" >&2
+			sed 1d "$f.why" >&2
+			fail "$why"
+		fi
+		sleep 0.2
+	done
+	# No device left behind: one listing for all of them ("NAME<spaces>\t(...)"
+	# lines, or "No devices found").
+	if [ -s "$f.devs" ]; then
+		ls=$(dmc ls) || fail "expect_refusals: dmsetup ls failed"
+		while read -r dev; do
+			case $_dmr_nl$ls in
+			*"$_dmr_nl$dev "* | *"$_dmr_nl$dev$_dmr_tab"*) fail "device $dev left behind after a refused table" ;;
+			esac
+		done <"$f.devs"
+	fi
+	: >"$f"
+	: >"$f.devs"
+}
+
+expect_refused() {
+	refuse_table "$@"
+	expect_refusals
+}
+
+expect_msg_refused() {
+	refuse_msg "$@"
+	expect_refusals
 }
