@@ -267,7 +267,12 @@ vm_explain_death() {
 	local why
 	case $VM_STATUS in
 	setup) return ;;
-	timeout) why="killed after ${1:-?} s (host timeout)" ;;
+	timeout)
+		if [ -n "${VM_WD:-}" ] && [ -f "$VM_WD/killed" ]; then
+			why="killed by the host's watchdog"
+		else
+			why="killed after ${1:-?} s (host timeout)"
+		fi ;;
 	*) why="ended without reporting an exit status" ;;
 	esac
 	vm_log "guest $why; last kernel console lines ($VM_LOG/console.log):"

@@ -35,6 +35,12 @@ dmc remove dmr-sanity-off
 # The status and table interfaces answer.
 dmc table dmr-sanity | grep -F "0 $n linear"
 dmc status dmr-sanity | grep -F "0 $n linear"
+# lib.sh's status reader (dmstat) prints what dmsetup prints, and fails
+# on a device that does not exist.
+[ -x /usr/bin/dmstat ] || fail "no /usr/bin/dmstat (vm-test.sh builds it from tests/vm/dmstat.c)"
+assert_eq "$(dmstat dmr-sanity)" "$(dmc status dmr-sanity)" "dmstat status"
+assert_eq "$(dmstat -t dmr-sanity)" "$(dmc table dmr-sanity)" "dmstat table"
+expect_fail dmstat dmr-no-such-device
 
 # Async direct I/O with verification (libaio needs CONFIG_AIO).
 fio --name=sanity --filename=$dev --rw=randwrite --bs=4k --size=1M \

@@ -15,6 +15,9 @@ dmc create r1 --table "0 65536 replicator-dev $ctl 1 0 1 /dev/ram2 nolog 0"
 
 # Fresh log: head = next = 1, nothing written.
 assert_eq "$(dmc status repl | cut -d' ' -f4-)" "replicating 0/65512 1 0 S,0,0 8 A 1 1 0 0 0 0 0" "status of a fresh log"
+# The status reader of the polling helpers agrees with dmsetup.
+assert_eq "$(dm_status repl)" "$(dmc status repl)" "dm_status of the replicator"
+assert_eq "$(dm_status r1)" "$(dmc status r1)" "dm_status of a replicator-dev"
 
 # Data reads back and is on the local device.
 sum=$(rand_write /dev/mapper/r0 4096 1000)
