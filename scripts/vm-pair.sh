@@ -274,12 +274,11 @@ tc_dist=/usr/lib/x86_64-linux-gnu/tc
 # The host's watchdog (vm.sh): a hung test costs its timeout plus slack;
 # the tests after it run in a new primary guest (and a new DR).
 vm_wd_start
-declare -A seen=()
-npass=0 nfail=0 pboots=0
-todo=("${names[@]}")
-while [ ${#todo[@]} -gt 0 ]; do
+pboots=0
+VM_TODO=("${names[@]}")
+while [ ${#VM_TODO[@]} -gt 0 ]; do
 	pboots=$((pboots + 1))
-	[ $pboots = 1 ] || args=$(IFS=,; echo "${todo[*]}")
+	[ $pboots = 1 ] || args=$(IFS=,; echo "${VM_TODO[*]}")
 	vm_wd_arm
 	vm_boot test "$args" "$limit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
 		"$DMR_TOP/tests/vm/runner.sh=/tests/runner.sh" \
@@ -291,45 +290,9 @@ while [ ${#todo[@]} -gt 0 ]; do
 
 	# What the primary reported, without the requests and its closing line.
 	grep -vE '^DMR-(PAIR|SAY|TEST): |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
-		"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
-		esac
-	done <"$out"
-	left=()
-	for n in "${todo[@]}"; do [ -n "${seen[$n]:-}" ] || left+=("$n"); done
-	todo=("${left[@]+"${left[@]}"}")
-	[ ${#todo[@]} -gt 0 ] || break
-
-	cur=$(vm_wd_current "$out")
-	vm_explain_death "$limit"
-	if ! why=$(vm_wd_why); then
-		case $VM_STATUS in
-		setup) why="no guest (setup failed)" ;;
-		timeout) why="primary hung: host timeout after $limit s" ;;
-		exited) why="runner exited with $VM_RC without reporting" ;;
-		*) why="primary died" ;;
-		esac
-	fi
-	d=$(vm_death_reason)
-	[ -z "$d" ] || why="$why: $d"
-	if [ -n "$cur" ] && [ -z "${seen[$cur]:-}" ]; then
-		echo "FAIL $cur: $why"
-		seen[$cur]=1
-		nfail=$((nfail + 1))
-		left=()
-		for n in "${todo[@]}"; do [ "$n" = "$cur" ] || left+=("$n"); done
-		todo=("${left[@]+"${left[@]}"}")
-		[ ${#todo[@]} = 0 ] || echo "# booting a new primary for ${todo[*]}"
-		continue
-	fi
-	for n in "${todo[@]}"; do
-		echo "FAIL $n: $why"
-		nfail=$((nfail + 1))
-	done
-	break
+	vm_tally "$out"
+	[ ${#VM_TODO[@]} = 0 ] || vm_blame "$out" "$limit" primary || break
 done
 echo "# pair run: $(cat "$run/dr.boots") DR boot(s) with $ndisks disk(s), $(($(date +%s) - t_start)) s; logs in $run"
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+echo "$VM_PASS passed, $VM_FAIL failed"
+[ "$VM_FAIL" = 0 ]

@@ -141,19 +141,18 @@ VM_LINE_HOOK=vm_wd_line
 VM_HIDE_RE='^DMR-TEST: |^[0-9]+ passed, [0-9]+ failed$'
 
 # --- the boots -----------------------------------------------------------
-declare -A seen=()
-npass=0 nfail=0 boots=0
-todo=("${names[@]}")
-while [ ${#todo[@]} -gt 0 ]; do
+boots=0
+VM_TODO=("${names[@]}")
+while [ ${#VM_TODO[@]} -gt 0 ]; do
 	boots=$((boots + 1))
 	limit=600 # boot under TCG with the debug kernel, plus slack
-	for n in "${todo[@]}"; do
+	for n in "${VM_TODO[@]}"; do
 		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
 		limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + VM_WD_SLACK + 30))
 	done
 	limit=${DMR_TIMEOUT:-$limit}
 	vm_wd_arm
-	args=$(IFS=,; echo "${todo[*]}")
+	args=$(IFS=,; echo "${VM_TODO[*]}")
 	vm_boot test "$args" "$limit" || true
 	vm_wd_disarm
 	out=$VM_LOG/output.log
@@ -163,61 +162,13 @@ while [ ${#todo[@]} -gt 0 ]; do
 		awk '{ printf "%s %d\n", $1, $2 + $3 + 0.5 }' >>"$times" 2>/dev/null || true
 	tail -n 200 "$times" >"$times.tmp" 2>/dev/null && mv "$times.tmp" "$times"
 
-	# What the guest reported.
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) seen[${line#ok }]=1; npass=$((npass + 1)) ;;
-		"FAIL "*:*) n=${line#FAIL }; seen[${n%%:*}]=1; nfail=$((nfail + 1)) ;;
-		esac
-	done <"$out"
-	left=()
-	for n in "${todo[@]}"; do [ -n "${seen[$n]:-}" ] || left+=("$n"); done
-	todo=("${left[@]+"${left[@]}"}")
-	if [ ${#todo[@]} = 0 ]; then
-		# Every test reported; a guest that died afterwards (during
-		# reboot) changes nothing.
-		[ -z "${DMR_VERBOSE:-}" ] || vm_log "logs in $VM_LOG"
-		break
-	fi
-
-	# The guest hung, died, or the runner broke. The test that had
-	# started and not ended is the one to blame.
-	cur=$(vm_wd_current "$out")
-	vm_explain_death "$limit"
-	if ! why=$(vm_wd_why); then
-		case $VM_STATUS in
-		setup) why="no guest (setup failed)" ;;
-		timeout) why="guest hung: host timeout after $limit s" ;;
-		exited) why="runner exited with $VM_RC without reporting" ;;
-		*) why="guest died" ;;
-		esac
-	fi
-	d=$(vm_death_reason)
-	[ -z "$d" ] || why="$why: $d"
-	if [ -n "$cur" ] && [ -z "${seen[$cur]:-}" ]; then
-		echo "FAIL $cur: $why"
-		echo "    (logs in $VM_LOG)"
-		seen[$cur]=1
-		nfail=$((nfail + 1))
-		left=()
-		for n in "${todo[@]}"; do [ "$n" = "$cur" ] || left+=("$n"); done
-		todo=("${left[@]+"${left[@]}"}")
-		[ ${#todo[@]} = 0 ] || echo "# booting a new guest for ${todo[*]}"
-		continue
-	fi
-	# No test to blame (boot, or the checks between tests): fail the rest.
-	first=1
-	for n in "${todo[@]}"; do
-		if [ $first = 1 ]; then
-			echo "FAIL $n: $why"
-			first=0
-		else
-			echo "FAIL $n: not run ($why)"
-		fi
-		nfail=$((nfail + 1))
-	done
-	break
+	vm_tally "$out"
+	# Every test reported (a guest that died afterwards, during reboot,
+	# changes nothing), or the one that hung is failed and a new guest
+	# runs the rest.
+	[ ${#VM_TODO[@]} = 0 ] || vm_blame "$out" "$limit" guest || break
 done
+[ -z "${DMR_VERBOSE:-}" ] || vm_log "logs in $VM_LOG"
 [ "$boots" = 1 ] || echo "# $boots guest boots"
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ]
+echo "$VM_PASS passed, $VM_FAIL failed"
+[ "$VM_FAIL" = 0 ]

@@ -262,6 +262,66 @@ vm_wd_why() {
 	fi
 }
 
+# --- runs that survive a hang -------------------------------------------
+# A suite that boots again after a hung or dead guest keeps its state in
+# VM_TODO (the tests still to report), VM_SEEN (reported), VM_PASS and
+# VM_FAIL. vm_tally OUT counts the "ok"/"FAIL" lines of the output log OUT
+# and drops the reported tests from VM_TODO. vm_blame OUT LIMIT WHO, after
+# a boot that left tests unreported: fails the test that started and did
+# not end (WHO is "guest" or "primary", for the reason) and returns 0, so
+# the caller boots again for the rest; with no test to blame it fails the
+# rest and returns 1.
+declare -A VM_SEEN=()
+VM_TODO=() VM_PASS=0 VM_FAIL=0
+vm_tally() {
+	local line n left=()
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) VM_SEEN[${line#ok }]=1; VM_PASS=$((VM_PASS + 1)) ;;
+		"FAIL "*:*) n=${line#FAIL }; VM_SEEN[${n%%:*}]=1; VM_FAIL=$((VM_FAIL + 1)) ;;
+		esac
+	done <"$1"
+	for n in "${VM_TODO[@]}"; do [ -n "${VM_SEEN[$n]:-}" ] || left+=("$n"); done
+	VM_TODO=("${left[@]+"${left[@]}"}")
+}
+vm_blame() {
+	local out=$1 limit=$2 who=$3 cur why d n first=1 left=()
+	cur=$(vm_wd_current "$out")
+	vm_explain_death "$limit"
+	if ! why=$(vm_wd_why); then
+		case $VM_STATUS in
+		setup) why="no guest (setup failed)" ;;
+		timeout) why="$who hung: host timeout after $limit s" ;;
+		exited) why="runner exited with $VM_RC without reporting" ;;
+		*) why="$who died" ;;
+		esac
+	fi
+	d=$(vm_death_reason)
+	[ -z "$d" ] || why="$why: $d"
+	if [ -n "$cur" ] && [ -z "${VM_SEEN[$cur]:-}" ]; then
+		echo "FAIL $cur: $why"
+		echo "    (logs in $VM_LOG)"
+		VM_SEEN[$cur]=1
+		VM_FAIL=$((VM_FAIL + 1))
+		for n in "${VM_TODO[@]}"; do [ "$n" = "$cur" ] || left+=("$n"); done
+		VM_TODO=("${left[@]+"${left[@]}"}")
+		[ ${#VM_TODO[@]} = 0 ] || echo "# booting a new $who for ${VM_TODO[*]}"
+		return 0
+	fi
+	# No test to blame (the boot, or the checks between tests).
+	for n in "${VM_TODO[@]}"; do
+		if [ $first = 1 ]; then
+			echo "FAIL $n: $why"
+			first=0
+		else
+			echo "FAIL $n: not run ($why)"
+		fi
+		VM_FAIL=$((VM_FAIL + 1))
+	done
+	VM_TODO=()
+	return 1
+}
+
 # Print why the guest did not report, with the console tail, on stderr.
 vm_explain_death() {
 	local why
