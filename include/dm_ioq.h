@@ -15,6 +15,11 @@
 
 #include <linux/types.h>
 
+/* Bytes of the target's per-bio data the queue uses. */
+#define DMR_PER_BIO_BYTES 16
+/* Pages of the largest write the target takes (its max_io_len). */
+#define DMR_STABLE_MAX_PAGES 32
+
 struct bio;
 struct block_device;
 struct dmr_ioq;
@@ -37,6 +42,15 @@ void dmr_ioq_quiesce(struct dmr_ioq *q);
 /* Number of bios of the queue in flight. */
 unsigned int dmr_ioq_inflight(struct dmr_ioq *q);
 
+/* Copy the data of user bio bio (when data is set and it has any) into
+ * pages of the queue: its log write and local write then use the copy,
+ * so what is checksummed, logged and applied are the same bytes whatever
+ * the submitter does with its buffer. Returns the CRC-32C register
+ * (seeded with ~0, not inverted) of the copy; ~0 without data. May
+ * sleep; never fails. */
+u32 dmr_io_stabilize(struct dmr_ioq *q, struct bio *bio, int data);
+/* End a user bio with status, freeing its stable copy. */
+void dmr_user_bio_end(struct bio *bio, u8 status);
 /* Append a user bio to the deferred list and kick work item 0. */
 void dmr_ioq_defer(struct dmr_ioq *q, struct bio *bio);
 /* The first deferred bio, left on the list (NULL if none). */
@@ -52,11 +66,12 @@ unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev);
  * with nr_vecs 0). Never fails (mempool-backed, GFP_NOIO). */
 struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
 		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag);
-/* A clone of user bio src (same device and sector) without REQ_PREFLUSH
- * and REQ_FUA; src is remembered as the clone's origin. */
+/* A clone of user bio src (same device and sector, the data of its
+ * stable copy) without REQ_PREFLUSH and REQ_FUA; src is remembered as
+ * the clone's origin. */
 struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag);
 /* Write one log entry: the 4096-byte header block hdr, then the data of
- * src (NULL for none) padded to whole 4 KiB blocks, from sector on,
+ * user bio src (its stable copy; NULL for none) padded to whole 4 KiB blocks, from sector on,
  * as one bio of the queue plus bios chained to it. Submits. */
 void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
 			u64 sector, const void *hdr, struct bio *src, u64 tag);

@@ -23,9 +23,10 @@
 # DMR_VM_SHARD=K/N runs only the K-th of N such groups (scripts/test.sh
 # uses it to interleave suites). DMR_TEST_TIMEOUT, DMR_KMEMLEAK,
 # DMR_KMEMLEAK_GROUP, DMR_XTRACE and DMR_VERBOSE are passed on to the
-# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter is
-# built here (cargo, release), and /usr/bin/ulogd (gcc, static, from
-# tests/vm/ulogd.c). Other settings: see vm.sh.
+# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter
+# and /usr/bin/replog are built here (cargo, release), and the static C
+# tools of tests/vm (ulogd, dmstat, unstable; gcc). Other settings: see
+# vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -46,14 +47,14 @@ else
 fi
 [ ${#names[@]} -gt 0 ] || { echo "vm-test.sh: no tests in $tdir" >&2; exit 2; }
 
-# The guest gets crashwriter (the write-order test's load and checker):
-# the release build, as the crash test ships it. A no-op cargo build takes
-# a fraction of a second and leaves the binary, so the cached initramfs
-# overlay stays valid.
+# The guest gets crashwriter (the write-order test's load and checker)
+# and replog (log checks): the release builds, as the crash test ships
+# them. A no-op cargo build takes a fraction of a second and leaves the
+# binaries, so the cached initramfs overlay stays valid.
 targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
 cargo_log=$(mktemp)
-if (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter) >"$cargo_log" 2>&1; then
-	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$targetdir/release/crashwriter"
+if (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter -p replog) >"$cargo_log" 2>&1; then
+	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$targetdir/release/crashwriter $targetdir/release/replog"
 	export DMR_GUEST_BINS
 else
 	vm_log "cargo build of crashwriter failed; tests that use it will fail:"
@@ -61,10 +62,12 @@ else
 fi
 rm -f "$cargo_log"
 
-# ...and ulogd (the dm-log-userspace server of 34-userspace-log) and
-# dmstat (lib.sh's status reader), static C tools (vm.sh).
+# ...and ulogd (the dm-log-userspace server of 34-userspace-log), dmstat
+# (lib.sh's status reader) and unstable (35-stable-data's writer), static
+# C tools (vm.sh).
 vm_guest_tool ulogd
 vm_guest_tool dmstat
+vm_guest_tool unstable
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.

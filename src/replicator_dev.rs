@@ -27,6 +27,8 @@ use kernel::sync::{Arc, Mutex};
 /// Largest bio the target takes, in sectors (128 KiB): a log entry is a
 /// header block plus the data, and must fit the smallest log many times.
 const MAX_IO_SECTORS: u64 = 256;
+// Every write is copied into stable pages before it is logged.
+const _: () = assert!(MAX_IO_SECTORS <= crate::dm::MAX_STABLE_SECTORS);
 
 /// A remote device: the table's reference, and the device with its dirty
 /// log as the replication log uses it.
@@ -274,6 +276,12 @@ impl Target for ReplicatorDev {
             e
         })?;
         for (nr, r) in self.remotes.lock().iter() {
+            // Attaching marks and flushes regions: the dirty log must have
+            // read (or, when new, written) its state first.
+            r.remote.log.resume().map_err(|e| {
+                pr_err!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
+                e
+            })?;
             self.group.replog.attach_remote(r.remote.clone()).map_err(|e| {
                 pr_err!("replicator-dev {}: cannot replicate to site link {}: {:?}\n", self.dev_nr, nr, e);
                 e
@@ -291,13 +299,7 @@ impl Target for ReplicatorDev {
         }
     }
 
-    fn resume(&self) {
-        for (nr, r) in self.remotes.lock().iter() {
-            if let Err(e) = r.remote.log.resume() {
-                pr_warn!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
-            }
-        }
-    }
+
 
     fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
         let remotes = self.remotes.lock();

@@ -114,10 +114,4 @@ impl Bio {
         // SAFETY: the bio is valid and owned by us.
         unsafe { bindings::dmr_bio_zero_fill(self.as_raw()) }
     }
-
-    /// CRC-32C register update over the bio's data.
-    pub(crate) fn crc32c(&self, seed: u32) -> u32 {
-        // SAFETY: the bio is valid; its pages are readable until it ends.
-        unsafe { bindings::dmr_bio_crc32c(self.as_raw(), seed) }
-    }
 }

@@ -7,22 +7,32 @@ use super::bindings;
 use super::status::StatusWriter;
 use super::target::StatusType;
 use core::ptr::NonNull;
+use kernel::new_mutex;
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
+use kernel::sync::Mutex;
 
 /// A dirty log created by `dm_dirty_log_create`; destroyed when dropped.
+///
+/// The `core` and `disk` logs do no locking of their own (dm-raid1 calls
+/// them from one thread), while this log is used by the replication log's
+/// work items and by target callbacks: every operation holds `lock`. The
+/// lock also holds whether the log is resumed, so the first resume after
+/// a suspend happens once, before anything marks or flushes regions.
 ///
 /// # Invariants
 ///
 /// `log` is a live dirty log whose `type_` table is valid, created on a
-/// target that outlives it.
+/// target that outlives it; its operations are called only under `lock`.
 pub(crate) struct DirtyLog {
     log: NonNull<bindings::dm_dirty_log>,
+    lock: Pin<KBox<Mutex<bool>>>,
 }
 
-// SAFETY: dirty log operations are callable from any process context; the
-// dirty-log implementations lock internally.
+// SAFETY: dirty log operations are callable from any process context, and
+// are serialised by `lock`.
 unsafe impl Send for DirtyLog {}
-// SAFETY: see `Send`; the shared methods call thread-safe operations.
+// SAFETY: see `Send`.
 unsafe impl Sync for DirtyLog {}
 
 impl DirtyLog {
@@ -38,6 +48,7 @@ impl DirtyLog {
     ) -> Result<Self> {
         let name = super::args::to_cstring(type_name)?;
         let mut argv = CArgv::new(params)?;
+        let lock = KBox::pin_init(new_mutex!(false), GFP_KERNEL)?;
         // SAFETY: `name` and `argv` are NUL-terminated and alive for the
         // call; the caller guarantees `ti`. No flush callback is needed.
         let log = unsafe {
@@ -49,7 +60,12 @@ impl DirtyLog {
                 argv.argv(),
             )
         };
-        NonNull::new(log).map(|log| Self { log }).ok_or(EINVAL)
+        NonNull::new(log).map(|log| Self { log, lock }).ok_or(EINVAL)
+    }
+
+    /// Holds the log for a sequence of operations.
+    fn locked(&self) -> Guard<'_, bool, MutexBackend> {
+        self.lock.lock()
     }
 
     fn ty(&self) -> &bindings::dm_dirty_log_type {
@@ -66,20 +82,30 @@ impl DirtyLog {
         }
     }
 
-    /// Tell the log the device resumes: a `disk` log reads or writes its
-    /// on-disk state here.
+    /// Tell the log the device resumes, once after each suspend: a `disk`
+    /// log reads or writes its on-disk state here.
     pub(crate) fn resume(&self) -> Result {
-        match self.ty().resume {
-            // SAFETY: calling the log's own operation on the live log.
+        let mut resumed = self.locked();
+        if *resumed {
+            return Ok(());
+        }
+        let r = match self.ty().resume {
+            // SAFETY: calling the log's own operation on the live log,
+            // under its lock.
             Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
             None => Ok(()),
-        }
+        };
+        *resumed = r.is_ok();
+        r
     }
 
     /// Tell the log the device is suspended: a `disk` log writes itself out.
     pub(crate) fn postsuspend(&self) -> Result {
+        let mut resumed = self.locked();
+        *resumed = false;
         match self.ty().postsuspend {
-            // SAFETY: calling the log's own operation on the live log.
+            // SAFETY: calling the log's own operation on the live log,
+            // under its lock.
             Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
             None => Ok(()),
         }
@@ -87,8 +113,14 @@ impl DirtyLog {
 
     /// Whether `region` is in sync (asks a userspace log, so may sleep).
     pub(crate) fn in_sync(&self, region: u64) -> bool {
+        let _held = self.locked();
+        self.in_sync_locked(region)
+    }
+
+    fn in_sync_locked(&self, region: u64) -> bool {
         match self.ty().in_sync {
-            // SAFETY: calling the log's own operation on the live log.
+            // SAFETY: calling the log's own operation on the live log; the
+            // caller holds its lock.
             Some(f) => (unsafe { f(self.log.as_ptr(), region, 1) }) > 0,
             None => false,
         }
@@ -97,6 +129,7 @@ impl DirtyLog {
     /// Record `region` as out of sync, persistently for a `disk` log (its
     /// on-disk clean bit is cleared at the next [`Self::flush`]).
     pub(crate) fn set_out_of_sync(&self, region: u64) {
+        let _held = self.locked();
         let ty = self.ty();
         // SAFETY: calling the log's own operations on the live log.
         unsafe {
@@ -112,8 +145,9 @@ impl DirtyLog {
     /// Record `region` as in sync again (clean on disk after the next
     /// [`Self::flush`]).
     pub(crate) fn set_in_sync(&self, region: u64) {
+        let _held = self.locked();
         let ty = self.ty();
-        if self.in_sync(region) {
+        if self.in_sync_locked(region) {
             return;
         }
         // SAFETY: calling the log's own operations on the live log.
@@ -129,6 +163,7 @@ impl DirtyLog {
 
     /// Write the log's changed state out (a no-op for `core`).
     pub(crate) fn flush(&self) -> Result {
+        let _held = self.locked();
         match self.ty().flush {
             // SAFETY: calling the log's own operation on the live log.
             Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
@@ -138,6 +173,7 @@ impl DirtyLog {
 
     /// Number of regions that are in sync.
     pub(crate) fn sync_count(&self) -> u64 {
+        let _held = self.locked();
         match self.ty().get_sync_count {
             // SAFETY: calling the log's own operation on the live log.
             Some(f) => unsafe { f(self.log.as_ptr()) },
@@ -148,6 +184,7 @@ impl DirtyLog {
     /// Write the log's own status (`TABLE` gives `<type> <#args> <args>`).
     pub(crate) fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
         let Some(f) = self.ty().status else { return };
+        let _held = self.locked();
         // Room for a userspace log's line: its uuid alone may take 128.
         let mut buf = [0u8; 384];
         // SAFETY: `buf` is writable for its length; the log is live.

@@ -14,6 +14,7 @@
 #include <linux/llist.h>
 #include <linux/mempool.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -22,6 +23,13 @@
 
 /* Bios and header pages kept in reserve for forward progress. */
 #define DMR_IOQ_RESERVE 64
+
+/*
+ * Stable copies of user data: pages for two of the largest writes the
+ * target takes, and bios to hold them, in reserve.
+ */
+#define DMR_STABLE_PAGES (2 * DMR_STABLE_MAX_PAGES)
+#define DMR_STABLE_BIOS 16
 
 /* Share of the disk time resynchronisation may take (percent). */
 DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM(resync_throttle,
@@ -41,7 +49,32 @@ struct dmr_ioq {
 	struct bio_list deferred;
 	struct bio_set bs;
 	mempool_t *pages;
+	/* Stable copies: their own reserves, so deferred writes holding
+	 * copies never starve the log's I/O of bios or pages. */
+	struct bio_set stable_bs;
+	mempool_t *stable_pages;
+	/* One allocator at a time may wait on the page reserve. */
+	struct mutex stable_lock;
 };
+
+/* A stable copy of a user bio's data. */
+struct dmr_stable {
+	struct dmr_ioq *q;
+	struct bio bio; /* last: bio_set front pad */
+};
+
+/* The per-bio data of a user bio (DMR_PER_BIO_BYTES): the tag the Rust
+ * side writes at offset 0, then the stable copy of the data (or NULL). */
+struct dmr_pdu {
+	u64 tag;
+	struct bio *stable;
+};
+
+static struct dmr_pdu *dmr_pdu(struct bio *bio)
+{
+	BUILD_BUG_ON(sizeof(struct dmr_pdu) > DMR_PER_BIO_BYTES);
+	return dm_per_bio_data(bio, DMR_PER_BIO_BYTES);
+}
 
 /* Front pad of every bio of the queue. */
 struct dmr_io {
@@ -108,15 +141,26 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	q->pages = mempool_create_page_pool(DMR_IOQ_RESERVE, 0);
 	if (!q->pages)
 		goto bs;
+	mutex_init(&q->stable_lock);
+	if (bioset_init(&q->stable_bs, DMR_STABLE_BIOS,
+			offsetof(struct dmr_stable, bio), BIOSET_NEED_BVECS))
+		goto pages;
+	q->stable_pages = mempool_create_page_pool(DMR_STABLE_PAGES, 0);
+	if (!q->stable_pages)
+		goto stable_bs;
 	q->kc[0] = dm_kcopyd_client_create(NULL);
 	if (IS_ERR(q->kc[0]))
-		goto pages;
+		goto stable_pages;
 	q->kc[1] = dm_kcopyd_client_create(&dm_kcopyd_throttle);
 	if (IS_ERR(q->kc[1]))
 		goto kc0;
 	return q;
 kc0:
 	dm_kcopyd_client_destroy(q->kc[0]);
+stable_pages:
+	mempool_destroy(q->stable_pages);
+stable_bs:
+	bioset_exit(&q->stable_bs);
 pages:
 	mempool_destroy(q->pages);
 bs:
@@ -139,14 +183,42 @@ void dmr_ioq_quiesce(struct dmr_ioq *q)
 	flush_workqueue(q->wq);
 }
 
+/*
+ * Wait until no I/O of the queue is in flight. The completion side
+ * decrements under the wait queue's lock, so taking that lock here also
+ * waits for the last completion to be done with the queue.
+ */
+static void dmr_ioq_wait_idle(struct dmr_ioq *q)
+{
+	wait_event(q->idle, !atomic_read(&q->inflight));
+	spin_lock_irq(&q->idle.lock);
+	spin_unlock_irq(&q->idle.lock);
+}
+
 void dmr_ioq_destroy(struct dmr_ioq *q)
 {
 	WARN_ON_ONCE(!bio_list_empty(&q->deferred));
-	wait_event(q->idle, !atomic_read(&q->inflight));
-	cancel_delayed_work_sync(&q->later);
+	/*
+	 * No later run from here on: a work item the drain runs may ask for
+	 * one (a site link that is down asks for its retest), and that timer
+	 * would fire after the queue is freed. The main work then runs once
+	 * more, whatever was pending: every teardown takes that path, not
+	 * only the one that raced with a timer. Work items run until they
+	 * leave nothing in flight: the I/O one of them issues completes into
+	 * another.
+	 */
+	disable_delayed_work_sync(&q->later);
+	queue_work(q->wq, &q->work[0]);
+	do {
+		dmr_ioq_wait_idle(q);
+		drain_workqueue(q->wq);
+	} while (atomic_read(&q->inflight));
+	dmr_ioq_wait_idle(q);
 	destroy_workqueue(q->wq);
 	dm_kcopyd_client_destroy(q->kc[1]);
 	dm_kcopyd_client_destroy(q->kc[0]);
+	mempool_destroy(q->stable_pages);
+	bioset_exit(&q->stable_bs);
 	mempool_destroy(q->pages);
 	bioset_exit(&q->bs);
 	kfree(q);
@@ -211,6 +283,78 @@ struct bio *dmr_ioq_pop(struct dmr_ioq *q)
 	return bio;
 }
 
+/*
+ * Pages for a stable copy. Without waiting first; if that fails, the
+ * pages taken go back and the allocation waits under stable_lock, so at
+ * most one allocator holds part of the reserve while it waits, and the
+ * reserve (two of the largest copies) is sure to serve it as copies of
+ * writes in flight are freed.
+ */
+static void dmr_stable_pages(struct dmr_ioq *q, struct page **pages, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		pages[i] = mempool_alloc(q->stable_pages, GFP_NOWAIT | __GFP_NOWARN);
+		if (!pages[i])
+			break;
+	}
+	if (i == nr)
+		return;
+	while (i--)
+		mempool_free(pages[i], q->stable_pages);
+	mutex_lock(&q->stable_lock);
+	for (i = 0; i < nr; i++)
+		pages[i] = mempool_alloc(q->stable_pages, GFP_NOIO);
+	mutex_unlock(&q->stable_lock);
+}
+
+u32 dmr_io_stabilize(struct dmr_ioq *q, struct bio *bio, int data)
+{
+	struct page *pages[DMR_STABLE_MAX_PAGES];
+	unsigned int bytes = bio->bi_iter.bi_size;
+	unsigned int nr = DIV_ROUND_UP(bytes, PAGE_SIZE);
+	struct dmr_stable *st;
+	struct bio *copy;
+	unsigned int i;
+
+	dmr_pdu(bio)->stable = NULL;
+	if (!data || !bytes)
+		return ~0U;
+	if (WARN_ON_ONCE(nr > DMR_STABLE_MAX_PAGES))
+		return dmr_bio_crc32c(bio, ~0U);
+	copy = bio_alloc_bioset(bio->bi_bdev, nr, REQ_OP_WRITE, GFP_NOIO,
+				&q->stable_bs);
+	st = container_of(copy, struct dmr_stable, bio);
+	st->q = q;
+	copy->bi_iter.bi_sector = bio->bi_iter.bi_sector;
+	dmr_stable_pages(q, pages, nr);
+	for (i = 0; i < nr; i++)
+		__bio_add_page(copy, pages[i],
+			       min_t(unsigned int, PAGE_SIZE, bytes - i * PAGE_SIZE), 0);
+	bio_copy_data(copy, bio);
+	dmr_pdu(bio)->stable = copy;
+	return dmr_bio_crc32c(copy, ~0U);
+}
+
+void dmr_user_bio_end(struct bio *bio, u8 status)
+{
+	struct bio *copy = dmr_pdu(bio)->stable;
+
+	if (copy) {
+		struct dmr_stable *st = container_of(copy, struct dmr_stable, bio);
+		struct bvec_iter_all iter;
+		struct bio_vec *bv;
+
+		dmr_pdu(bio)->stable = NULL;
+		bio_for_each_segment_all(bv, copy, iter)
+			mempool_free(bv->bv_page, st->q->stable_pages);
+		bio_put(copy);
+	}
+	bio->bi_status = (__force blk_status_t)status;
+	bio_endio(bio);
+}
+
 unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev)
 {
 	struct bio_list keep, requeue;
@@ -226,8 +370,7 @@ unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev)
 	bio_list_merge(&q->deferred, &keep);
 	spin_unlock_irqrestore(&q->lock, flags);
 	while ((bio = bio_list_pop(&requeue))) {
-		bio->bi_status = BLK_STS_DM_REQUEUE;
-		bio_endio(bio);
+		dmr_user_bio_end(bio, BLK_STS_DM_REQUEUE);
 		n++;
 	}
 	return n;
@@ -237,11 +380,15 @@ static void dmr_io_endio(struct bio *bio)
 {
 	struct dmr_io *io = to_io(bio);
 	struct dmr_ioq *q = io->q;
+	unsigned long flags;
 
 	llist_add(&io->node, &q->done);
 	queue_work(q->wq, &q->work[0]);
+	/* Under the lock: see dmr_ioq_wait_idle(). */
+	spin_lock_irqsave(&q->idle.lock, flags);
 	if (atomic_dec_and_test(&q->inflight))
-		wake_up(&q->idle);
+		wake_up_locked(&q->idle);
+	spin_unlock_irqrestore(&q->idle.lock, flags);
 }
 
 static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, u64 sector, u64 tag)
@@ -269,7 +416,8 @@ struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
 
 struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag)
 {
-	struct bio *bio = bio_alloc_clone(src->bi_bdev, src, GFP_NOIO, &q->bs);
+	struct bio *data = dmr_pdu(src)->stable ?: src;
+	struct bio *bio = bio_alloc_clone(src->bi_bdev, data, GFP_NOIO, &q->bs);
 
 	bio->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	dmr_io_init(q, bio, src->bi_iter.bi_sector, tag);
@@ -299,7 +447,7 @@ static void dmr_io_add(struct dmr_ioq *q, struct bio *parent, struct bio **cur,
 void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
 			u64 sector, const void *hdr, struct bio *src, u64 tag)
 {
-	unsigned int vecs = 2 + (src ? bio_segments(src) : 0);
+	unsigned int vecs = 2 + (src ? bio_segments(dmr_pdu(src)->stable ?: src) : 0);
 	struct bio *parent, *cur;
 	struct bvec_iter iter;
 	struct bio_vec bv;
@@ -313,6 +461,8 @@ void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
 	to_io(parent)->page = page;
 	__bio_add_page(parent, page, PAGE_SIZE, 0);
 	cur = parent;
+	if (src && dmr_pdu(src)->stable)
+		src = dmr_pdu(src)->stable;
 	if (src) {
 		bio_for_each_segment(bv, src, iter)
 			dmr_io_add(q, parent, &cur, bv.bv_page, bv.bv_len, bv.bv_offset);
@@ -460,8 +610,7 @@ u32 dmr_bio_devt(struct bio *bio)
 
 void dmr_bio_requeue(struct bio *bio)
 {
-	bio->bi_status = BLK_STS_DM_REQUEUE;
-	bio_endio(bio);
+	dmr_user_bio_end(bio, BLK_STS_DM_REQUEUE);
 }
 
 u64 dmr_bdev_sectors(struct block_device *bdev)

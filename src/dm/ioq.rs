@@ -108,11 +108,25 @@ impl<T> IoQueue<T> {
         unsafe { bindings::dmr_ioq_inflight(self.raw()) }
     }
 
+    /// Copy the data of a write `bio` (if `data`) into pages of the queue;
+    /// its log and local writes then use the copy, so the bytes
+    /// checksummed, logged and applied are the same whatever the submitter
+    /// does with its buffer meanwhile. Returns the CRC-32C register (seeded
+    /// with `!0`, not inverted) of the copy. Must come before
+    /// [`Self::defer`]; may sleep. The copy is freed when the bio ends.
+    pub(crate) fn stabilize(&self, bio: &mut Bio, data: bool) -> u32 {
+        // SAFETY: dm core gave the bio to this map call, with per-bio data
+        // of `PER_BIO_BYTES` (the target set it); the copy is owned by the
+        // bio's per-bio data until `dmr_user_bio_end` frees it.
+        unsafe { bindings::dmr_io_stabilize(self.raw(), bio.as_raw(), kernel::ffi::c_int::from(data)) }
+    }
+
     /// Take a user bio from `map` onto the deferred list, tagged with
     /// `tag` (read back with [`UserBio::tag`]); the main work item takes
     /// it with [`IoQueue::pop`]. The returned result is what `map` returns.
-    /// The target's per-bio data must hold at least 8 bytes
-    /// ([`super::TargetCtx::set_per_io_data_size`]).
+    /// The target's per-bio data must hold [`PER_BIO_BYTES`]
+    /// ([`super::TargetCtx::set_per_io_data_size`]), and the bio must have
+    /// been through [`Self::stabilize`].
     pub(crate) fn defer(&self, bio: &mut Bio, tag: u64) -> MapResult {
         // SAFETY: dm core gave the bio to this map call with per-bio data
         // of at least 8 bytes; after this the queue owns the bio, and
@@ -256,8 +270,13 @@ pub(crate) fn slink_timeout_ms() -> u32 {
     unsafe { bindings::dmr_slink_timeout_ms() }
 }
 
-/// Bytes of per-bio data [`IoQueue::defer`] uses.
-pub(crate) const PER_BIO_BYTES: u32 = 8;
+/// Bytes of per-bio data [`IoQueue::stabilize`] and [`IoQueue::defer`]
+/// use: the tag, then the stable copy of the data.
+pub(crate) const PER_BIO_BYTES: u32 = bindings::DMR_PER_BIO_BYTES;
+
+/// The largest write [`IoQueue::stabilize`] copies, in sectors: a target
+/// using it sets a `max_io_len` of at most this.
+pub(crate) const MAX_STABLE_SECTORS: u64 = bindings::DMR_STABLE_MAX_PAGES as u64 * 8;
 
 /// One completed I/O of the queue.
 pub(crate) struct Done {
@@ -377,10 +396,11 @@ impl UserBio {
             Err(e) => e.to_errno(),
         };
         // SAFETY: plain conversion; the bio is ended exactly once, as
-        // `take` consumed `self` without running Drop.
+        // `take` consumed `self` without running Drop; it went through
+        // `stabilize`, so its per-bio data holds its copy or NULL.
         unsafe {
             let status = kernel::bindings::errno_to_blk_status(errno);
-            bindings::dmr_bio_endio(self.take(), status)
+            bindings::dmr_user_bio_end(self.take(), status)
         }
     }
 
@@ -396,10 +416,11 @@ impl Drop for UserBio {
     fn drop(&mut self) {
         // A bio must never be lost: one dropped unhandled fails.
         pr_warn!("replicator: user bio dropped unhandled, failing it\n");
-        // SAFETY: not ended yet (type invariant); ended once here.
+        // SAFETY: not ended yet (type invariant); ended once here, with
+        // its copy freed as in `complete`.
         unsafe {
             let status = kernel::bindings::errno_to_blk_status(EIO.to_errno());
-            bindings::dmr_bio_endio(self.bio.as_ptr(), status)
+            bindings::dmr_user_bio_end(self.bio.as_ptr(), status)
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
-use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
+use super::slink::{Copy, LinkError, Resync, Slink, COPY_RETRY_MS, MAX_COPIES, MAX_RESYNCS};
 use crate::blockdev::{RemoteDev, Scan};
 use crate::dm::{now_ms, slink_timeout_ms};
 use crate::logic::replog::EntryFlags;
@@ -115,18 +115,28 @@ impl Engine {
             if s.busy(e.dev, e.sector, sectors) {
                 return;
             }
-            let Some(dev) = s.device(e.dev) else { return };
-            let tag = Tag::Remote(s.nr, RemoteOp::Copy(seq)).encode();
-            if e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES) {
-                q.zero(&dev.bdev, e.sector, sectors, tag);
-            } else {
-                let Some(src) = e.extent.start.checked_add(1).and_then(|b| self.ring_sector(b)) else { return };
-                q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag);
-            }
+            let Some(dev) = s.device(e.dev).cloned() else { return };
+            let zero = e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES);
+            // The ring sector of the data (none for a zeroing job).
+            let src = match zero {
+                true => None,
+                false => match e.extent.start.checked_add(1).and_then(|b| self.ring_sector(b)) {
+                    Some(src) => Some(src),
+                    None => return,
+                },
+            };
+            // Tracked before it is issued: a copy in flight is always in
+            // `inflight`, so teardown and synchronous writers wait for it.
             let c = Copy { seq, dev: e.dev, sector: e.sector, sectors, at_ms: now_ms() };
             if s.inflight.push(c, GFP_KERNEL).is_err() {
-                // Cannot track it: treat it as failed, the link retries.
-                s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
+                // No memory to track it: issue nothing, try again soon.
+                q.kick_after(COPY_RETRY_MS);
+                return;
+            }
+            let tag = Tag::Remote(s.nr, RemoteOp::Copy(seq)).encode();
+            match src {
+                None => q.zero(&dev.bdev, e.sector, sectors, tag),
+                Some(src) => q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag),
             }
             s.next += 1;
         }

@@ -21,7 +21,7 @@
 //! never recurses into the log's own devices.
 
 use super::copy::RemoteOp;
-use super::entries::{Entries, Entry, EntryState};
+use super::entries::{Directory, Entries, Entry, EntryState};
 use super::slink::Slink;
 use crate::dm::{BlockDevice, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
 use crate::dm::{BioOp, IoHandler};
@@ -282,13 +282,17 @@ impl Engine {
     /// Take a write-type bio of device `dev_nr` (already remapped to the
     /// local device) into the log.
     ///
-    /// The data's CRC is taken here, in the submitter's context and outside
-    /// the state lock, and travels in the deferred bio's tag with its
-    /// device number (see [`op_of`]).
+    /// The data is copied here, in the submitter's context and outside the
+    /// state lock, and its CRC taken from the copy: the log write, the
+    /// local write and (through the ring) every site link get exactly the
+    /// checksummed bytes. The CRC travels in the deferred bio's tag with
+    /// its device number (see [`op_of`]).
     pub(crate) fn submit(q: &EngineQueue, dev_nr: u32, bio: &mut crate::dm::Bio) -> crate::dm::MapResult {
         let flags = entry_flags(bio.op(), bio.is_preflush(), bio.is_fua());
+        let data = has_data(flags, bio.sectors());
+        let reg = q.stabilize(bio, data);
         // The stored CRC is the standard one: register from !0, inverted.
-        let crc = if has_data(flags, bio.sectors()) { !bio.crc32c(!0) } else { 0 };
+        let crc = if data { !reg } else { 0 };
         q.defer(bio, (u64::from(crc) << 32) | u64::from(dev_nr))
     }
 
@@ -672,7 +676,13 @@ impl Engine {
     /// Switch to a ring of `blocks` blocks: every entry is durable and new
     /// ones are held (see `Ringbuffer::resize`); writes the checkpoint
     /// naming the new size, then uses it.
-    pub(crate) fn resize_locked(q: &EngineQueue, st: &mut State, buf: &mut KVec<u8>, blocks: u64) -> Result<(), crate::dm::TargetError> {
+    pub(crate) fn resize_locked(
+        q: &EngineQueue,
+        st: &mut State,
+        buf: &mut KVec<u8>,
+        blocks: u64,
+        dir: &mut Option<Directory>,
+    ) -> Result<(), crate::dm::TargetError> {
         let e = q.inner();
         let ring = st
             .writer
@@ -698,6 +708,9 @@ impl Engine {
             .map_err(|err| crate::dm::TargetError::inval(err.message()))?;
         st.checkpoint = cp;
         st.counters.checkpoints += 1;
+        if let Some(dir) = dir.take() {
+            st.entries.regrow(dir);
+        }
         Ok(())
     }
 }

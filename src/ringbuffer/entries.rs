@@ -3,14 +3,16 @@
 //! sequence number.
 //!
 //! Entries are appended with consecutive sequence numbers and leave only
-//! from the front (after a checkpoint freed their ring space), so a
-//! circular array indexed by `seq - first_seq` finds any of them in
-//! constant time. It grows by doubling; if that allocation fails the log
-//! treats itself as full until entries leave.
+//! from the front (after a checkpoint freed their ring space), so a table
+//! indexed by sequence number finds any of them in constant time. Its
+//! directory is sized for the ring, so any log fills to capacity, and it
+//! grows a page at a time without ever copying entries under the state
+//! lock; if a page cannot be had the log treats itself as full until
+//! entries leave.
 
 use crate::dm::UserBio;
 use crate::logic::replog::{EntryFlags, Extent};
-use kernel::alloc::Flags;
+use kernel::alloc::{Flags, KVVec};
 use kernel::prelude::*;
 
 /// Where an entry is on its way to the local device.
@@ -69,18 +71,67 @@ impl Entry {
     }
 }
 
+/// A fixed block of entry slots: one page of them.
+type Chunk = KVec<Option<Entry>>;
+
+/// Entries per chunk: as many as fit in a page, so a chunk is an order-0
+/// allocation however large the log is.
+const CHUNK: usize = {
+    let n = 4096 / core::mem::size_of::<Option<Entry>>();
+    if n == 0 {
+        1
+    } else {
+        n
+    }
+};
+
+/// The directory of a table for a ring of `ring_blocks` blocks, allocated
+/// apart from the table so a resize can allocate it before it takes the
+/// state lock.
+pub(crate) struct Directory(KVVec<Option<Chunk>>);
+
+impl Directory {
+    /// Room for every entry a ring of `ring_blocks` blocks can hold: an
+    /// entry takes at least one block, and the live ones may straddle one
+    /// more chunk than they fill.
+    pub(crate) fn for_ring(ring_blocks: u64, flags: Flags) -> Result<Self> {
+        let entries = usize::try_from(ring_blocks).map_err(|_| ENOMEM)?.checked_add(1).ok_or(ENOMEM)?;
+        let len = entries.div_ceil(CHUNK).checked_add(1).ok_or(ENOMEM)?;
+        let mut dir = KVVec::with_capacity(len, flags)?;
+        for _ in 0..len {
+            dir.push(None, flags)?;
+        }
+        Ok(Self(dir))
+    }
+}
+
 /// The live entries.
+///
+/// Sequence number `seq` lives in slot `seq % CHUNK` of chunk `seq /
+/// CHUNK`, which sits at that number modulo the directory's length. The
+/// directory is sized once for the ring, so the table never moves and
+/// never copies entries; a chunk is allocated when the first entry of its
+/// range arrives and kept as the spare when its last entry leaves.
 pub(crate) struct Entries {
-    slots: KVec<Option<Entry>>,
-    front: usize,
-    len: usize,
+    dir: Directory,
+    spare: Option<Chunk>,
     first_seq: u64,
+    len: usize,
+}
+
+fn new_chunk(flags: Flags) -> Result<Chunk> {
+    let mut c = KVec::with_capacity(CHUNK, flags)?;
+    for _ in 0..CHUNK {
+        c.push(None, flags)?;
+    }
+    Ok(c)
 }
 
 impl Entries {
-    /// No entries; the next one appended has sequence number `next_seq`.
-    pub(crate) fn new(next_seq: u64) -> Self {
-        Self { slots: KVec::new(), front: 0, len: 0, first_seq: next_seq }
+    /// No entries, room for every entry a ring of `ring_blocks` blocks can
+    /// hold; the next one appended has sequence number `next_seq`.
+    pub(crate) fn new(next_seq: u64, ring_blocks: u64, flags: Flags) -> Result<Self> {
+        Ok(Self { dir: Directory::for_ring(ring_blocks, flags)?, spare: Some(new_chunk(flags)?), first_seq: next_seq, len: 0 })
     }
 
     /// Number of entries.
@@ -98,60 +149,66 @@ impl Entries {
         self.first_seq.saturating_add(self.len as u64)
     }
 
-    fn index(&self, seq: u64) -> Option<usize> {
-        let off = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
-        if off >= self.len {
+    /// Directory index of the chunk holding `seq`, and the slot in it.
+    fn place(&self, seq: u64) -> Option<(usize, usize)> {
+        let key = seq / CHUNK as u64;
+        let d = usize::try_from(key.checked_rem(self.dir.0.len() as u64)?).ok()?;
+        Some((d, (seq % CHUNK as u64) as usize))
+    }
+
+    fn index(&self, seq: u64) -> Option<(usize, usize)> {
+        if seq < self.first_seq || seq >= self.end_seq() {
             return None;
         }
-        let cap = self.slots.len();
-        (self.front.checked_add(off)?).checked_rem(cap)
+        self.place(seq)
     }
 
     /// The entry with sequence number `seq`.
     pub(crate) fn get(&self, seq: u64) -> Option<&Entry> {
-        let i = self.index(seq)?;
-        self.slots.get(i)?.as_ref()
+        let (d, i) = self.index(seq)?;
+        self.dir.0.get(d)?.as_ref()?.get(i)?.as_ref()
     }
 
     /// The entry with sequence number `seq`, to change.
     pub(crate) fn get_mut(&mut self, seq: u64) -> Option<&mut Entry> {
-        let i = self.index(seq)?;
-        self.slots.get_mut(i)?.as_mut()
+        let (d, i) = self.index(seq)?;
+        self.dir.0.get_mut(d)?.as_mut()?.get_mut(i)?.as_mut()
     }
 
-    /// Make room for one more entry; fails only on allocation failure.
+    /// Whether one more entry stays within the directory.
+    fn has_room(&self) -> bool {
+        let span = self.end_seq() / CHUNK as u64 - self.first_seq / CHUNK as u64;
+        span < self.dir.0.len() as u64
+    }
+
+    /// Make room for one more entry: at most one page-sized allocation,
+    /// when the next entry opens a chunk and there is no spare. Fails on
+    /// allocation failure or when the ring's worth of entries is live.
     pub(crate) fn reserve(&mut self, flags: Flags) -> Result {
-        if self.len < self.slots.len() {
-            return Ok(());
+        if !self.has_room() {
+            return Err(ENOSPC);
         }
-        let cap = self.slots.len().max(64).checked_mul(2).ok_or(ENOMEM)?;
-        let mut slots = KVec::with_capacity(cap, flags)?;
-        let old_cap = self.slots.len();
-        for off in 0..self.len {
-            let entry = match (self.front + off).checked_rem(old_cap) {
-                Some(i) => self.slots.get_mut(i).and_then(Option::take),
-                None => None,
-            };
-            slots.push(entry, flags)?;
+        let (d, _) = self.place(self.end_seq()).ok_or(EINVAL)?;
+        let slot = self.dir.0.get_mut(d).ok_or(EINVAL)?;
+        if slot.is_none() {
+            *slot = Some(match self.spare.take() {
+                Some(c) => c,
+                None => new_chunk(flags)?,
+            });
         }
-        while slots.len() < cap {
-            slots.push(None, flags)?;
-        }
-        self.slots = slots;
-        self.front = 0;
         Ok(())
     }
 
     /// Append `entry`, which must carry sequence number [`Self::end_seq`]
     /// and fit ([`Self::reserve`]); otherwise it is handed back.
     pub(crate) fn push(&mut self, entry: Entry) -> Result<(), Entry> {
-        if entry.seq != self.end_seq() || self.len >= self.slots.len() {
+        if entry.seq != self.end_seq() || !self.has_room() {
             return Err(entry);
         }
-        let Some(i) = (self.front + self.len).checked_rem(self.slots.len()) else {
+        let Some((d, i)) = self.place(entry.seq) else {
             return Err(entry);
         };
-        match self.slots.get_mut(i) {
+        match self.dir.0.get_mut(d).and_then(Option::as_mut).and_then(|c| c.get_mut(i)) {
             Some(slot) => {
                 *slot = Some(entry);
                 self.len += 1;
@@ -161,16 +218,44 @@ impl Entries {
         }
     }
 
-    /// Remove the oldest entry.
+    /// Remove the oldest entry; a chunk it leaves empty becomes the spare
+    /// (or is freed if there is one).
     pub(crate) fn pop_front(&mut self) -> Option<Entry> {
         if self.len == 0 {
             return None;
         }
-        let entry = self.slots.get_mut(self.front)?.take();
-        self.front = (self.front + 1).checked_rem(self.slots.len()).unwrap_or(0);
-        self.len -= 1;
+        let (d, i) = self.place(self.first_seq)?;
+        let chunk = self.dir.0.get_mut(d)?;
+        let entry = chunk.as_mut()?.get_mut(i)?.take();
         self.first_seq = self.first_seq.saturating_add(1);
+        self.len -= 1;
+        if self.first_seq % CHUNK as u64 == 0 {
+            let left = chunk.take();
+            if self.spare.is_none() {
+                self.spare = left;
+            }
+        }
         entry
+    }
+
+    /// Use `dir` if it is larger (the ring grew): chunk pointers move,
+    /// entries stay where they are.
+    pub(crate) fn regrow(&mut self, mut dir: Directory) {
+        if dir.0.len() <= self.dir.0.len() {
+            return;
+        }
+        let first = self.first_seq / CHUNK as u64;
+        let last = self.end_seq() / CHUNK as u64;
+        for key in first..=last {
+            let from = key.checked_rem(self.dir.0.len() as u64);
+            let to = key.checked_rem(dir.0.len() as u64);
+            let (Some(from), Some(to)) = (from, to) else { continue };
+            let chunk = usize::try_from(from).ok().and_then(|f| self.dir.0.get_mut(f)).and_then(Option::take);
+            if let Some(slot) = usize::try_from(to).ok().and_then(|t| dir.0.get_mut(t)) {
+                *slot = chunk;
+            }
+        }
+        self.dir = dir;
     }
 
     /// Sequence numbers of all entries, oldest first.

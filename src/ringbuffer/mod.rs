@@ -24,6 +24,7 @@ use slink::Slink;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use engine::{Engine, EngineQueue};
+use entries::Directory;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -97,6 +98,9 @@ impl Ringbuffer {
         let busy = TargetError::new(c"Replication log busy: writes did not complete", EBUSY);
         let e = self.q.inner();
         let blocks = ring_blocks_for_sectors(sectors).map_err(|e| TargetError::inval(e.message()))?;
+        // The entry table's directory for the new size, allocated before
+        // the state lock is taken.
+        let mut dir = Some(Directory::for_ring(blocks, GFP_KERNEL).map_err(|_| TargetError::new(c"Cannot allocate replication log", ENOMEM))?);
         let mut buf = e.cp.lock();
         e.state.lock().paused = true;
         let mut waited = 0;
@@ -107,7 +111,7 @@ impl Ringbuffer {
                     break Err(TargetError::new(c"Replication log failed", EIO));
                 }
                 if st.durable == st.writer.next_seq() {
-                    break Engine::resize_locked(&self.q, &mut st, &mut buf, blocks);
+                    break Engine::resize_locked(&self.q, &mut st, &mut buf, blocks, &mut dir);
                 }
             }
             if waited >= RESIZE_WAIT_MS {

@@ -65,7 +65,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
             let (sb, cp) = format::<KernelCrc32c, _>(&mut io, block, uuid, ring_blocks).map_err(log_error)?;
             let writer = Writer::formatted(&cp).map_err(|e| log_error(e.into()))?;
             pr_info!("replicator: formatted replication log on {} ({} ring blocks)\n", log.id(), ring_blocks);
-            let state = State::new(writer, Entries::new(cp.head_seq), cp.head_epoch, cp).map_err(|_| NOMEM)?;
+            let state = State::new(writer, Entries::new(cp.head_seq, ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?, cp.head_epoch, cp).map_err(|_| NOMEM)?;
             (state, sb.uuid, sb.ring_start)
         }
         (Action::Open, Ok(l)) => {
@@ -76,7 +76,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
             }
             let resume = l.resume().map_err(|e| log_error(e.into()))?;
             // The recovered entries, to replay and to free later.
-            let mut entries = Entries::new(l.recovered.head_seq);
+            let mut entries = Entries::new(l.recovered.head_seq, l.checkpoint.ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?;
             let mut sectors = 0u64;
             let scan = Scanner::<KernelCrc32c, _>::new(&mut io, block, &l.superblock, &l.checkpoint, DataCheck::AfterTailHint);
             for s in scan.take(usize::try_from(l.recovered.entries).unwrap_or(usize::MAX)) {

@@ -32,6 +32,10 @@ use kernel::sync::Arc;
 /// Copies of one site link in flight at most.
 pub(crate) const MAX_COPIES: usize = 32;
 
+/// Milliseconds before a copy that could not be tracked (no memory) is
+/// tried again.
+pub(crate) const COPY_RETRY_MS: u32 = 10;
+
 /// Region copies of one site link in flight at most.
 pub(crate) const MAX_RESYNCS: usize = 8;
 

@@ -6,7 +6,8 @@
 # fail and recover over and over under a write load; dm-dust under the
 # local device makes the initial copy's reads fail (R). Local writes never
 # fail, and every run ends with the remote equal to the local device. A
-# remote with 4 KiB logical blocks gets no smaller writes.
+# remote with 4 KiB logical blocks gets no smaller writes. A group removed
+# while its link is down leaves no timer behind.
 . /tests/lib.sh
 
 for i in 0 1 2 3; do ramdev $i >/dev/null; done
@@ -84,4 +85,17 @@ losetup -d "$big"
 
 dmc remove r0
 dmc remove repl
+
+# Teardown with a link down and its retest pending (default interval,
+# 5 s): the group's last work run asks for the retest, and the queue must
+# not be freed with that timer armed (ODEBUG and KASAN would say so).
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 create 4096 blockdev 1 0 blockdev 2 1 asynchronous"
+lower rs "0 $len error"
+dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/mapper/ld nolog 0 1 1 /dev/mapper/rs core 2 128 nosync"
+dmesg_mark
+rand_write /dev/mapper/r0 8 0 >/dev/null
+expect_dmesg "slink=1 down (write error, "
+dmc remove r0
+dmc remove repl
+sleep 6
 for d in rs ld; do dmc remove $d; done
