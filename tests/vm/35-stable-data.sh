@@ -9,7 +9,7 @@
 
 for i in 0 1 2; do ramdev $i >/dev/null; done
 len=16384                       # 8 MiB replicated device, 2048 blocks
-# A 16 MiB log holds the 1500 entries (two blocks each) with the link down.
+# A 16 MiB log holds the 400 entries (two blocks each) with the link down.
 dmc create rs --table "0 $len error"
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 32768 blockdev 1 0 blockdev 2 1 asynchronous"
 dmc message repl 0 slink message 1 retest 200
@@ -17,9 +17,9 @@ dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/ram1 nolog
 
 step unstable writes
 dmesg_mark
-unstable /dev/mapper/r0 1500 2048 7 || fail "unstable writes failed"
+unstable /dev/mapper/r0 400 2048 7 || fail "unstable writes failed"
 expect_dmesg "slink=1 down (write error, "
-assert_eq "$(slink_backlog 1 | cut -d, -f2)" 1500 "entries held for the link that is down"
+assert_eq "$(slink_backlog 1 | cut -d, -f2)" 400 "entries held for the link that is down"
 
 step log check
 # Every live entry's data against its CRC (replog check reads them all).
