@@ -86,10 +86,12 @@ losetup -d "$big"
 dmc remove r0
 dmc remove repl
 
-# Teardown with a link down and its retest pending (default interval,
-# 5 s): the group's last work run asks for the retest, and the queue must
-# not be freed with that timer armed (ODEBUG and KASAN would say so).
+# Teardown with a link down and its retest pending (a minute away, so
+# the link is still down when the group goes): the group's last work run
+# asks for the retest, and the queue must not be freed with that timer
+# armed (ODEBUG and KASAN would say so).
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 create 4096 blockdev 1 0 blockdev 2 1 asynchronous"
+dmc message repl 0 slink message 1 retest 1m
 lower rs "0 $len error"
 dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/mapper/ld nolog 0 1 1 /dev/mapper/rs core 2 128 nosync"
 dmesg_mark
@@ -97,5 +99,4 @@ rand_write /dev/mapper/r0 8 0 >/dev/null
 expect_dmesg "slink=1 down (write error, "
 dmc remove r0
 dmc remove repl
-sleep 6
 for d in rs ld; do dmc remove $d; done
