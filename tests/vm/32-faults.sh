@@ -88,8 +88,10 @@ dmc remove repl
 
 # Teardown with a link down and its retest pending (a minute away, so
 # the link is still down when the group goes): the group's last work run
-# asks for the retest, and the queue must not be freed with that timer
-# armed (ODEBUG and KASAN would say so).
+# asks for the retest, which must not arm a timer in the queue being
+# freed (the destructor disables the delayed work first). This runs the
+# path under lockdep and KASAN; an armed timer itself goes unreported, as
+# debugobjects did not flag it when the old destructor left one pending.
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 create 4096 blockdev 1 0 blockdev 2 1 asynchronous"
 dmc message repl 0 slink message 1 retest 1m
 lower rs "0 $len error"
