@@ -40,7 +40,7 @@ hostpid=$!
 build() {
 	DMR_KERNEL=$(scripts/kernel.sh debug)/arch/x86/boot/bzImage &&
 		DMR_MODULE=$(scripts/module.sh debug) &&
-		cargo build --release --quiet -p crashwriter -p replog
+		cargo build --release --quiet -p crashwriter -p replog -p powercut
 }
 if ! timed build build >"$logs/build" 2>&1; then
 	# Without a kernel every suite fails at once, and says so.

@@ -23,8 +23,8 @@
 # DMR_VM_SHARD=K/N runs only the K-th of N such groups (scripts/test.sh
 # uses it to interleave suites). DMR_TEST_TIMEOUT, DMR_KMEMLEAK,
 # DMR_KMEMLEAK_GROUP, DMR_XTRACE and DMR_VERBOSE are passed on to the
-# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter
-# and /usr/bin/replog are built here (cargo, release), and the static C
+# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter,
+# /usr/bin/replog and /usr/bin/powercut are built here (cargo, release), and the static C
 # tools of tests/vm (ulogd, dmstat, unstable; gcc). Other settings: see
 # vm.sh.
 set -euo pipefail
@@ -47,14 +47,14 @@ else
 fi
 [ ${#names[@]} -gt 0 ] || { echo "vm-test.sh: no tests in $tdir" >&2; exit 2; }
 
-# The guest gets crashwriter (the write-order test's load and checker)
-# and replog (log checks): the release builds, as the crash test ships
+# The guest gets crashwriter (the write-order test's load and checker),
+# replog (log checks) and powercut (the power-cut test): the release builds, as the crash test ships
 # them. A no-op cargo build takes a fraction of a second and leaves the
 # binaries, so the cached initramfs overlay stays valid.
 targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
 cargo_log=$(mktemp)
-if (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter -p replog) >"$cargo_log" 2>&1; then
-	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$targetdir/release/crashwriter $targetdir/release/replog"
+if (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter -p replog -p powercut) >"$cargo_log" 2>&1; then
+	DMR_GUEST_BINS="${DMR_GUEST_BINS:+$DMR_GUEST_BINS }$targetdir/release/crashwriter $targetdir/release/replog $targetdir/release/powercut"
 	export DMR_GUEST_BINS
 else
 	vm_log "cargo build of crashwriter failed; tests that use it will fail:"
@@ -71,7 +71,7 @@ vm_guest_tool unstable
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.
-for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_KMEMLEAK_GROUP DMR_XTRACE DMR_VERBOSE; do
+for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_KMEMLEAK_GROUP DMR_XTRACE DMR_VERBOSE DMR_POWERCUT_POINTS DMR_POWERCUT_SEED; do
 	[ -z "${!v:-}" ] || DMR_APPEND="${DMR_APPEND:-} $v=${!v}"
 done
 export DMR_APPEND

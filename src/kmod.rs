@@ -37,6 +37,8 @@ struct DmReplicator {
 
 impl kernel::Module for DmReplicator {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        #[cfg(dmr_fault_ack_before_flush)]
+        pr_warn!("dm-replicator: TEST-ONLY FAULT BUILD: acknowledges writes before the log flush\n");
         let replicator = dm::Registration::new::<replicator::Replicator>(module, c"replicator", VERSION)?;
         let replicator_dev =
             dm::Registration::new::<replicator_dev::ReplicatorDev>(module, c"replicator-dev", VERSION)?;

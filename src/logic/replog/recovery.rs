@@ -416,6 +416,16 @@ impl<'a, C: Crc32c, R: BlockReader> Scanner<'a, C, R> {
                 (true, true) => Found::Stale { seq: peek.seq },
             });
         }
+        // Past the tail hint every entry of the checkpoint's run carries
+        // its incarnation; an older one is a copy that an earlier run's
+        // recovery dropped (torn or not): the log ends cleanly before it.
+        // The first sector holds magic, sequence number and incarnation,
+        // so the incarnation is as sure as the sequence number matched.
+        if seq >= self.tail_hint_seq && peek.incarnation < self.incarnation {
+            return Candidate::Other(Found::EarlierRun {
+                incarnation: peek.incarnation,
+            });
+        }
         if !peek.sealed {
             return Candidate::End(ScanEnd::TornHeader { block, seq });
         }
