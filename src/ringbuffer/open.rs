@@ -18,21 +18,60 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// Reads log blocks synchronously.
+/// Blocks the scans read at once. They walk the ring forward, block by
+/// block, twice (recovery, then the entries to replay); one synchronous
+/// request per 4 KiB block would make opening a large log take minutes.
+const READ_AHEAD_BLOCKS: usize = 32;
+
+/// Reads and writes log blocks synchronously, reading ahead.
 struct Reader<'a> {
     dev: &'a BlockDevice,
     dev_start: u64,
+    /// Log blocks on the device: read-ahead stops there.
+    blocks: u64,
+    /// Blocks `first..first + cached` of the log, read ahead.
+    cache: KVVec<u8>,
+    first: u64,
+    cached: u64,
+}
+
+impl Reader<'_> {
+    /// Reads `n` blocks from `block` into the cache.
+    fn fill(&mut self, block: u64, n: u64) -> Result<(), ReadError> {
+        self.cached = 0;
+        let sector = block_sector(self.dev_start, block).ok_or(ReadError(EINVAL.to_errno()))?;
+        let bytes = usize::try_from(n).ok().and_then(|n| n.checked_mul(BLOCK_SIZE)).ok_or(ReadError(EINVAL.to_errno()))?;
+        let area = self.cache.get_mut(..bytes).ok_or(ReadError(EINVAL.to_errno()))?;
+        self.dev.read(sector, area).map_err(|e| ReadError(e.to_errno()))?;
+        self.first = block;
+        self.cached = n;
+        Ok(())
+    }
 }
 
 impl BlockReader for Reader<'_> {
     fn read(&mut self, block: u64, buf: &mut Block) -> Result<(), ReadError> {
-        let sector = block_sector(self.dev_start, block).ok_or(ReadError(EINVAL.to_errno()))?;
-        self.dev.read(sector, buf).map_err(|e| ReadError(e.to_errno()))
+        let hit = block >= self.first && block - self.first < self.cached;
+        if !hit {
+            let n = self.blocks.saturating_sub(block).min(READ_AHEAD_BLOCKS as u64);
+            // A failed read-ahead (a bad block further on) must not fail a
+            // block that reads: the block alone decides, as without it.
+            if n <= 1 || self.fill(block, n).is_err() {
+                self.fill(block, 1)?;
+            }
+        }
+        let at = usize::try_from(block - self.first).ok().and_then(|b| b.checked_mul(BLOCK_SIZE));
+        let cached = at.and_then(|at| self.cache.get(at..at.checked_add(BLOCK_SIZE)?));
+        buf.copy_from_slice(cached.ok_or(ReadError(EINVAL.to_errno()))?);
+        Ok(())
     }
 }
 
 impl BlockWriter for Reader<'_> {
     fn write(&mut self, block: u64, buf: &Block) -> Result<(), WriteError> {
+        if block >= self.first && block - self.first < self.cached {
+            self.cached = 0;
+        }
         let sector = block_sector(self.dev_start, block).ok_or(WriteError(EINVAL.to_errno()))?;
         self.dev.write(sector, buf, true).map_err(|e| WriteError(e.to_errno()))
     }
@@ -53,7 +92,8 @@ const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication log", 
 pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64) -> Result<Arc<EngineQueue>, TargetError> {
     let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
     let block = <&mut Block>::try_from(buf.as_mut_slice()).map_err(|_| NOMEM)?;
-    let mut io = Reader { dev: &log, dev_start };
+    let cache = KVVec::from_elem(0u8, READ_AHEAD_BLOCKS * BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
+    let mut io = Reader { dev: &log, dev_start, blocks: avail / 8, cache, first: 0, cached: 0 };
     let loaded = load::<KernelCrc32c, _>(&mut io, block, avail);
     let action = decide(mode, &loaded).map_err(log_error)?;
     let (state, uuid, ring_start) = match (action, loaded) {

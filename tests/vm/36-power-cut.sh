@@ -20,7 +20,9 @@ seed=${DMR_POWERCUT_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 points=${DMR_POWERCUT_POINTS:-150}
 replay_points=$(( (points * 2 + 4) / 5 ))
 echo "powercut seed $seed, $points + $replay_points cuts"
-SIZE=2M SECTORS=4096 BLOCKS=512  # each device; the ring is 2 MiB and wraps
+# Local devices of 2 MiB; a 3 MiB log device whose 2 MiB ring wraps
+# under the load and is then grown online to 3 MiB (replog resize).
+SIZE=2M SECTORS=4096 BLOCKS=512 LOGSIZE=3M LOGSECTORS=6144
 
 for i in 0 1 2 3; do ramdev $i >/dev/null; done
 
@@ -32,14 +34,22 @@ tables() {
 }
 tables %0 %1 %2 >tables
 
-# record NAME LOAD_ARGS [IMAGE_PREFIX]: one recording into NAME.trace;
-# the load is crashwriter write LOAD_ARGS on both mapped devices.
+# next_seq_over N: yes once the log's next sequence number is above N.
+next_seq_over() {
+	dm_status repl | awk -v n="$1" '{ for (i = 1; i < NF; i++) if ($i == "A" && ($(i - 1) == 8 || $(i - 1) == 4)) { print ($(i + 2) > n ? "yes" : "no"); exit } }'
+}
+
+# record NAME LOAD_ARGS [IMAGE_PREFIX [RESIZE]]: one recording into
+# NAME.trace; the load is crashwriter write LOAD_ARGS on both mapped
+# devices; with RESIZE, the log is resized to RESIZE sectors during it.
 record() {
-	name=$1 load=$2 img=${3:-}
+	name=$1 load=$2 img=${3:-} resize=${4:-}
 	rm -f marks && mkfifo marks
 	devs=
 	for i in 0 1 2; do
-		devs="$devs --dev /dev/nbd$i=$SIZE${img:+:$img.$i}"
+		size=$SIZE
+		[ $i != 0 ] || size=$LOGSIZE
+		devs="$devs --dev /dev/nbd$i=$size${img:+:$img.$i}"
 	done
 	# shellcheck disable=SC2086 # the device list
 	powercut record $devs --marks marks --out "$name.trace" >"$name.rec" 2>&1 &
@@ -51,8 +61,15 @@ record() {
 		dmc create $d --table "$(sed -n "s/^$d //p" rec.tables | sed "s/@repl/$(devno repl)/")"
 	done
 	# shellcheck disable=SC2086 # the load's arguments
-	crashwriter write --dev /dev/mapper/data0 --dev /dev/mapper/data1 --blocks $BLOCKS $load >marks ||
-		fail "the load under the recorder failed"
+	crashwriter write --dev /dev/mapper/data0 --dev /dev/mapper/data1 --blocks $BLOCKS $load >marks &
+	load_pid=$!
+	if [ -n "$resize" ]; then
+		# Half way through the load, with entries live and writes going
+		# on: the log's status ends "8 A <head> <next> ...".
+		wait_eq yes "half the load logged" next_seq_over 120
+		dmc message repl 0 replog resize "$resize"
+	fi
+	wait $load_pid || fail "the load under the recorder failed"
 	dmc remove data1
 	dmc remove data0
 	dmc remove repl
@@ -86,7 +103,7 @@ check() {
 }
 
 step record the load
-record load "--seed $seed --start-seq 1 --threads 4 --count 240 --sync-every 40"
+record load "--seed $seed --start-seq 1 --threads 4 --count 240 --sync-every 40" "" $LOGSECTORS
 step cuts of the load
 anchor_up
 check load "$points"

@@ -135,6 +135,9 @@ pub fn marks_before(trace: &Trace, at: usize) -> String {
 /// device (`log`) before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Moment {
+    /// A checkpoint naming a new ring size (`replog resize`) was in
+    /// flight or had just landed.
+    Resize,
     /// A checkpoint write was in flight or had just landed.
     Checkpoint,
     /// The ring had just wrapped: the newest entry write went below the
@@ -152,6 +155,7 @@ impl Moment {
     /// Its name in reports.
     pub fn name(self) -> &'static str {
         match self {
+            Moment::Resize => "resize",
             Moment::Checkpoint => "checkpoint",
             Moment::Wrap => "ring wrap",
             Moment::Commit => "group commit",
@@ -177,28 +181,52 @@ pub struct LogLayout {
 /// How many events back a checkpoint or wrap still counts as "just".
 const RECENT: usize = 8;
 
-/// What each event is for the log: `Some(true)` a checkpoint write,
-/// `Some(false)` a ring write that wrapped, `None` anything else.
-fn landmarks(trace: &Trace, log: &LogLayout) -> Vec<Option<bool>> {
+/// What a write to the log device is, where it matters to a cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Landmark {
+    /// A checkpoint with the same ring size as the one before.
+    Checkpoint,
+    /// A checkpoint with another ring size.
+    Resize,
+    /// A ring write below the previous one.
+    Wrap,
+}
+
+/// Byte offset of the ring size in a checkpoint block.
+const CHECKPOINT_RING_BLOCKS: usize = 32;
+
+/// What each event is for the log (`None`: nothing of note).
+fn landmarks(trace: &Trace, log: &LogLayout) -> Vec<Option<Landmark>> {
     let mut last_ring: Option<u64> = None;
+    let mut ring_size: Option<u64> = None;
     trace
         .events
         .iter()
         .map(|e| {
-            let Event::Write { dev, offset, .. } = e else { return None };
+            let Event::Write { dev, offset, data, .. } = e else { return None };
             if *dev != log.dev || *offset < log.start {
                 return None;
             }
             let block = (offset - log.start) / crate::trace::BLOCK as u64;
             if log.checkpoint_blocks.contains(&block) {
-                return Some(true);
+                // A write from the block's start holds the ring size.
+                let at_start = (offset - log.start) % crate::trace::BLOCK as u64 == 0;
+                let size = data
+                    .get(CHECKPOINT_RING_BLOCKS..CHECKPOINT_RING_BLOCKS + 8)
+                    .filter(|_| at_start)
+                    .map(|b| b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)));
+                let resized = matches!((ring_size, size), (Some(a), Some(b)) if a != b && b != 0);
+                if size.is_some_and(|b| b != 0) {
+                    ring_size = size;
+                }
+                return Some(if resized { Landmark::Resize } else { Landmark::Checkpoint });
             }
             if block < log.ring_start {
                 return None;
             }
             let wrapped = last_ring.is_some_and(|b| block < b);
             last_ring = Some(block);
-            wrapped.then_some(false)
+            wrapped.then_some(Landmark::Wrap)
         })
         .collect()
 }
@@ -208,7 +236,7 @@ pub fn moments(trace: &Trace, log: &LogLayout) -> Vec<Moment> {
     let marks = landmarks(trace, log);
     let mut out = Vec::with_capacity(trace.events.len() + 1);
     let mut since_flush: Vec<bool> = vec![false; trace.initial.len()];
-    let (mut last_cp, mut last_wrap) = (None::<usize>, None::<usize>);
+    let (mut last_cp, mut last_resize, mut last_wrap) = (None::<usize>, None::<usize>, None::<usize>);
     out.push(Moment::Quiet);
     for (i, e) in trace.events.iter().enumerate() {
         match e {
@@ -217,14 +245,17 @@ pub fn moments(trace: &Trace, log: &LogLayout) -> Vec<Moment> {
             _ => {}
         }
         match marks[i] {
-            Some(true) => last_cp = Some(i),
-            Some(false) => last_wrap = Some(i),
+            Some(Landmark::Checkpoint) => last_cp = Some(i),
+            Some(Landmark::Resize) => last_resize = Some(i),
+            Some(Landmark::Wrap) => last_wrap = Some(i),
             None => {}
         }
         let recent = |x: Option<usize>| x.is_some_and(|x| i - x < RECENT);
         let log_dirty = since_flush.get(log.dev as usize).copied().unwrap_or(false);
         let other_dirty = since_flush.iter().enumerate().any(|(d, &v)| v && d != log.dev as usize);
-        out.push(if recent(last_cp) {
+        out.push(if recent(last_resize) {
+            Moment::Resize
+        } else if recent(last_cp) {
             Moment::Checkpoint
         } else if recent(last_wrap) {
             Moment::Wrap
@@ -241,22 +272,27 @@ pub fn moments(trace: &Trace, log: &LogLayout) -> Vec<Moment> {
 
 /// `count` cut positions in 1..=events, ascending: one in each of
 /// `count` equal stretches of the trace, except that up to a third go to
-/// the rarer moments (checkpoints and wraps) so each gets its share.
+/// the rarer moments (resizes, checkpoints and wraps), shared among them,
+/// so each gets its share.
 pub fn choose(moments: &[Moment], count: usize, rng: &mut Rng) -> Vec<usize> {
     let n = moments.len().saturating_sub(1);
     if n == 0 || count == 0 {
         return Vec::new();
     }
-    let mut rare: Vec<usize> = (1..=n)
-        .filter(|&at| matches!(moments[at], Moment::Checkpoint | Moment::Wrap))
-        .collect();
-    let want_rare = (count / 3).min(rare.len());
     let mut picks = Vec::with_capacity(count);
-    for _ in 0..want_rare {
-        let k = rng.below(rare.len() as u64) as usize;
-        picks.push(rare.swap_remove(k));
+    let rare_kinds = [Moment::Resize, Moment::Checkpoint, Moment::Wrap];
+    let mut budget = count / 3;
+    for (k, kind) in rare_kinds.iter().enumerate() {
+        let mut pool: Vec<usize> = (1..=n).filter(|&at| moments[at] == *kind).collect();
+        // What a kind cannot use goes to the kinds after it.
+        let want = (budget / (rare_kinds.len() - k)).min(pool.len());
+        for _ in 0..want {
+            let i = rng.below(pool.len() as u64) as usize;
+            picks.push(pool.swap_remove(i));
+        }
+        budget -= want;
     }
-    let rest = count - want_rare;
+    let rest = count - picks.len();
     for k in 0..rest {
         let lo = 1 + k * n / rest;
         let hi = (1 + (k + 1) * n / rest).max(lo + 1).min(n + 1);
@@ -350,7 +386,34 @@ mod tests {
         assert_eq!(m[1], Moment::Commit);
         assert_eq!(m[3], Moment::Apply);
         let picks = choose(&m, 4, &mut Rng::new(1));
+        assert!(!picks.is_empty());
         assert!(!picks.is_empty() && picks.windows(2).all(|p| p[0] < p[1]));
         assert!(picks.iter().all(|&p| (1..=7).contains(&p)));
+    }
+
+    fn checkpoint(offset: u64, ring_blocks: u64) -> Event {
+        let mut data = vec![0u8; 4096];
+        data[CHECKPOINT_RING_BLOCKS..CHECKPOINT_RING_BLOCKS + 8].copy_from_slice(&ring_blocks.to_le_bytes());
+        Event::Write { dev: 0, offset, fua: true, data }
+    }
+
+    #[test]
+    fn a_checkpoint_with_a_new_ring_size_is_a_resize() {
+        let t = Trace {
+            initial: vec![vec![0; 16 * 4096]],
+            events: vec![
+                checkpoint(4096, 100),
+                w(0, 3 * 4096, false, 1),
+                checkpoint(2 * 4096, 100),
+                checkpoint(4096, 150),
+            ],
+        };
+        let log = LogLayout { dev: 0, start: 0, checkpoint_blocks: [1, 2], ring_start: 3 };
+        let m = moments(&t, &log);
+        assert_eq!(m[1], Moment::Checkpoint);
+        assert_eq!(m[3], Moment::Checkpoint);
+        assert_eq!(m[4], Moment::Resize);
+        let picks = choose(&m, 9, &mut Rng::new(7));
+        assert!(picks.contains(&4), "the only resize cut is taken: {picks:?}");
     }
 }
