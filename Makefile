@@ -4,7 +4,9 @@
 #   make deps      install build and test dependencies (Debian 12, root)
 #   make test      host tests, then the VM suite, a 20-round crash test and
 #                  the two-site suite on the debug kernel
-#   make torture   the crash test with more crash points (ROUNDS=200)
+#   make torture   the crash test with more crash points (ROUNDS=200) and
+#                  the power-cut suite with more cuts (CUTS=3600, plus two
+#                  fifths as many of recovery and replay)
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
 #                  show replication, a DR outage and its resync
@@ -17,6 +19,7 @@ FLAVOUR ?= debug
 SHELL := /bin/bash
 
 ROUNDS ?= 200
+CUTS ?= 3600
 
 .PHONY: all deps kernel module check vm-test pair-test test torture demo bench clean
 
@@ -47,9 +50,12 @@ test: deps
 	@scripts/test.sh
 
 # Kill QEMU at ROUNDS random points of a write load; check every
-# acknowledged write after each reboot.
+# acknowledged write after each reboot. Then CUTS power cuts of a
+# recorded load (tests/vm/36-power-cut.sh), its timeout scaled to match.
 torture: deps
 	@DMR_FLAVOUR=debug scripts/crash-test.sh $(ROUNDS)
+	@DMR_FLAVOUR=debug DMR_VERBOSE=1 DMR_POWERCUT_POINTS=$(CUTS) \
+		DMR_TIMEOUT_SCALE=$$(( $(CUTS) / 100 + 1 )) scripts/vm-test.sh 36-power-cut
 
 # Two sites on the release kernel: tests/pair/demo.sh in the primary.
 demo: deps

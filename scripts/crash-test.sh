@@ -24,7 +24,8 @@
 #                            no module, no replog) tests the harness itself
 #   DMR_CRASH_SEED=N         seed of the kill times and the loads
 #   DMR_CRASH_THREADS=4      writer threads
-#   DMR_CRASH_CACHE=writeback  QEMU cache mode of the disks
+#   DMR_CRASH_CACHE=none     QEMU cache mode of the disks (writeback if the
+#                            host file system has no O_DIRECT)
 #   DMR_CRASH_KEEP=1         keep the disk images (also kept on failure)
 #   DMR_CRASH_SABOTAGE=N     self-test: before the boot that verifies crash
 #                            N, zero the block of that round's last acked
@@ -121,9 +122,19 @@ export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init,brd_init $
 
 truncate -s 64M "$img/log.img"
 truncate -s 32M "$img/data0.img" "$img/data1.img"
+# cache=none: QEMU writes the images with O_DIRECT, past the host's page
+# cache, and the guest sees a volatile write cache it must flush. (A kill
+# still keeps what QEMU wrote: losing unflushed writes is the power-cut
+# suite's model, tests/vm/36-power-cut.sh.) A host file system without
+# O_DIRECT gets writeback.
+cache=${DMR_CRASH_CACHE:-none}
+if [ "$cache" = none ] && ! dd if=/dev/zero of="$img/log.img" bs=4096 count=1 oflag=direct conv=notrunc status=none 2>/dev/null; then
+	echo "# crash-test: $img has no O_DIRECT; the disks use cache=writeback"
+	cache=writeback
+fi
 VM_QEMU_EXTRA=()
 for d in log data0 data1; do
-	VM_QEMU_EXTRA+=(-drive "file=$img/$d.img,if=virtio,format=raw,cache=${DMR_CRASH_CACHE:-writeback}")
+	VM_QEMU_EXTRA+=(-drive "file=$img/$d.img,if=virtio,format=raw,cache=$cache")
 done
 : >"$run/acks"     # newest acked write per block, all rounds (compacted)
 : >"$run/acks.all" # every ack line of every round

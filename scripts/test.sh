@@ -52,6 +52,16 @@ else
 	export DMR_KERNEL DMR_MODULE
 fi
 
+# The suites that follow the shards (two-site after shard 1, the crash
+# test after shard 2) weigh in the split: their times of the last run,
+# in $DMR_CACHE/suite-times.
+suite_times=$DMR_CACHE/suite-times
+last() { awk -v n="$1" '$1 == n { t = $2 } END { print t + 0 }' "$suite_times" 2>/dev/null; }
+t_pair=$(last two-site) t_crash=$(last crash)
+export DMR_VM_SHARD_LOAD="${t_pair:-600},${t_crash:-480}"
+[ "$t_pair" != 0 ] || DMR_VM_SHARD_LOAD="600,${DMR_VM_SHARD_LOAD#*,}"
+[ "$t_crash" != 0 ] || DMR_VM_SHARD_LOAD="${DMR_VM_SHARD_LOAD%,*},480"
+
 # vm K/N: shard K of the VM suite's N.
 vm() {
 	local k=${1%/*}
@@ -100,6 +110,7 @@ for k in 1 2; do
 done
 part "$logs/crash" "$logs/crash.rc"
 part "$logs/pair" "$logs/pair.rc"
+grep -E '^(two-site|crash) ' "$logs/times" >"$suite_times.new" 2>/dev/null && mv "$suite_times.new" "$suite_times"
 echo
 line="# wall time:"
 while read -r name secs; do line="$line $name $(mmss "$secs"),"; done <"$logs/times"

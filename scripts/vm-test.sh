@@ -21,11 +21,12 @@
 # else 1) the tests are split into N groups of about equal run time (the
 # times of the last run, else the timeouts) that run in N guests at once.
 # DMR_VM_SHARD=K/N runs only the K-th of N such groups (scripts/test.sh
-# uses it to interleave suites). DMR_TEST_TIMEOUT, DMR_KMEMLEAK,
-# DMR_KMEMLEAK_GROUP, DMR_XTRACE and DMR_VERBOSE are passed on to the
-# guest's runner (see tests/vm/runner.sh). The guest's /usr/bin/crashwriter,
-# /usr/bin/replog and /usr/bin/powercut are built here (cargo, release), and the static C
-# tools of tests/vm (ulogd, dmstat, unstable; gcc). Other settings: see
+# uses it to interleave suites). DMR_TEST_TIMEOUT, DMR_TIMEOUT_SCALE,
+# DMR_KMEMLEAK, DMR_KMEMLEAK_GROUP, DMR_XTRACE and DMR_VERBOSE are passed
+# on to the guest's runner (see tests/vm/runner.sh), and so are
+# DMR_POWERCUT_POINTS and DMR_POWERCUT_SEED (tests/vm/36-power-cut.sh).
+# The guest's /usr/bin/crashwriter, /usr/bin/replog and /usr/bin/powercut
+# are built here (cargo, release), and the static C tools of tests/vm (ulogd, dmstat, unstable; gcc). Other settings: see
 # vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
@@ -48,8 +49,8 @@ fi
 [ ${#names[@]} -gt 0 ] || { echo "vm-test.sh: no tests in $tdir" >&2; exit 2; }
 
 # The guest gets crashwriter (the write-order test's load and checker),
-# replog (log checks) and powercut (the power-cut test): the release builds, as the crash test ships
-# them. A no-op cargo build takes a fraction of a second and leaves the
+# replog (log checks) and powercut (the power-cut test): the release
+# builds, as the crash test ships them. A no-op cargo build takes a fraction of a second and leaves the
 # binaries, so the cached initramfs overlay stays valid.
 targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
 cargo_log=$(mktemp)
@@ -71,7 +72,7 @@ vm_guest_tool unstable
 
 # The runner's settings reach it as VAR=value words on the kernel command
 # line, which the kernel hands to /init as environment.
-for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_KMEMLEAK_GROUP DMR_XTRACE DMR_VERBOSE DMR_POWERCUT_POINTS DMR_POWERCUT_SEED; do
+for v in DMR_TEST_TIMEOUT DMR_KMEMLEAK DMR_KMEMLEAK_GROUP DMR_XTRACE DMR_VERBOSE DMR_TIMEOUT_SCALE DMR_POWERCUT_POINTS DMR_POWERCUT_SEED; do
 	[ -z "${!v:-}" ] || DMR_APPEND="${DMR_APPEND:-} $v=${!v}"
 done
 export DMR_APPEND
@@ -86,12 +87,16 @@ weight() {
 	echo "${w:-${DMR_TEST_TIMEOUT:-300}}"
 }
 # shard K N NAME...: the names of shard K (1-based) of N, longest first
-# to the least loaded shard; printed in the order given.
+# to the least loaded shard; printed in the order given. DMR_VM_SHARD_LOAD
+# ("S1,S2,...") is what each shard's lane runs besides, in seconds
+# (scripts/test.sh runs another suite after each shard).
 shard() {
 	local k=$1 n=$2
 	shift 2
 	for x in "$@"; do echo "$(weight "$x") $x"; done | sort -k1,1nr -k2 |
-		awk -v k="$k" -v n="$n" '{ b = 1; for (i = 2; i <= n; i++) if (load[i] < load[b]) b = i; load[b] += $1; if (b == k) print $2 }' |
+		awk -v k="$k" -v n="$n" -v pre="${DMR_VM_SHARD_LOAD:-}" '
+			BEGIN { split(pre, p, ","); for (i = 1; i <= n; i++) load[i] = p[i] + 0 }
+			{ b = 1; for (i = 2; i <= n; i++) if (load[i] < load[b]) b = i; load[b] += $1; if (b == k) print $2 }' |
 		LC_ALL=C sort
 }
 
@@ -151,7 +156,7 @@ while [ ${#VM_TODO[@]} -gt 0 ]; do
 	limit=600 # boot under TCG with the debug kernel, plus slack
 	for n in "${VM_TODO[@]}"; do
 		t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
-		limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} + VM_WD_SLACK + 30))
+		limit=$((limit + ${t:-${DMR_TEST_TIMEOUT:-300}} * ${DMR_TIMEOUT_SCALE:-1} + VM_WD_SLACK + 30))
 	done
 	limit=${DMR_TIMEOUT:-$limit}
 	vm_wd_arm

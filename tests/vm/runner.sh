@@ -27,6 +27,7 @@
 #
 # Environment (vm-test.sh passes these on from the host):
 #   DMR_TEST_TIMEOUT   default per-test timeout in seconds (300)
+#   DMR_TIMEOUT_SCALE  multiplies every test's timeout (long runs: make torture)
 #   DMR_KMEMLEAK=0     skip the kmemleak scans
 #   DMR_KMEMLEAK_GROUP tests per kmemleak scan (default 4; 1 = after each)
 #   DMR_XTRACE=0       run tests without -x
@@ -128,7 +129,7 @@ run_test() {
 	rm -f $RES/$name.timeout
 	r_dmesg='' r_tmo='' r_test='' r_rmmod='' r_setup=''
 	tmo=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$file" | head -1)
-	tmo=${tmo:-${DMR_TEST_TIMEOUT:-300}}
+	tmo=$((${tmo:-${DMR_TEST_TIMEOUT:-300}} * ${DMR_TIMEOUT_SCALE:-1}))
 	# "# allow-dmesg: ERE" lines: expected kernel messages (rare).
 	allow=$(sed -n 's/^# allow-dmesg: *//p' "$file" | paste -sd'|')
 	[ ! -w /proc/sys/kernel/hung_task_timeout_secs ] || echo "$tmo" >/proc/sys/kernel/hung_task_timeout_secs
