@@ -64,8 +64,14 @@ pub(crate) trait Replog: Send + Sync {
     /// the same site link (a reloaded table's) hands over to it.
     fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result;
     /// Stop replicating to `dev` unless another device took its place;
-    /// returns once none of its I/O is in flight.
-    fn detach_remote(&self, dev: &Arc<RemoteDev>);
+    /// returns once none of its I/O is in flight. With `forget` (`device
+    /// del`) its site link stops replicating the device number; without
+    /// (the target goes, e.g. for a restart) the link keeps its entries
+    /// until the device attaches again.
+    fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool);
+    /// Device number `dev_nr` is replicated only to the site links in
+    /// `keep` now: the others stop needing its entries.
+    fn forget_others(&self, dev_nr: u32, keep: &crate::logic::slink::SlinkSet);
     /// Health character of site link `slink` (`A`, `R` or `W`) and whether
     /// it is resynchronising device `dev_nr`.
     fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool);

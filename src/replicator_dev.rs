@@ -172,7 +172,7 @@ impl ReplicatorDev {
                 let r = remotes
                     .remove(&slink)
                     .ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
-                self.group.replog.detach_remote(&r.remote);
+                self.group.replog.detach_remote(&r.remote, true);
                 self.rebind(&remotes);
             }
         }
@@ -275,7 +275,9 @@ impl Target for ReplicatorDev {
             pr_err!("replicator-dev {}: cannot bring local device {} up to date: {:?}\n", self.dev_nr, self.local.id(), e);
             e
         })?;
-        for (nr, r) in self.remotes.lock().iter() {
+        let remotes = self.remotes.lock();
+        let mut keep = SlinkSet::new();
+        for (nr, r) in remotes.iter() {
             // Attaching marks and flushes regions: the dirty log must have
             // read (or, when new, written) its state first.
             r.remote.log.resume().map_err(|e| {
@@ -286,7 +288,11 @@ impl Target for ReplicatorDev {
                 pr_err!("replicator-dev {}: cannot replicate to site link {}: {:?}\n", self.dev_nr, nr, e);
                 e
             })?;
+            keep.insert(*nr);
         }
+        // Site links this table does not replicate the device to (a
+        // reload without them) stop keeping its entries.
+        self.group.replog.forget_others(self.dev_nr, &keep);
         Ok(())
     }
 
@@ -374,7 +380,8 @@ impl Drop for ReplicatorDev {
         // The handle copy goes first: the target is going away.
         self.group.replog.del_dev_event(self.id);
         for (_, r) in self.remotes.lock().iter() {
-            self.group.replog.detach_remote(&r.remote);
+            // Kept needed: the device may be created again (a restart).
+            self.group.replog.detach_remote(&r.remote, false);
         }
         self.group.replog.unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);

@@ -76,8 +76,10 @@ impl Engine {
             if s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
                 Self::resync_step(q, st, s);
             }
-            if s.probing && s.idle() {
-                // Nothing to send: nothing is known to fail either.
+            if s.probing && s.idle() && !s.blocked {
+                // Nothing to send: nothing is known to fail either. A link
+                // waiting for a detached device has not been tried: it
+                // stays down until a write to the site succeeds.
                 changed |= s.link_up();
             }
         }
@@ -87,6 +89,7 @@ impl Engine {
 
     /// Copy the durable entries of `s` in order, within an epoch at once.
     fn issue_copies(&self, q: &EngineQueue, s: &mut Slink, entries: &Entries, durable: u64) {
+        s.blocked = false;
         while s.inflight.len() < MAX_COPIES && s.next < durable {
             let seq = s.next;
             let Some(e) = entries.get(seq) else {
@@ -111,11 +114,16 @@ impl Engine {
                 }
                 s.epoch = e.epoch;
             }
+            let Some(dev) = s.device(e.dev).cloned() else {
+                // Its device is detached (a restart of its
+                // `replicator-dev`): later entries wait for it.
+                s.blocked = true;
+                return;
+            };
             let sectors = u64::from(e.sectors);
             if s.busy(e.dev, e.sector, sectors) {
                 return;
             }
-            let Some(dev) = s.device(e.dev).cloned() else { return };
             let zero = e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES);
             // The ring sector of the data (none for a zeroing job).
             let src = match zero {
@@ -199,17 +207,24 @@ impl Engine {
     }
 
     /// The log is full and `s` holds its oldest entries: mark their regions
-    /// out of sync and let them go for `s`. Returns whether it did.
+    /// out of sync (or, for a device not attached, remember them until it
+    /// attaches) and let them go for `s`. Returns whether it did.
     fn give_up(&self, st: &State, s: &mut Slink) -> bool {
         let from = s.durable.max(st.entries.first_seq());
         let to = st.durable;
         let mut n = 0u64;
         for seq in from..to {
-            let Some(e) = st.entries.get(seq) else { continue };
-            if let Some(dev) = s.device(e.dev).filter(|_| s.needs(e)) {
-                dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
-                n += 1;
+            let Some(e) = st.entries.get(seq).filter(|e| s.needs(e)) else { continue };
+            match s.device(e.dev).cloned() {
+                Some(dev) => dev.mark_out_of_sync(e.sector, u64::from(e.sectors)),
+                None => {
+                    if s.lose(e.dev, e.sector, u64::from(e.sectors)).is_err() {
+                        pr_err!("replicator: no memory to record what slink={} gives up; log entries kept\n", s.nr);
+                        return false;
+                    }
+                }
             }
+            n += 1;
         }
         for dev in s.devices.iter() {
             if let Err(err) = dev.log.flush() {
@@ -407,11 +422,23 @@ impl Engine {
                 }
             }
             devices.push(dev.clone(), GFP_KERNEL)?;
+            let kept = s.replicates(dev.dev_nr);
+            s.keep(dev.dev_nr)?;
             s.devices = devices;
-            let upto = s.next;
-            for seq in first..upto {
-                if let Some(e) = st.entries.get(seq).filter(|e| e.dev == dev.dev_nr) {
-                    dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
+            if kept && old.is_none() {
+                // The link kept needing its entries while it was away
+                // (or since a restart resumed the link): it ships them in
+                // order. Only what a full log gave up meanwhile resyncs.
+                for &(_, sector, sectors) in s.lost.iter().filter(|l| l.0 == dev.dev_nr) {
+                    dev.mark_out_of_sync(sector, sectors);
+                }
+                crate::dm::retain(&mut s.lost, |l| l.0 != dev.dev_nr);
+            } else {
+                let upto = s.next;
+                for seq in first..upto {
+                    if let Some(e) = st.entries.get(seq).filter(|e| e.dev == dev.dev_nr) {
+                        dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
+                    }
                 }
             }
             old
@@ -427,16 +454,37 @@ impl Engine {
     }
 
     /// Stop copying to remote device `dev` (unless another took its place);
-    /// returns once none of its I/O is in flight.
-    pub(crate) fn detach_remote(q: &EngineQueue, dev: &Arc<RemoteDev>) {
+    /// returns once none of its I/O is in flight. With `forget`, the link
+    /// also stops replicating its device number (`device del`); without,
+    /// the link keeps needing its entries until it attaches again.
+    pub(crate) fn detach_remote(q: &EngineQueue, dev: &Arc<RemoteDev>, forget: bool) {
         {
             let mut st = q.inner().state.lock();
             let Some(s) = st.slinks.iter_mut().find(|s| s.nr == dev.slink) else { return };
-            if s.devices.iter().any(|d| Arc::ptr_eq(d, dev)) {
+            let attached = s.devices.iter().any(|d| Arc::ptr_eq(d, dev));
+            if attached {
                 crate::dm::retain(&mut s.devices, |d| !Arc::ptr_eq(d, dev));
             }
+            if forget && (attached || s.device(dev.dev_nr).is_none()) {
+                s.forget(dev.dev_nr);
+            }
         }
+        q.kick();
         Self::wait_remote_idle(q, dev);
+    }
+
+    /// Device number `dev_nr` is replicated to the site links in `keep`
+    /// only (a table without the others went live): the others forget it.
+    pub(crate) fn forget_others(q: &EngineQueue, dev_nr: u32, keep: &crate::logic::slink::SlinkSet) {
+        let mut st = q.inner().state.lock();
+        for s in st.slinks.iter_mut().filter(|s| !keep.contains(s.nr)) {
+            // A device of the previous table may still be attached: its
+            // target waits for its I/O when it goes (`detach_remote`).
+            crate::dm::retain(&mut s.devices, |d| d.dev_nr != dev_nr);
+            s.forget(dev_nr);
+        }
+        drop(st);
+        q.kick();
     }
 
     /// Wait until no copy, flush or resync may still use `dev`: its copies

@@ -28,7 +28,7 @@ use crate::dm::{BioOp, IoHandler};
 use crate::logic::replog::entry::{entry_blocks, has_data};
 use crate::logic::replog::geometry::block_sector;
 use crate::logic::replog::{
-    AppendError, Checkpoint, EntryFlags, Op, RingError, SlinkBitmap, Writer, BLOCK_SIZE,
+    AppendError, Checkpoint, EntryFlags, Op, RingError, SlinkBitmap, SlinkPositions, Writer, BLOCK_SIZE,
 };
 use core::fmt::Write as _;
 use kernel::prelude::*;
@@ -160,6 +160,19 @@ pub(crate) struct State {
     pub(crate) slinks: KVec<Slink>,
     /// Entries before this one hold no user bio.
     pub(super) ack_from: u64,
+    /// Site links the opened log's checkpoint recorded, not yet set up
+    /// (see [`Restore`]); dropped once the log takes a new entry, whose
+    /// slink map would not name a link set up later.
+    pub(crate) restore: KVec<Restore>,
+}
+
+/// Where a site link recorded by the checkpoint resumes after an open,
+/// and the device numbers of the recovered entries it still needs (those
+/// whose slink map names it, from its position on).
+pub(crate) struct Restore {
+    pub(crate) nr: u32,
+    pub(crate) seq: u64,
+    pub(crate) devs: KVec<u32>,
 }
 
 /// The log engine of one replication group.
@@ -212,6 +225,7 @@ impl State {
             hdr: KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL)?,
             slinks: KVec::new(),
             ack_from: next,
+            restore: KVec::new(),
         })
     }
 
@@ -227,7 +241,28 @@ impl State {
 
     /// Whether every site link holds entry `seq`.
     pub(super) fn slinks_release(&self, seq: u64) -> bool {
-        self.slinks.iter().all(|s| s.releases(seq))
+        self.slinks.iter().all(|s| s.releases(seq)) && self.restore.iter().all(|r| seq < r.seq)
+    }
+
+    /// The site link positions for the next checkpoint: where each link
+    /// stands, and for a recorded link not set up yet, its record. Every
+    /// one is at or below the durable tail and at or above any head the
+    /// checkpoint may name: the head only passes what every link holds,
+    /// and a record not set up yet holds its entries (see
+    /// [`State::slinks_release`]).
+    pub(super) fn positions(&self) -> SlinkPositions {
+        let mut p = SlinkPositions::new();
+        for s in self.slinks.iter() {
+            // Past the table's room a link goes unrecorded: after a
+            // restart it resynchronises instead (replog-format.rst).
+            let _ = p.insert(s.nr, s.durable);
+        }
+        for r in self.restore.iter() {
+            if p.get(r.nr).is_none() {
+                let _ = p.insert(r.nr, r.seq);
+            }
+        }
+        p
     }
 
     /// The local device of `dev_nr`, if a target bound one.
@@ -378,8 +413,19 @@ impl Engine {
             }
             let data = has_data(op.flags, op.sectors);
             let crc = if data { (bio.tag() >> 32) as u32 } else { 0 };
+            // The entry's slink map: the local site and every remote
+            // site link that needs it, so that a restart knows which
+            // devices a recorded link still waits for.
             let mut slinks = SlinkBitmap::default();
             slinks.insert(0);
+            if op.sectors > 0 {
+                for s in st.slinks.iter().filter(|s| s.replicates(op.dev)) {
+                    slinks.insert(s.nr);
+                }
+            }
+            if !st.restore.is_empty() {
+                crate::dm::retain(&mut st.restore, |_| false);
+            }
             let appended = match st.writer.append(&op, &slinks, crc) {
                 Ok(a) => a,
                 Err(AppendError::Ring(RingError::Full)) => {
@@ -551,6 +597,7 @@ impl Engine {
                 head_epoch,
                 tail,
                 tail_seq,
+                slinks: st.positions(),
                 ..st.checkpoint.successor().map_err(|_| EINVAL)?
             };
             (k, cp)
@@ -706,6 +753,7 @@ impl Engine {
             head_epoch: st.head_epoch,
             tail: ring.tail(),
             tail_seq: st.writer.next_seq(),
+            slinks: st.positions(),
             ..st
                 .checkpoint
                 .successor()

@@ -178,23 +178,41 @@ impl Replog for Ringbuffer {
 
     fn set_slink(&self, params: &BlockdevParams) -> Result {
         let mut st = self.q.inner().state.lock();
-        // A new link starts at the next entry. What the site holds of the
-        // older ones is unknown (a log recovered after a crash, a link
-        // added online): copying them again in order could take the site
-        // through states the group never passed through, so their regions
-        // are marked out of sync when the devices attach, and resync.
-        let first = st.writer.next_seq();
-        let epoch = st.writer.epoch();
-        match st.slinks.iter_mut().find(|s| s.nr == params.slink) {
-            Some(s) => {
-                s.policy = params.policy();
-                s.fallbehind = params.fallbehind;
-            }
-            None => {
-                let s = Slink::new(params.slink, params.policy(), params.fallbehind, first, epoch);
-                st.slinks.push(s, GFP_KERNEL)?;
-            }
+        if let Some(s) = st.slinks.iter_mut().find(|s| s.nr == params.slink) {
+            s.policy = params.policy();
+            s.fallbehind = params.fallbehind;
+            drop(st);
+            self.q.kick();
+            return Ok(());
         }
+        st.slinks.reserve(1, GFP_KERNEL)?;
+        let restored = st.restore.iter_mut().find(|r| r.nr == params.slink).map(|r| (r.seq, core::mem::take(&mut r.devs)));
+        crate::dm::retain(&mut st.restore, |r| r.nr != params.slink);
+        let s = match restored {
+            // Recorded by the checkpoint of the log just opened, and its
+            // position still in the log: it ships from there in order,
+            // the devices of those entries kept needed until they attach.
+            Some((seq, devs)) => {
+                let epoch = st.entries.get(seq).map_or(st.writer.epoch(), |e| e.epoch);
+                let mut s = Slink::new(params.slink, params.policy(), params.fallbehind, seq, epoch);
+                s.devs = devs;
+                pr_info!(
+                    "replicator: slink={} resumes at entry {} ({} entries in the log)\n",
+                    params.slink,
+                    seq,
+                    st.writer.next_seq().saturating_sub(seq)
+                );
+                s
+            }
+            // A new link starts at the next entry. What the site holds of
+            // the older ones is unknown (no position recorded, or its
+            // entries gone, or a link added online): copying them again in
+            // order could take the site through states the group never
+            // passed through, so their regions are marked out of sync
+            // when the devices attach, and resync.
+            None => Slink::new(params.slink, params.policy(), params.fallbehind, st.writer.next_seq(), st.writer.epoch()),
+        };
+        st.slinks.push(s, GFP_KERNEL)?;
         drop(st);
         self.q.kick();
         Ok(())
@@ -221,8 +239,12 @@ impl Replog for Ringbuffer {
         Engine::attach_remote(&self.q, dev)
     }
 
-    fn detach_remote(&self, dev: &Arc<RemoteDev>) {
-        Engine::detach_remote(&self.q, dev)
+    fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool) {
+        Engine::detach_remote(&self.q, dev, forget)
+    }
+
+    fn forget_others(&self, dev_nr: u32, keep: &crate::logic::slink::SlinkSet) {
+        Engine::forget_others(&self.q, dev_nr, keep)
     }
 
     fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool) {

@@ -5,7 +5,7 @@
 //! Everything here is synchronous and runs in the constructor, before the
 //! log takes any write: `logic::replog` decides, this file does the I/O.
 
-use super::engine::{Engine, EngineQueue, State};
+use super::engine::{Engine, EngineQueue, Restore, State};
 use super::entries::{Entries, Entry, EntryState};
 use crate::dm::{random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
 use crate::logic::replog::geometry::{block_sector, ring_blocks_for_sectors};
@@ -118,6 +118,24 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
             // The recovered entries, to replay and to free later.
             let mut entries = Entries::new(l.recovered.head_seq, l.checkpoint.ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?;
             let mut sectors = 0u64;
+            // Site links the checkpoint recorded resume from their
+            // position if the log still holds it (replog-format.rst,
+            // "Restart of site links").
+            let (head, next) = (l.recovered.head_seq, l.recovered.next_seq);
+            let mut restore: KVec<Restore> = KVec::new();
+            for (nr, seq) in l.checkpoint.slinks.iter() {
+                if head <= seq && seq <= next {
+                    restore.push(Restore { nr, seq, devs: KVec::new() }, GFP_KERNEL).map_err(|_| NOMEM)?;
+                } else {
+                    pr_warn!(
+                        "replicator: slink={} position {} is no longer in the log ({} to {}); its devices resynchronise\n",
+                        nr,
+                        seq,
+                        head,
+                        next
+                    );
+                }
+            }
             let scan = Scanner::<KernelCrc32c, _>::new(&mut io, block, &l.superblock, &l.checkpoint, DataCheck::AfterTailHint);
             for s in scan.take(usize::try_from(l.recovered.entries).unwrap_or(usize::MAX)) {
                 let h = s.header;
@@ -139,6 +157,11 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
                     .push(e)
                     .map_err(|_| TargetError::inval(c"Replication log entries changed while opening"))?;
                 sectors = sectors.saturating_add(u64::from(h.sectors));
+                for r in restore.iter_mut() {
+                    if h.seq >= r.seq && h.sectors > 0 && h.slinks.contains(r.nr) && !r.devs.contains(&h.dev) {
+                        r.devs.push(h.dev, GFP_KERNEL).map_err(|_| NOMEM)?;
+                    }
+                }
             }
             if entries.end_seq() != l.recovered.next_seq {
                 return Err(TargetError::inval(c"Replication log entries changed while opening"));
@@ -161,6 +184,7 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
             }
             let mut state = State::new(resume.writer, entries, l.recovered.head_epoch, cp).map_err(|_| NOMEM)?;
             state.sectors = sectors;
+            state.restore = restore;
             (state, l.superblock.uuid, l.superblock.ring_start)
         }
         (Action::Open, Err(e)) => return Err(log_error(e)),

@@ -42,6 +42,13 @@ pub(crate) const MAX_RESYNCS: usize = 8;
 /// Default milliseconds between tries of a site link that is down.
 pub(crate) const RETEST_MS: u32 = 5000;
 
+/// Records of writes given up for detached devices, at most, before a
+/// device's records collapse into a resync of the whole device.
+pub(crate) const MAX_LOST: usize = 1024;
+
+/// Length of a [`Slink::lost`] record that stands for the whole device.
+pub(crate) const LOST_ALL: u64 = u64::MAX;
+
 /// A copy in flight: the entry and what it overwrites.
 #[derive(Clone, Copy)]
 pub(crate) struct Copy {
@@ -106,8 +113,21 @@ pub(crate) struct Slink {
     pub(crate) fallbehind: Option<FallBehind>,
     /// Past its fall-behind limit: writes wait for it.
     pub(crate) enforcing: bool,
-    /// Its remote devices.
+    /// Its remote devices, as attached now.
     pub(crate) devices: KVec<Arc<RemoteDev>>,
+    /// The device numbers it replicates, attached or not: a
+    /// `replicator-dev` removed for a restart keeps its entries needed
+    /// (and its link waits for it, as the group's write order requires);
+    /// only `device del`, a table without the device or `slink del`
+    /// forget one.
+    pub(crate) devs: KVec<u32>,
+    /// Writes given up (log full) for a device that was not attached,
+    /// by device number, sector and length: marked out of sync when it
+    /// attaches again. [`LOST_ALL`] sectors stand for the whole device.
+    pub(crate) lost: KVec<(u32, u64, u64)>,
+    /// Stopped at an entry of a device that is not attached: writes do
+    /// not wait for it, as for a link that is down.
+    pub(crate) blocked: bool,
     /// The next entry to look at.
     pub(crate) next: u64,
     /// Copies in flight.
@@ -150,6 +170,9 @@ impl Slink {
             fallbehind,
             enforcing: false,
             devices: KVec::new(),
+            devs: KVec::new(),
+            lost: KVec::new(),
+            blocked: false,
             next: first,
             inflight: KVec::new(),
             failed: None,
@@ -193,9 +216,45 @@ impl Slink {
     }
 
     /// Whether entry `e` must reach this link: it writes a device the
-    /// link has.
+    /// link replicates, attached or not.
     pub(crate) fn needs(&self, e: &Entry) -> bool {
-        e.sectors > 0 && self.device(e.dev).is_some()
+        e.sectors > 0 && self.replicates(e.dev)
+    }
+
+    /// Whether the link replicates device number `dev_nr`.
+    pub(crate) fn replicates(&self, dev_nr: u32) -> bool {
+        self.devs.contains(&dev_nr)
+    }
+
+    /// Replicate device number `dev_nr` from now on.
+    pub(crate) fn keep(&mut self, dev_nr: u32) -> Result {
+        if !self.replicates(dev_nr) {
+            self.devs.push(dev_nr, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// Stop replicating device number `dev_nr`: its entries are no longer
+    /// needed here, and what was given up for it is forgotten.
+    pub(crate) fn forget(&mut self, dev_nr: u32) {
+        crate::dm::retain(&mut self.devs, |d| *d != dev_nr);
+        crate::dm::retain(&mut self.lost, |l| l.0 != dev_nr);
+    }
+
+    /// Remember that a write of `sectors` at `sector` of device `dev_nr`,
+    /// not attached, was given up. Past [`MAX_LOST`] records a device's
+    /// records collapse into one for the whole device.
+    pub(crate) fn lose(&mut self, dev_nr: u32, sector: u64, sectors: u64) -> Result {
+        if self.lost.iter().any(|l| l.0 == dev_nr && l.2 == LOST_ALL) {
+            return Ok(());
+        }
+        if self.lost.len() >= MAX_LOST {
+            crate::dm::retain(&mut self.lost, |l| l.0 != dev_nr);
+            self.lost.push((dev_nr, 0, LOST_ALL), GFP_KERNEL)?;
+            return Ok(());
+        }
+        self.lost.push((dev_nr, sector, sectors), GFP_KERNEL)?;
+        Ok(())
     }
 
     /// Every entry before this one has been copied (or was not needed).
@@ -214,7 +273,7 @@ impl Slink {
 
     /// Whether a write of entry `e` may complete as far as this link goes.
     pub(crate) fn acks(&self, e: &Entry) -> bool {
-        !self.is_sync() || self.error.is_some() || !self.needs(e) || e.seq < self.durable
+        !self.is_sync() || self.error.is_some() || self.blocked || !self.needs(e) || e.seq < self.durable
     }
 
     /// Entries and data sectors the link still needs, and the age in ms of

@@ -20,7 +20,10 @@
 //! | 64 | 8 | tail hint: ring block after the newest durable entry |
 //! | 72 | 8 | tail hint sequence number (next sequence at the tail) |
 //! | 80 | 8 | incarnation: counts the runs of the log (opens), from 1 |
-//! | 88..4092 | | zero |
+//! | 88 | 4 | number of site link positions (0 = none recorded) |
+//! | 92 | 4 | zero |
+//! | 96 | 16 * n | positions: site link (4), zero (4), sequence number (8) |
+//! | .. 4092 | | zero |
 //! | 4092 | 4 | CRC-32C of bytes 0..4092 |
 
 use super::checksum::{self, Crc32c};
@@ -28,6 +31,7 @@ use super::error::FormatError;
 use super::geometry::{check_ring_blocks, Block, CHECKPOINT_BLOCKS};
 use super::le;
 use super::ring::Ring;
+use crate::logic::slink::SLINK_MAX;
 
 /// The checkpoint's magic.
 pub const CHECKPOINT_MAGIC: [u8; 8] = *b"DMREPLCP";
@@ -45,6 +49,123 @@ const HEAD_EPOCH: usize = 56;
 const TAIL: usize = 64;
 const TAIL_SEQ: usize = 72;
 const INCARNATION: usize = 80;
+const POSITIONS: usize = 88;
+const POSITIONS_PAD: usize = 92;
+const POSITION_RECORDS: usize = 96;
+/// Bytes of one position record.
+const POSITION_BYTES: usize = 16;
+
+/// Site link positions a checkpoint records at most. Links past this
+/// number (the highest numbers) go without a record: after a restart they
+/// fall back to resynchronising what the log held for them.
+pub const MAX_SLINK_POSITIONS: usize = 32;
+
+/// Where each remote site link stands: the first sequence number its site
+/// does not hold durably. Kept in the checkpoint so that a restart, clean
+/// or not, resumes shipping in order from there instead of marking the
+/// entries out of sync. Ascending by site link, each link once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SlinkPositions {
+    len: usize,
+    records: [(u32, u64); MAX_SLINK_POSITIONS],
+}
+
+impl SlinkPositions {
+    /// No position recorded (what logs written before the table read as).
+    pub const fn new() -> SlinkPositions {
+        SlinkPositions {
+            len: 0,
+            records: [(0, 0); MAX_SLINK_POSITIONS],
+        }
+    }
+
+    /// Number of links recorded.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no link is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The recorded links and their positions, ascending by link.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.records.iter().take(self.len).copied()
+    }
+
+    /// The position of site link `slink`, if recorded.
+    pub fn get(&self, slink: u32) -> Option<u64> {
+        self.iter().find(|&(nr, _)| nr == slink).map(|(_, seq)| seq)
+    }
+
+    /// Records site link `slink` at sequence number `seq` (replacing its
+    /// record). False if the link is not a remote one (1..2047), `seq` is
+    /// 0, or the table is full.
+    pub fn insert(&mut self, slink: u32, seq: u64) -> bool {
+        if slink == 0 || slink >= SLINK_MAX || seq < FIRST_SEQ {
+            return false;
+        }
+        let at = self.iter().position(|(nr, _)| nr >= slink).unwrap_or(self.len);
+        if let Some(r) = self.records.get_mut(at).filter(|r| r.0 == slink) {
+            // Within `len`: unused records are (0, 0) and `slink` is not 0.
+            r.1 = seq;
+            return true;
+        }
+        if self.len >= MAX_SLINK_POSITIONS {
+            return false;
+        }
+        // Move the higher links up by one, then put this one in place.
+        let mut moving = (slink, seq);
+        for r in self.records.iter_mut().take(self.len + 1).skip(at) {
+            moving = core::mem::replace(r, moving);
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Checks the table read from a checkpoint.
+    fn validate(&self) -> Result<(), FormatError> {
+        if self.len > MAX_SLINK_POSITIONS {
+            return Err(FormatError::CheckpointSlinks);
+        }
+        let mut last = 0u32;
+        for (nr, seq) in self.iter() {
+            if nr <= last || nr >= SLINK_MAX || seq < FIRST_SEQ {
+                return Err(FormatError::CheckpointSlinks);
+            }
+            last = nr;
+        }
+        Ok(())
+    }
+
+    fn encode(&self, b: &mut Block) {
+        le::put_u32(b, POSITIONS, u32::try_from(self.len).unwrap_or(0));
+        for (i, (nr, seq)) in self.iter().enumerate() {
+            let at = POSITION_RECORDS + i * POSITION_BYTES;
+            le::put_u32(b, at, nr);
+            le::put_u64(b, at + 8, seq);
+        }
+    }
+
+    fn decode(b: &Block) -> Result<SlinkPositions, FormatError> {
+        let n = usize::try_from(le::u32_at(b, POSITIONS)).unwrap_or(usize::MAX);
+        if n > MAX_SLINK_POSITIONS || le::u32_at(b, POSITIONS_PAD) != 0 {
+            return Err(FormatError::CheckpointSlinks);
+        }
+        let mut p = SlinkPositions::new();
+        for (i, r) in p.records.iter_mut().take(n).enumerate() {
+            let at = POSITION_RECORDS + i * POSITION_BYTES;
+            if le::u32_at(b, at + 4) != 0 {
+                return Err(FormatError::CheckpointSlinks);
+            }
+            *r = (le::u32_at(b, at), le::u64_at(b, at + 8));
+        }
+        p.len = n;
+        p.validate()?;
+        Ok(p)
+    }
+}
 
 /// A decoded checkpoint. Positions are ring blocks (0 = first ring block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +192,9 @@ pub struct Checkpoint {
     /// earlier run is told from a newer entry with the same sequence
     /// number.
     pub incarnation: u64,
+    /// Per remote site link, the first entry its site does not hold
+    /// durably (see [`SlinkPositions`]).
+    pub slinks: SlinkPositions,
 }
 
 impl Checkpoint {
@@ -85,6 +209,7 @@ impl Checkpoint {
             tail: 0,
             tail_seq: FIRST_SEQ,
             incarnation: 1,
+            slinks: SlinkPositions::new(),
         }
     }
 
@@ -154,7 +279,7 @@ impl Checkpoint {
         if self.incarnation == 0 {
             return Err(FormatError::CheckpointIncarnation);
         }
-        Ok(())
+        self.slinks.validate()
     }
 
     /// Writes the checkpoint of log `uuid` into `b` (the whole block).
@@ -170,6 +295,7 @@ impl Checkpoint {
         le::put_u64(b, TAIL, self.tail);
         le::put_u64(b, TAIL_SEQ, self.tail_seq);
         le::put_u64(b, INCARNATION, self.incarnation);
+        self.slinks.encode(b);
         checksum::seal::<C>(b);
     }
 
@@ -200,6 +326,7 @@ impl Checkpoint {
             tail: le::u64_at(b, TAIL),
             tail_seq: le::u64_at(b, TAIL_SEQ),
             incarnation: le::u64_at(b, INCARNATION),
+            slinks: SlinkPositions::decode(b)?,
         };
         if cp.generation == 0 || cp.slot() != slot {
             return Err(FormatError::CheckpointSlot);

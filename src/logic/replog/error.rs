@@ -59,6 +59,10 @@ format_errors! {
     CheckpointSequence => c"Checkpoint sequence numbers out of order",
     /// A checkpoint's incarnation is 0.
     CheckpointIncarnation => c"Checkpoint incarnation invalid",
+    /// A checkpoint's site link positions are malformed (too many, a
+    /// link out of range or twice, a zero sequence number or reserved
+    /// bytes set).
+    CheckpointSlinks => c"Checkpoint site link positions invalid",
     /// Neither checkpoint slot holds a valid checkpoint.
     NoCheckpoint => c"No valid checkpoint",
 

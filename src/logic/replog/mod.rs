@@ -39,7 +39,7 @@ pub mod slinks;
 pub mod superblock;
 pub mod writer;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, SlinkPositions};
 pub use checksum::{Crc32c, DataCrc};
 pub use entry::{EntryFlags, EntryHeader};
 pub use error::{FormatError, LogError, ReadError, WriteError};

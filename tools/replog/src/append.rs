@@ -8,7 +8,7 @@ use dmr_logic::replog::geometry::BLOCK_SIZE;
 use dmr_logic::replog::recovery::{DataCheck, Scanner};
 use dmr_logic::replog::ring::Extent;
 use dmr_logic::replog::writer::{Appended, Op};
-use dmr_logic::replog::{load, BlockWriter, Checkpoint, SlinkBitmap, Superblock, Writer};
+use dmr_logic::replog::{load, BlockWriter, Checkpoint, SlinkBitmap, SlinkPositions, Superblock, Writer};
 
 use crate::image::Image;
 use crate::HostCrc;
@@ -150,5 +150,10 @@ impl Appender {
     /// Writes a checkpoint without freeing anything (as at clean suspend).
     pub fn checkpoint(&mut self) -> Result<(), String> {
         self.free(0)
+    }
+
+    /// Records `positions` in the checkpoints written from now on.
+    pub fn set_positions(&mut self, positions: SlinkPositions) {
+        self.cp.slinks = positions;
     }
 }

@@ -114,6 +114,15 @@ fn check_into(image: &mut Image, lines: &mut Vec<String>) -> Verdict {
         )
     });
     lines.push(report::end_line(&r.end));
+    // Where each recorded site link resumes after an open: from its
+    // position if the log still holds it, else by resynchronising.
+    for (nr, seq) in cp.slinks.iter() {
+        let held = r.head_seq <= seq && seq <= r.next_seq;
+        lines.push(format!(
+            "slink {nr}: position seq {seq}, {}",
+            if held { "resumes from the log" } else { "not in the log, resynchronises" }
+        ));
+    }
     if let Err(e) = r.check() {
         return Verdict::Damaged(report::error_text(&e));
     }

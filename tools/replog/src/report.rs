@@ -72,6 +72,17 @@ pub fn checkpoint_line(
         Err(LogError::Format(FormatError::CheckpointEmpty)) => "empty".to_string(),
         Err(e) => error_text(e),
     };
+    let what = match content {
+        Ok(cp) if !cp.slinks.is_empty() => {
+            let at: Vec<String> = cp
+                .slinks
+                .iter()
+                .map(|(nr, seq)| format!("slink {nr} seq {seq}"))
+                .collect();
+            format!("{what}, positions {}", at.join(" "))
+        }
+        _ => what,
+    };
     format!(
         "checkpoint slot {slot} (block {}): {what}",
         slot_block(slot)

@@ -571,3 +571,40 @@ fn an_entry_left_by_an_earlier_run_ends_the_log() {
         ])
     );
 }
+
+#[test]
+fn site_link_positions_are_reported() {
+    use dmr_logic::replog::SlinkPositions;
+    let path = formatted("positions", 2048);
+    let mut log = open(&path); // generation 2, slot 0
+    write(&mut log, 0, 8);
+    write(&mut log, 8, 8);
+    write(&mut log, 16, 8);
+    let mut p = SlinkPositions::new();
+    assert!(p.insert(3, 1));
+    assert!(p.insert(1, 3));
+    log.set_positions(p);
+    log.free(1).unwrap(); // generation 3, slot 1: head seq 2
+    let (code, out) = check(&path);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out[2..],
+        lines(&[
+            "checkpoint slot 1 (block 2): generation 3, incarnation 2, ring 253 blocks, head block 5 seq 2 epoch 0, tail block 9 seq 4, positions slink 1 seq 3 slink 3 seq 1",
+            "using checkpoint generation 3",
+            "entries: 2, seq 2..3, head block 5, tail block 9, 4 of 253 ring blocks used",
+            "end: block 9: no entry",
+            "slink 1: position seq 3, resumes from the log",
+            "slink 3: position seq 1, not in the log, resynchronises",
+            "clean",
+        ])
+    );
+    let (code, out, _) = replog(&["dump", path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out.join("\n")).unwrap();
+    assert_eq!(
+        doc["checkpoints"][1]["slinks"],
+        serde_json::json!([{"slink": 1, "seq": 3}, {"slink": 3, "seq": 1}])
+    );
+    assert_eq!(doc["checkpoints"][0]["slinks"], serde_json::json!([]));
+}

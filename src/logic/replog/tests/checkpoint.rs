@@ -1,7 +1,9 @@
 //! Checkpoints: round trip, slots, and every refusal.
 
 use super::SoftCrc;
-use crate::logic::replog::checkpoint::{newest, slot_block, Checkpoint, CHECKPOINT_MAGIC};
+use crate::logic::replog::checkpoint::{
+    newest, slot_block, Checkpoint, SlinkPositions, CHECKPOINT_MAGIC, MAX_SLINK_POSITIONS,
+};
 use crate::logic::replog::checksum::CRC_OFFSET;
 use crate::logic::replog::geometry::{Block, BLOCK_SIZE};
 use crate::logic::replog::FormatError;
@@ -16,6 +18,7 @@ fn sample() -> Checkpoint {
         tail: 950,
         tail_seq: 90,
         incarnation: 2,
+        slinks: SlinkPositions::new(),
     }
 }
 
@@ -158,4 +161,114 @@ fn newest_valid_slot_wins() {
     assert_eq!(newest(&[ok(a), torn]), Ok(&a));
     assert_eq!(newest(&[torn, Ok(b)]), Ok(&b));
     assert_eq!(newest(&[torn, torn]), Err(FormatError::NoCheckpoint));
+}
+
+fn positions(records: &[(u32, u64)]) -> SlinkPositions {
+    let mut p = SlinkPositions::new();
+    for &(nr, seq) in records {
+        assert!(p.insert(nr, seq), "insert {nr} {seq}");
+    }
+    p
+}
+
+#[test]
+fn slink_positions_layout() {
+    let cp = Checkpoint {
+        slinks: positions(&[(7, 60), (1, 45)]),
+        ..sample()
+    };
+    let b = encoded(&cp);
+    assert_eq!(Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0), Ok(cp));
+    assert_eq!(b[88..92], 2u32.to_le_bytes());
+    assert_eq!(b[92..96], [0; 4]);
+    // Ascending by site link whatever the order of insertion.
+    assert_eq!(b[96..100], 1u32.to_le_bytes());
+    assert_eq!(b[100..104], [0; 4]);
+    assert_eq!(b[104..112], 45u64.to_le_bytes());
+    assert_eq!(b[112..116], 7u32.to_le_bytes());
+    assert_eq!(b[120..128], 60u64.to_le_bytes());
+    assert!(b[128..CRC_OFFSET].iter().all(|&x| x == 0));
+    assert_eq!(cp.slinks.get(7), Some(60));
+    assert_eq!(cp.slinks.get(2), None);
+    // The successor carries the positions on.
+    assert_eq!(cp.successor().unwrap().slinks, cp.slinks);
+}
+
+#[test]
+fn slink_positions_without_table_read_as_none() {
+    // A checkpoint written before the table existed: zeroes from 88 on.
+    let b = encoded(&sample());
+    let cp = Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0).unwrap();
+    assert!(cp.slinks.is_empty());
+    assert_eq!(cp.slinks.get(1), None);
+}
+
+#[test]
+fn slink_positions_insert() {
+    let mut p = SlinkPositions::new();
+    assert!(!p.insert(0, 5), "slink 0 is the local site");
+    assert!(!p.insert(2048, 5));
+    assert!(!p.insert(3, 0));
+    assert!(p.insert(3, 5));
+    assert!(p.insert(3, 9));
+    assert_eq!((p.len(), p.get(3)), (1, Some(9)));
+    for nr in (100..100 + MAX_SLINK_POSITIONS as u32 - 1).rev() {
+        assert!(p.insert(nr, u64::from(nr)));
+    }
+    assert_eq!(p.len(), MAX_SLINK_POSITIONS);
+    assert!(!p.insert(2, 1), "full");
+    assert!(p.insert(3, 10), "an update fits a full table");
+    let nrs: std::vec::Vec<u32> = p.iter().map(|(nr, _)| nr).collect();
+    assert!(nrs.windows(2).all(|w| w[0] < w[1]));
+    let cp = Checkpoint { slinks: p, ..sample() };
+    assert_eq!(Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0), Ok(cp));
+}
+
+#[test]
+fn slink_positions_refusals() {
+    let base = encoded(&Checkpoint {
+        slinks: positions(&[(1, 45), (7, 60)]),
+        ..sample()
+    });
+    let refused = |edit: &dyn Fn(&mut Block)| {
+        let mut b = base;
+        edit(&mut b);
+        crate::logic::replog::checksum::seal::<SoftCrc>(&mut b);
+        Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0)
+    };
+    let slinks = Err(FormatError::CheckpointSlinks);
+    assert_eq!(refused(&|b| b[88..92].copy_from_slice(&33u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[88..92].copy_from_slice(&u32::MAX.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[92] = 1), slinks);
+    assert_eq!(refused(&|b| b[100] = 1), slinks);
+    // Link 0, links out of order or twice, past 2047, sequence 0.
+    assert_eq!(refused(&|b| b[96..100].copy_from_slice(&0u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[112..116].copy_from_slice(&1u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[96..100].copy_from_slice(&8u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[112..116].copy_from_slice(&2048u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[104..112].copy_from_slice(&0u64.to_le_bytes())), slinks);
+    // A count below the records written leaves the rest unread.
+    let one = refused(&|b| b[88..92].copy_from_slice(&1u32.to_le_bytes())).unwrap();
+    assert_eq!(one.slinks, positions(&[(1, 45)]));
+}
+
+proptest::proptest! {
+    #[test]
+    fn slink_positions_round_trip(records in proptest::collection::vec((0u32..2100, 0u64..1000), 0..48)) {
+        let mut p = SlinkPositions::new();
+        let mut model = std::collections::BTreeMap::new();
+        for &(nr, seq) in &records {
+            let fits = model.contains_key(&nr) || model.len() < MAX_SLINK_POSITIONS;
+            let valid = nr >= 1 && nr < 2048 && seq >= 1;
+            proptest::prop_assert_eq!(p.insert(nr, seq), valid && fits);
+            if valid && fits {
+                model.insert(nr, seq);
+            }
+        }
+        let got: std::vec::Vec<(u32, u64)> = p.iter().collect();
+        let want: std::vec::Vec<(u32, u64)> = model.into_iter().collect();
+        proptest::prop_assert_eq!(got, want);
+        let cp = Checkpoint { slinks: p, ..sample() };
+        proptest::prop_assert_eq!(Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0), Ok(cp));
+    }
 }

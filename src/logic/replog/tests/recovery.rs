@@ -700,3 +700,22 @@ fn a_torn_tail_an_earlier_run_dropped_ends_the_log_cleanly() {
     let r = t.scan(DataCheck::All);
     assert_eq!(r.end, ScanEnd::Clean { block: t.block_of(2), found: Found::EarlierRun { incarnation: 1 } });
 }
+
+#[test]
+fn site_link_positions_carry_over_to_the_new_run() {
+    let mut t = wrapped();
+    let mut cp = t.next_checkpoint(0);
+    assert!(cp.slinks.insert(2, 9));
+    assert!(cp.slinks.insert(1, 15));
+    t.write_checkpoint(&cp);
+    let loaded = t.load().unwrap();
+    assert_eq!(loaded.checkpoint.slinks, cp.slinks);
+    // The checkpoint of the new run keeps them until a site link is set
+    // up again; link 2's entry is still in the log, link 1 holds all.
+    let resume = loaded.resume().unwrap();
+    assert_eq!(resume.checkpoint.slinks, cp.slinks);
+    let r = loaded.recovered;
+    let held = |seq: u64| r.head_seq <= seq && seq <= r.next_seq;
+    assert!(held(9) && held(15));
+    assert!(!held(r.head_seq - 1));
+}
