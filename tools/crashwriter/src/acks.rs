@@ -34,6 +34,8 @@ pub enum Line {
     Ack(Ack),
     /// `F <seq>`
     Flush(u64),
+    /// `I <seq>`: write `seq` is about to be issued.
+    Issue(u64),
     /// Anything else: cut by the crash, or not the writer's.
     Malformed,
 }
@@ -70,6 +72,7 @@ pub fn parse_line(line: &str) -> Line {
             })
         }
         ["F", seq] => num(seq).map_or(Line::Malformed, Line::Flush),
+        ["I", seq] => num(seq).map_or(Line::Malformed, Line::Issue),
         _ => Line::Malformed,
     }
 }
@@ -92,6 +95,7 @@ impl AckLog {
             match parse_line(line) {
                 Line::Ack(a) => self.acks.push(a),
                 Line::Flush(_) => self.flushes += 1,
+                Line::Issue(_) => {}
                 Line::Malformed => self.malformed += 1,
             }
         }
@@ -198,6 +202,7 @@ mod tests {
             })
         );
         assert_eq!(parse_line("F 50"), Line::Flush(50));
+        assert_eq!(parse_line("I 51"), Line::Issue(51));
         assert_eq!(parse_line("A 12 1 300 4\r"), parse_line("A 12 1 300 4"));
         for bad in [
             "",
@@ -216,6 +221,8 @@ mod tests {
             "a 12 1 300 4",
             "F",
             "F x",
+            "I",
+            "I 5 6",
             "crashwriter: started",
             "A 99999999999999999999 0 0 1",
         ] {
@@ -233,7 +240,7 @@ mod tests {
                     assert_eq!((a.seq, a.dev, a.first), (1000000123, 1, 4321));
                     assert!(a.nblocks <= 16);
                 }
-                Line::Flush(_) => panic!("cut to {cut}"),
+                Line::Flush(_) | Line::Issue(_) => panic!("cut to {cut}"),
             }
         }
     }

@@ -22,6 +22,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub const USAGE: &str = "\
 usage: crashwriter write --dev DEV [--dev DEV...] [--blocks N] --seed S --start-seq Q
                          [--threads T] [--sync-every K] [--count C] [--buffered]
+                         [--issue-marks]
        crashwriter verify --dev DEV [--dev DEV...] --acks FILE [--acks FILE...]
                           [--blocks N] [--buffered]
        crashwriter compact --acks FILE [--acks FILE...]
@@ -33,7 +34,8 @@ write   runs a load until killed (or C writes): T threads (4) write 1..16
         blocks of 4 KiB with O_DIRECT, each sector a self-describing record;
         after each write returned it prints 'A <seq> <dev> <first> <nblocks>',
         after every K-th (50) an fdatasync and 'F <seq>'. --blocks: blocks
-        used per device (default: the whole device).
+        used per device (default: the whole device). --issue-marks: also
+        'I <seq>' before each write is issued.
 verify  checks every block against the newest acknowledged write covering it
         (all ack files together); prints each violation and a summary.
 compact prints the acks reduced to the newest write per block, in ranges.
@@ -59,6 +61,7 @@ struct Options {
     sync_every: u64,
     count: Option<u64>,
     buffered: bool,
+    issue_marks: bool,
     duration_ms: Option<u64>,
     first: Option<u64>,
     out: Option<String>,
@@ -114,6 +117,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--sync-every" => o.sync_every = number(flag, it.next())?,
             "--count" => o.count = Some(number(flag, it.next())?),
             "--buffered" => o.buffered = true,
+            "--issue-marks" => o.issue_marks = true,
             "--duration-ms" => o.duration_ms = Some(number(flag, it.next())?),
             "--first" => o.first = Some(number(flag, it.next())?),
             "--out" => o.out = Some(it.next().ok_or("--out needs a file")?.clone()),
@@ -142,6 +146,7 @@ pub fn run(args: &[String], out: &mut (dyn Write + Send), err: &mut dyn Write) -
             "--sync-every",
             "--count",
             "--buffered",
+            "--issue-marks",
         ],
         "verify" => &["--dev", "--acks", "--blocks", "--buffered"],
         "compact" => &["--acks"],
@@ -245,6 +250,7 @@ fn cmd_write(o: &Options, out: &mut (dyn Write + Send)) -> Result<i32, String> {
         threads: o.threads,
         sync_every: o.sync_every,
         count: o.count,
+        issue_marks: o.issue_marks,
     };
     let out = Mutex::new(out);
     match crate::writer::run(&files, &load, &out) {

@@ -58,6 +58,9 @@ pub struct Load {
     pub sync_every: u64,
     /// Stop after this many writes (None: run until killed).
     pub count: Option<u64>,
+    /// Print `I <seq>` before each write is issued: with the `A` and `F`
+    /// lines, what a remote copy's write order is checked against.
+    pub issue_marks: bool,
 }
 
 struct Sched {
@@ -143,6 +146,12 @@ pub fn run(
                         s.inflight.push((dev, first, n));
                         (seq, dev, first, n)
                     };
+                    if load.issue_marks {
+                        if let Err(e) = say(format!("I {seq}")) {
+                            fail(format!("stdout: {e}"));
+                            return;
+                        }
+                    }
                     let buf = &mut v[off..off + n as usize * BLOCK_SIZE];
                     encode_write(seq, dev, first, n as u32, buf);
                     if let Err(e) = files[dev as usize].write_all_at(buf, first * BLOCK_SIZE as u64)

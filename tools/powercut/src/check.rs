@@ -11,6 +11,12 @@
 //!    torn; a block never acknowledged holds zeroes or records of itself);
 //! 3. after the tables are removed, `replog check` is clean and the local
 //!    devices hold the same.
+//!
+//! With a remote site (`remote_image`: a trace device that keeps its
+//! power and holds the remote copies of the load's devices back to back),
+//! the copy as the cut left it must be in write order ([`order`]), and
+//! after activation the site link must bring it level with the local
+//! devices by itself, every acknowledged write included.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -29,6 +35,7 @@ use dmr_logic::replog::geometry::RING_START;
 
 use crate::cut::{choose, marks_before, moments, Builder, LogLayout, Losses, Moment};
 use crate::dm::{Control, Target};
+use crate::order::{self, Order};
 use crate::sys::flush_page_cache;
 use crate::trace::Trace;
 
@@ -56,7 +63,14 @@ pub struct CheckSpec {
     pub seed: u64,
     /// Acknowledgements from before the trace began.
     pub earlier_acks: String,
+    /// The trace device of a remote site's copies (it keeps its power).
+    pub remote_image: Option<usize>,
+    /// The mapped devices of those copies, in the load's order.
+    pub remote: Vec<String>,
 }
+
+/// Seconds a remote copy gets to catch up after activation.
+const CATCH_UP_SECS: u64 = 120;
 
 /// Parses a tables file: `NAME START LEN TYPE ARGS...` per line; `#`
 /// comments and blank lines are skipped.
@@ -117,12 +131,14 @@ struct Phases {
     verify: f64,
     remove: f64,
     postcheck: f64,
+    catch_up: f64,
 }
 
 impl Phases {
-    fn line(&self) -> String {
+    fn line(&self, remote: bool) -> String {
+        let catch_up = if remote { format!(", remote catch-up {:.0} s", self.catch_up) } else { String::new() };
         format!(
-            "put {:.0} s, replog check {:.0} s, activation {:.0} s, verify {:.0} s, removal {:.0} s, checks after {:.0} s",
+            "put {:.0} s, replog check {:.0} s, activation {:.0} s, verify {:.0} s{catch_up}, removal {:.0} s, checks after {:.0} s",
             self.put, self.precheck, self.activate, self.verify, self.remove, self.postcheck
         )
     }
@@ -185,12 +201,44 @@ impl Checker<'_> {
         Ok(Ok(format!("{} acked, {} newer", st.acked, st.newer)))
     }
 
+    /// Waits until each remote copy reads the same as its local device
+    /// (`paths` and `remotes` pair up); returns the seconds it took, or
+    /// the first copy that never did.
+    fn catch_up(&self, paths: &[String], remotes: &[String]) -> io::Result<Result<f64, String>> {
+        let t0 = Instant::now();
+        let bytes = self.spec.blocks as usize * BLOCK_SIZE;
+        let open = |p: &String| crashwriter::writer::open(p, false, true);
+        let pairs = paths.iter().zip(remotes).map(|(a, b)| Ok((open(a)?, open(b)?))).collect::<io::Result<Vec<_>>>()?;
+        let (mut a, ao) = aligned(bytes);
+        let (mut b, bo) = aligned(bytes);
+        for (i, (local, remote)) in pairs.iter().enumerate() {
+            loop {
+                local.read_exact_at(&mut a[ao..ao + bytes], 0)?;
+                remote.read_exact_at(&mut b[bo..bo + bytes], 0)?;
+                if a[ao..ao + bytes] == b[bo..bo + bytes] {
+                    break;
+                }
+                if t0.elapsed().as_secs() >= CATCH_UP_SECS {
+                    return Ok(Err(format!("{} differs from {} after {CATCH_UP_SECS} s", remotes[i], paths[i])));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        Ok(Ok(t0.elapsed().as_secs_f64()))
+    }
+
     fn remove_all(&self, created: &[String]) -> Vec<String> {
         created.iter().rev().filter_map(|n| self.ctl.remove(n).err().map(|e| e.to_string())).collect()
     }
 
-    fn one(&mut self, images: &[Vec<u8>], acks: &AckLog) -> io::Result<Outcome> {
+    fn one(&mut self, images: &[Vec<u8>], acks: &AckLog, order: Option<Order>) -> io::Result<Outcome> {
         let fail = |why: String, details: Vec<String>| Ok(Outcome { failure: Some((why, details)) });
+        if let Some(Order::Broken { shows, flush, violations }) = order {
+            return fail(
+                format!("the remote copy shows write {shows}, issued after the flush of write {flush}, without what came before"),
+                violations,
+            );
+        }
         let mut t = Instant::now();
         self.put_state(images)?;
         lap(&mut t, &mut self.phases.put);
@@ -228,8 +276,32 @@ impl Checker<'_> {
                 format!("/dev/dm-{}", dev.rsplit(':').next().unwrap_or(""))
             })
             .collect();
-        let seen = self.verify(&mapped, acks);
+        let mut seen = self.verify(&mapped, acks);
         lap(&mut t, &mut self.phases.verify);
+        if !self.spec.remote.is_empty() && matches!(seen, Ok(Ok(_))) {
+            let remotes: Vec<String> = self
+                .spec
+                .remote
+                .iter()
+                .map(|n| {
+                    let dev = numbers.get(n).map(String::as_str).unwrap_or("");
+                    format!("/dev/dm-{}", dev.rsplit(':').next().unwrap_or(""))
+                })
+                .collect();
+            let caught = self.catch_up(&mapped, &remotes);
+            lap(&mut t, &mut self.phases.catch_up);
+            seen = match caught {
+                Err(e) => Err(e),
+                Ok(Err(why)) => Ok(Err(vec![format!("remote copy: {why}")])),
+                Ok(Ok(_)) => match self.verify(&remotes, acks) {
+                    Ok(Err(mut v)) => {
+                        v.insert(0, "remote copy after catching up:".to_string());
+                        Ok(Err(v))
+                    }
+                    other => other,
+                },
+            };
+        }
         let left = self.remove_all(&created);
         lap(&mut t, &mut self.phases.remove);
         match seen? {
@@ -279,10 +351,12 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
     let moments = moments(trace, &layout);
     let mut rng = Rng::new(spec.seed);
     let picks = choose(&moments, spec.points, &mut rng);
-    let mut builder = Builder::new(trace);
+    let powered: Vec<usize> = spec.remote_image.into_iter().collect();
+    let mut builder = Builder::new(trace).powered(&powered);
     let mut per: BTreeMap<Moment, (u64, u64)> = BTreeMap::new();
     let mut total = Losses::default();
     let (mut failed, t0) = (0, Instant::now());
+    let mut remote_required = 0usize;
     for (k, &at) in picks.iter().enumerate() {
         let (images, losses) = builder.state(at, &mut rng);
         total.kept += losses.kept;
@@ -290,7 +364,17 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
         total.torn += losses.torn;
         let mut acks = AckLog::parse(&spec.earlier_acks);
         acks.add_text(&marks_before(trace, at));
-        let o = ck.one(&images, &acks)?;
+        let order = match spec.remote_image {
+            Some(r) => Some(
+                order::check(trace, at, &images[r], spec.blocks, spec.verify.len())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+            ),
+            None => None,
+        };
+        if let Some(Order::Held { required, .. }) = order {
+            remote_required += required;
+        }
+        let o = ck.one(&images, &acks, order)?;
         let m = moments[at];
         let slot = per.entry(m).or_default();
         slot.0 += 1;
@@ -328,7 +412,14 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
         total.lost,
         total.torn
     )?;
-    writeln!(out, "powercut {}: time: {}", spec.name, ck.phases.line())?;
+    if spec.remote_image.is_some() {
+        writeln!(
+            out,
+            "powercut {}: remote copies in write order: {} acknowledged writes required before the flushes they showed writes after",
+            spec.name, remote_required
+        )?;
+    }
+    writeln!(out, "powercut {}: time: {}", spec.name, ck.phases.line(spec.remote_image.is_some()))?;
     Ok(failed)
 }
 

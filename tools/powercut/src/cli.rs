@@ -17,7 +17,7 @@ pub const USAGE: &str = "\
 usage: powercut record --dev NBD=SIZE[:IMAGE]... --marks FIFO --out TRACE
        powercut check --trace TRACE --dev DEV... --tables FILE --verify NAME...
                       --local N... --log N --blocks B --points P --seed S
-                      [--acks FILE] [--name NAME]
+                      [--acks FILE] [--name NAME] [--remote-image N --remote NAME...]
        powercut state --trace TRACE --seed S --out PREFIX [--acks FILE]
 
 record  connects each /dev/nbdN (SIZE bytes, K or M suffix; contents from
@@ -52,6 +52,8 @@ struct Options {
     blocks: Option<u64>,
     points: Option<usize>,
     seed: Option<u64>,
+    remote_image: Option<usize>,
+    remote: Vec<String>,
 }
 
 fn num<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
@@ -82,6 +84,8 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--blocks" => o.blocks = Some(num(flag, it.next())?),
             "--points" => o.points = Some(num(flag, it.next())?),
             "--seed" => o.seed = Some(num(flag, it.next())?),
+            "--remote-image" => o.remote_image = Some(num(flag, it.next())?),
+            "--remote" => o.remote.push(text()?),
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
@@ -129,12 +133,22 @@ fn cmd_check(o: &Options, out: &mut dyn Write) -> Result<i32, String> {
         points: need(&o.points, "--points")?,
         seed: need(&o.seed, "--seed")?,
         earlier_acks: read_acks(o)?,
+        remote_image: o.remote_image,
+        remote: o.remote.clone(),
     };
     if spec.verify.is_empty() || spec.verify.len() != spec.local.len() {
         return Err("usage: as many --local as --verify, at least one".to_string());
     }
     if spec.log >= spec.devs.len() || spec.local.iter().any(|&l| l >= spec.devs.len()) {
         return Err("usage: --log and --local name trace devices".to_string());
+    }
+    if spec.remote_image.is_some_and(|r| r >= spec.devs.len()) {
+        return Err("usage: --remote-image names a trace device".to_string());
+    }
+    if spec.remote_image.is_some() != !spec.remote.is_empty()
+        || (!spec.remote.is_empty() && spec.remote.len() != spec.verify.len())
+    {
+        return Err("usage: --remote-image with as many --remote as --verify".to_string());
     }
     let failed = check(&trace, &spec, out).map_err(|e| e.to_string())?;
     Ok(if failed > 0 { 1 } else { 0 })
@@ -175,7 +189,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         "record" => &["--dev", "--marks", "--out"],
         "check" => &[
             "--trace", "--dev", "--tables", "--verify", "--local", "--log", "--blocks", "--points", "--seed", "--acks",
-            "--name",
+            "--name", "--remote-image", "--remote",
         ],
         "state" => &["--trace", "--seed", "--out", "--acks"],
         "help" | "--help" | "-h" => {

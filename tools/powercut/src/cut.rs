@@ -6,7 +6,9 @@
 //! - of the writes since that device's last flush, each one whole, not at
 //!   all, or torn (any subset of its 512-byte sectors), chosen at random
 //!   per write;
-//! - nothing of what came after the cut.
+//! - nothing of what came after the cut;
+//! - on a device that keeps its power (a remote site's, when only the
+//!   primary loses it), every write before the cut.
 //!
 //! Writes are applied in trace order, so a sector holds the newest of the
 //! versions that survived: a device never brings back an older version
@@ -38,6 +40,9 @@ pub struct Builder<'t> {
     /// Per device: the index of its last flush among the events scanned.
     last_flush: Vec<usize>,
     scanned: usize,
+    /// Per device: it keeps its power (a remote site's device): every
+    /// write before the cut is there.
+    powered: Vec<bool>,
 }
 
 impl<'t> Builder<'t> {
@@ -50,7 +55,18 @@ impl<'t> Builder<'t> {
             durable_upto: vec![0; n],
             last_flush: vec![0; n],
             scanned: 0,
+            powered: vec![false; n],
         }
+    }
+
+    /// The same, with the devices of `powered` keeping their power.
+    pub fn powered(mut self, powered: &[usize]) -> Self {
+        for &d in powered {
+            if let Some(p) = self.powered.get_mut(d) {
+                *p = true;
+            }
+        }
+        self
     }
 
     /// The device images a cut after the first `at` events leaves (`at`
@@ -87,7 +103,7 @@ impl<'t> Builder<'t> {
                 continue;
             }
             let image = &mut images[dev];
-            if *fua {
+            if *fua || self.powered[dev] {
                 put(image, *offset, data);
                 continue;
             }
@@ -415,5 +431,14 @@ mod tests {
         assert_eq!(m[4], Moment::Resize);
         let picks = choose(&m, 9, &mut Rng::new(7));
         assert!(picks.contains(&4), "the only resize cut is taken: {picks:?}");
+    }
+
+    #[test]
+    fn a_powered_device_keeps_every_write() {
+        let t = trace();
+        for seed in 0..50 {
+            let (img, _) = Builder::new(&t).powered(&[1]).state(7, &mut Rng::new(seed));
+            assert!(img[1][..1024].iter().all(|&x| x == 2), "seed {seed}");
+        }
     }
 }

@@ -8,13 +8,16 @@
 //! contents a power cut at any point leaves (flushed writes kept,
 //! unflushed ones kept, lost or torn), and [`check`] puts each such state
 //! on RAM disks, activates the group's tables with the DM ioctls ([`dm`])
-//! and verifies the data and the log. See `Documentation/testing.rst`.
+//! and verifies the data and the log; a remote site's copy is checked for
+//! write order ([`order`]) and for catching up. See
+//! `Documentation/testing.rst`.
 
 pub mod check;
 pub mod cli;
 pub mod cut;
 pub mod dm;
 pub mod nbd;
+pub mod order;
 pub mod record;
 pub mod sys;
 pub mod trace;

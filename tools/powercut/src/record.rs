@@ -2,8 +2,8 @@
 //! load runs on them, and write down everything they were asked to do.
 //!
 //! The load's acknowledgements reach the recorder through a FIFO: each
-//! line read from it (`A ...` and `F ...`, as `crashwriter write`
-//! prints them) becomes a mark at the point of the history where it was
+//! line read from it (`A ...`, `F ...` and `I ...`, as `crashwriter
+//! write` prints them) becomes a mark at the point of the history where it was
 //! read, which is after the write it acknowledges completed. A line
 //! `end` stops the recording: the devices are disconnected (nothing may
 //! hold them open then) and the trace is written.
@@ -90,7 +90,7 @@ pub fn record(devs: &[DeviceSpec], marks: &str, out: &str, report: &mut dyn Writ
                 ended = true;
                 break;
             }
-            if line.starts_with("A ") || line.starts_with("F ") {
+            if line.starts_with("A ") || line.starts_with("F ") || line.starts_with("I ") {
                 lines += 1;
                 rec.lock().map_err(|_| io::Error::other("recording lock poisoned"))?.events.push(Event::Mark(line));
             }
