@@ -5,8 +5,8 @@
 #   make test      host tests, then the VM suite, a 20-round crash test and
 #                  the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200) and
-#                  the power-cut suite with more cuts (CUTS=3600, plus two
-#                  fifths as many of recovery and replay)
+#                  the power-cut suite with more cuts (CUTS=3600 of the
+#                  load, 6120 in all)
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
 #                  show replication, a DR outage and its resync

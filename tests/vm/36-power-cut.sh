@@ -14,18 +14,23 @@
 #   remote  an asynchronous remote site (which keeps its power) on both
 #           devices: its copy at each cut must be in write order at flush
 #           granularity, and after activation the link must bring it
-#           level with the local devices by itself.
+#           level with the local devices by itself;
+#   resync  the same with the remote copies out of sync at the start, so
+#           that cuts fall while they are being resynchronised: they
+#           must still catch up by themselves.
 #
-# DMR_POWERCUT_POINTS (cuts of the load, default 130; replay gets two
-# fifths as many, remote one fifth) and DMR_POWERCUT_SEED (default:
-# random, printed) change the run; vm-test.sh passes them on.
+# DMR_POWERCUT_POINTS (cuts of the load, default 120; replay gets two
+# fifths as many, remote one fifth, resync one tenth) and
+# DMR_POWERCUT_SEED (default: random, printed) change the run; vm-test.sh
+# passes them on.
 . /tests/lib.sh
 
 seed=${DMR_POWERCUT_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-points=${DMR_POWERCUT_POINTS:-130}
+points=${DMR_POWERCUT_POINTS:-120}
 replay_points=$(((points * 2 + 4) / 5))
 remote_points=$(((points + 4) / 5))
-echo "powercut seed $seed, $points + $replay_points + $remote_points cuts"
+resync_points=$(((points + 9) / 10))
+echo "powercut seed $seed, $points + $replay_points + $remote_points + $resync_points cuts"
 # Local devices of 2 MiB; a 3 MiB log device whose 2 MiB ring wraps
 # under the load and is then grown online to 3 MiB (replog resize); the
 # remote site's copies of both devices back to back on a 4 MiB device.
@@ -48,6 +53,8 @@ repl 0 1 replicator ringbuffer 4 %0 0 auto $SECTORS blockdev 2 0 synchronous blo
 data0 0 $SECTORS replicator-dev @repl 0 0 1 %1 nolog 0 1 1 @rem0 core 2 128 nosync
 data1 0 $SECTORS replicator-dev @repl 1 0 1 %2 nolog 0 1 1 @rem1 core 2 128 nosync
 EOF
+
+sed 's/ nosync$/ sync/' remote.tables >resync.tables
 
 # create_tables FILE: creates FILE's tables over /dev/nbdN, in order.
 create_tables() {
@@ -155,3 +162,10 @@ record remote remote.tables "$REMOTE_SIZES" \
 	"--seed $((seed + 2)) --start-seq 200000 --threads 4 --count 160 --sync-every 20 --issue-marks"
 step cuts of the primary, the remote site powered
 check remote remote.tables "$REMOTE_SIZES" "$remote_points" "" --remote-image 3 --remote rem0 --remote rem1
+
+step record a load while the remote site resynchronises
+record resync resync.tables "$REMOTE_SIZES" \
+	"--seed $((seed + 3)) --start-seq 300000 --threads 4 --count 160 --sync-every 20"
+step cuts of the primary during the resync
+check resync resync.tables "$REMOTE_SIZES" "$resync_points" "" \
+	--remote-image 3 --remote rem0 --remote rem1 --resyncing

@@ -14,9 +14,10 @@
 //!
 //! With a remote site (`remote_image`: a trace device that keeps its
 //! power and holds the remote copies of the load's devices back to back),
-//! the copy as the cut left it must be in write order ([`order`]), and
-//! after activation the site link must bring it level with the local
-//! devices by itself, every acknowledged write included.
+//! the copy as the cut left it must be in write order ([`order`]) unless
+//! it was being resynchronised, and after activation the site link must
+//! bring it level with the local devices by itself, every acknowledged
+//! write included.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -67,6 +68,9 @@ pub struct CheckSpec {
     pub remote_image: Option<usize>,
     /// The mapped devices of those copies, in the load's order.
     pub remote: Vec<String>,
+    /// The copies were being resynchronised during the recording (out of
+    /// write order, as a resync is): only their catching up is checked.
+    pub resyncing: bool,
 }
 
 /// Seconds a remote copy gets to catch up after activation.
@@ -364,7 +368,7 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
         total.torn += losses.torn;
         let mut acks = AckLog::parse(&spec.earlier_acks);
         acks.add_text(&marks_before(trace, at));
-        let order = match spec.remote_image {
+        let order = match spec.remote_image.filter(|_| !spec.resyncing) {
             Some(r) => Some(
                 order::check(trace, at, &images[r], spec.blocks, spec.verify.len())
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
@@ -412,7 +416,7 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
         total.lost,
         total.torn
     )?;
-    if spec.remote_image.is_some() {
+    if spec.remote_image.is_some() && !spec.resyncing {
         writeln!(
             out,
             "powercut {}: remote copies in write order: {} acknowledged writes required before the flushes they showed writes after",

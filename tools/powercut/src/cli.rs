@@ -17,7 +17,8 @@ pub const USAGE: &str = "\
 usage: powercut record --dev NBD=SIZE[:IMAGE]... --marks FIFO --out TRACE
        powercut check --trace TRACE --dev DEV... --tables FILE --verify NAME...
                       --local N... --log N --blocks B --points P --seed S
-                      [--acks FILE] [--name NAME] [--remote-image N --remote NAME...]
+                      [--acks FILE] [--name NAME]
+                      [--remote-image N --remote NAME... [--resyncing]]
        powercut state --trace TRACE --seed S --out PREFIX [--acks FILE]
 
 record  connects each /dev/nbdN (SIZE bytes, K or M suffix; contents from
@@ -54,6 +55,7 @@ struct Options {
     seed: Option<u64>,
     remote_image: Option<usize>,
     remote: Vec<String>,
+    resyncing: bool,
 }
 
 fn num<T: std::str::FromStr>(flag: &str, v: Option<&String>) -> Result<T, String> {
@@ -86,6 +88,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--seed" => o.seed = Some(num(flag, it.next())?),
             "--remote-image" => o.remote_image = Some(num(flag, it.next())?),
             "--remote" => o.remote.push(text()?),
+            "--resyncing" => o.resyncing = true,
             _ => return Err(format!("unexpected argument {flag}")),
         }
     }
@@ -135,6 +138,7 @@ fn cmd_check(o: &Options, out: &mut dyn Write) -> Result<i32, String> {
         earlier_acks: read_acks(o)?,
         remote_image: o.remote_image,
         remote: o.remote.clone(),
+        resyncing: o.resyncing,
     };
     if spec.verify.is_empty() || spec.verify.len() != spec.local.len() {
         return Err("usage: as many --local as --verify, at least one".to_string());
@@ -149,6 +153,9 @@ fn cmd_check(o: &Options, out: &mut dyn Write) -> Result<i32, String> {
         || (!spec.remote.is_empty() && spec.remote.len() != spec.verify.len())
     {
         return Err("usage: --remote-image with as many --remote as --verify".to_string());
+    }
+    if spec.resyncing && spec.remote_image.is_none() {
+        return Err("usage: --resyncing needs --remote-image".to_string());
     }
     let failed = check(&trace, &spec, out).map_err(|e| e.to_string())?;
     Ok(if failed > 0 { 1 } else { 0 })
@@ -189,7 +196,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         "record" => &["--dev", "--marks", "--out"],
         "check" => &[
             "--trace", "--dev", "--tables", "--verify", "--local", "--log", "--blocks", "--points", "--seed", "--acks",
-            "--name", "--remote-image", "--remote",
+            "--name", "--remote-image", "--remote", "--resyncing",
         ],
         "state" => &["--trace", "--seed", "--out", "--acks"],
         "help" | "--help" | "-h" => {
