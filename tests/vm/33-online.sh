@@ -110,9 +110,11 @@ step disk log
 # disk dirty log: an initial copy cut short (its remote fails once 40
 # regions are in sync, then both devices go) resumes after they are
 # created again from exactly the regions in sync, copying only the others.
+# Each remote write takes 500 ms, so the 88 regions left (11 rounds of 8)
+# take longer than swapping the remote's table (three dmsetup runs).
 dd if=/dev/urandom of=/dev/ram1 bs=1M count=2 oflag=direct status=none
 dmc create dl --table "0 2048 linear /dev/ram3 0"
-lower rs "0 $len delay /dev/ram2 0 20"
+lower rs "0 $len delay /dev/ram2 0 500"
 dmesg_mark
 dtable="0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/rs disk 2 /dev/mapper/dl 128"
 dmc create r0 --table "$dtable"
