@@ -111,6 +111,18 @@ fn substitute(line: &str, devs: &[String], created: &BTreeMap<String, String>) -
     Target::parse(&words?.join(" "))
 }
 
+/// The `/dev/dm-N` paths of the created devices `names` (`numbers`:
+/// their major:minor by name).
+fn dm_paths(names: &[String], numbers: &BTreeMap<String, String>) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| {
+            let dev = numbers.get(n).map(String::as_str).unwrap_or("");
+            format!("/dev/dm-{}", dev.rsplit(':').next().unwrap_or(""))
+        })
+        .collect()
+}
+
 /// The outcome of one cut.
 struct Outcome {
     failure: Option<(String, Vec<String>)>,
@@ -271,27 +283,11 @@ impl Checker<'_> {
             }
         }
         lap(&mut t, &mut self.phases.activate);
-        let mapped: Vec<String> = self
-            .spec
-            .verify
-            .iter()
-            .map(|n| {
-                let dev = numbers.get(n).map(String::as_str).unwrap_or("");
-                format!("/dev/dm-{}", dev.rsplit(':').next().unwrap_or(""))
-            })
-            .collect();
+        let mapped = dm_paths(&self.spec.verify, &numbers);
         let mut seen = self.verify(&mapped, acks);
         lap(&mut t, &mut self.phases.verify);
         if !self.spec.remote.is_empty() && matches!(seen, Ok(Ok(_))) {
-            let remotes: Vec<String> = self
-                .spec
-                .remote
-                .iter()
-                .map(|n| {
-                    let dev = numbers.get(n).map(String::as_str).unwrap_or("");
-                    format!("/dev/dm-{}", dev.rsplit(':').next().unwrap_or(""))
-                })
-                .collect();
+            let remotes = dm_paths(&self.spec.remote, &numbers);
             let caught = self.catch_up(&mapped, &remotes);
             lap(&mut t, &mut self.phases.catch_up);
             seen = match caught {
