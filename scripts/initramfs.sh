@@ -290,8 +290,10 @@ overlay=$cache/overlay-$ov_key.cpio.gz
 if [ ! -f "$overlay" ]; then
 	mkcpio "$ostage" | gzip -6 >"$overlay.tmp.$$"
 	mv "$overlay.tmp.$$" "$overlay"
-	# Keep the 20 newest overlays.
-	ls -t "$cache"/overlay-*.cpio.gz | tail -n +21 | xargs -r rm -f
+	# Keep the 20 newest overlays. Other builds run at the same time
+	# (make test's lanes) and prune too: a file gone by the time ls
+	# looks at it is no error.
+	{ ls -t "$cache"/overlay-*.cpio.gz 2>/dev/null || true; } | tail -n +21 | xargs -r rm -f
 fi
 rm -rf "$ostage"
 trap - EXIT

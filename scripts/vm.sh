@@ -92,6 +92,12 @@ vm_boot() {
 	fi
 	# kasan_multi_shot: report every KASAN bug, not only the first of a boot.
 	append="console=ttyS0 panic=-1 rdinit=/init kmemleak=on kasan_multi_shot"
+	# slub_debug=-: the debug kernel's SLUB_DEBUG_ON red zones, poisoning
+	# and alloc/free tracking find nothing KASAN (which checks every
+	# access) does not, and made every allocation pay twice: the debug
+	# guest runs ~20% faster without them. slub_debug=FZPU in DMR_APPEND
+	# turns them back on.
+	append+=" slub_debug=-"
 	# watchdog_thresh=30: a soft lockup is reported after 60 s, not 20,
 	# so a TCG guest on a busy host is not taken for a locked-up one.
 	append+=" watchdog_thresh=30"
