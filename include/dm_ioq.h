@@ -20,6 +20,10 @@
 /* Pages of the largest write the target takes (its max_io_len). */
 #define DMR_STABLE_MAX_PAGES 32
 
+/* Classes of the queue's I/O, each with its own reserve (see ioq.c). */
+#define DMR_IO_LOCAL 0
+#define DMR_IO_REMOTE 1
+
 struct bio;
 struct block_device;
 struct dmr_ioq;
@@ -62,30 +66,44 @@ struct bio *dmr_ioq_pop(struct dmr_ioq *q);
  * suspend); returns how many. */
 unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev);
 
-/* A new bio of the queue, to write nr_vecs pages at sector (or a flush
- * with nr_vecs 0). Never fails (mempool-backed, GFP_NOIO). */
-struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
+/*
+ * The allocations below are made by the main work item only. They fail
+ * (NULL, -ENOMEM) only when memory is short and the class already holds
+ * its reserve: the caller then issues nothing more until completions
+ * come back (each one queues the main work item).
+ */
+/* A new bio of the queue of class, to write nr_vecs pages at sector (or
+ * a flush with nr_vecs 0; remote bios have no pages). */
+struct bio *dmr_io_new(struct dmr_ioq *q, int class, struct block_device *bdev,
 		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag);
 /* A clone of user bio src (same device and sector, the data of its
  * stable copy) without REQ_PREFLUSH and REQ_FUA; src is remembered as
- * the clone's origin. */
+ * the clone's origin. Local class. */
 struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag);
-/* Write one log entry: the 4096-byte header block hdr, then the data of
- * user bio src (its stable copy; NULL for none) padded to whole 4 KiB blocks, from sector on,
- * as one bio of the queue plus bios chained to it. Submits. */
-void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
+/* The bio and header page of a log entry write of user bio src (NULL for
+ * none) to bdev, allocated before the entry is committed to; either
+ * written with dmr_io_write_entry or given back with dmr_io_discard. */
+struct bio *dmr_io_entry_begin(struct dmr_ioq *q, struct block_device *bdev,
+			       struct bio *src);
+/* Give back a bio of the queue that was never submitted. */
+void dmr_io_discard(struct bio *bio);
+/* Write one log entry with parent (from dmr_io_entry_begin for the same
+ * src): the 4096-byte header block hdr, then the data of user bio src
+ * (its stable copy) padded to whole 4 KiB blocks, from sector on. Submits. */
+void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
 			u64 sector, const void *hdr, struct bio *src, u64 tag);
 /* Submit a bio of the queue. */
 void dmr_io_submit(struct bio *bio);
 /* Copy sectors from src to dst with dm-kcopyd (the throttled client when
  * resync); completes with tag like a bio of the queue: -ENODATA for a
  * read error, -EIO for a write error. */
-void dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
-		 u64 src_sector, struct block_device *dst, u64 dst_sector,
-		 u64 sectors, u64 tag);
-/* Write zeroes to sectors of dst with dm-kcopyd; completes with tag. */
-void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
-		 u64 sectors, u64 tag);
+int dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
+		u64 src_sector, struct block_device *dst, u64 dst_sector,
+		u64 sectors, u64 tag);
+/* Write zeroes to sectors of dst with dm-kcopyd; completes with tag.
+ * Both are remote class. */
+int dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
+		u64 sectors, u64 tag);
 /* Milliseconds since boot (jiffies). */
 u64 dmr_now_ms(void);
 /* The slink_timeout module parameter in milliseconds (0: none). */

@@ -21,8 +21,22 @@
 #include <linux/workqueue.h>
 #include "../../include/dm_ioq.h"
 
-/* Bios and header pages kept in reserve for forward progress. */
+/*
+ * Bios and header pages kept in reserve for forward progress, per class
+ * of I/O (DMR_IO_LOCAL: the log and the local devices; DMR_IO_REMOTE:
+ * the remote devices, whose I/O may hang on a transport and must not
+ * hold what the local one needs).
+ *
+ * Only the main work item frees the bios of a class (after it took their
+ * completions), so it must never wait for one: while it holds fewer than
+ * the reserve, a GFP_NOIO allocation is sure to be served (the reserve
+ * is not empty: at most that many of its elements are held); beyond
+ * that it allocates without waiting and, on failure, issues nothing
+ * until completions come back. Plenty of memory: no limit; a shortage:
+ * at most the reserve in flight, and progress.
+ */
 #define DMR_IOQ_RESERVE 64
+#define DMR_IOQ_REMOTE_RESERVE 16
 
 /*
  * Stable copies of user data: pages for two of the largest writes the
@@ -49,6 +63,10 @@ struct dmr_ioq {
 	struct bio_list deferred;
 	struct bio_set bs;
 	mempool_t *pages;
+	/* Remote I/O: flushes and the tokens of kcopyd jobs. */
+	struct bio_set rbs;
+	/* Bios of each class allocated and not yet freed. */
+	atomic_t held[2];
 	/* Stable copies: their own reserves, so deferred writes holding
 	 * copies never starve the log's I/O of bios or pages. */
 	struct bio_set stable_bs;
@@ -83,6 +101,7 @@ struct dmr_io {
 	u64 tag;
 	struct page *page;
 	struct bio *origin;
+	int class;
 	struct bio bio; /* last: bio_set front pad */
 };
 
@@ -141,10 +160,14 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	q->pages = mempool_create_page_pool(DMR_IOQ_RESERVE, 0);
 	if (!q->pages)
 		goto bs;
+	if (bioset_init(&q->rbs, DMR_IOQ_REMOTE_RESERVE, offsetof(struct dmr_io, bio), 0))
+		goto pages0;
+	atomic_set(&q->held[0], 0);
+	atomic_set(&q->held[1], 0);
 	mutex_init(&q->stable_lock);
 	if (bioset_init(&q->stable_bs, DMR_STABLE_BIOS,
 			offsetof(struct dmr_stable, bio), BIOSET_NEED_BVECS))
-		goto pages;
+		goto rbs;
 	q->stable_pages = mempool_create_page_pool(DMR_STABLE_PAGES, 0);
 	if (!q->stable_pages)
 		goto stable_bs;
@@ -161,7 +184,9 @@ stable_pages:
 	mempool_destroy(q->stable_pages);
 stable_bs:
 	bioset_exit(&q->stable_bs);
-pages:
+rbs:
+	bioset_exit(&q->rbs);
+pages0:
 	mempool_destroy(q->pages);
 bs:
 	bioset_exit(&q->bs);
@@ -219,6 +244,8 @@ void dmr_ioq_destroy(struct dmr_ioq *q)
 	dm_kcopyd_client_destroy(q->kc[0]);
 	mempool_destroy(q->stable_pages);
 	bioset_exit(&q->stable_bs);
+	WARN_ON_ONCE(atomic_read(&q->held[0]) || atomic_read(&q->held[1]));
+	bioset_exit(&q->rbs);
 	mempool_destroy(q->pages);
 	bioset_exit(&q->bs);
 	kfree(q);
@@ -376,14 +403,11 @@ unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev)
 	return n;
 }
 
-static void dmr_io_endio(struct bio *bio)
+/* One bio of the queue less in flight. */
+static void dmr_io_put_inflight(struct dmr_ioq *q)
 {
-	struct dmr_io *io = to_io(bio);
-	struct dmr_ioq *q = io->q;
 	unsigned long flags;
 
-	llist_add(&io->node, &q->done);
-	queue_work(q->wq, &q->work[0]);
 	/* Under the lock: see dmr_ioq_wait_idle(). */
 	spin_lock_irqsave(&q->idle.lock, flags);
 	if (atomic_dec_and_test(&q->inflight))
@@ -391,7 +415,25 @@ static void dmr_io_endio(struct bio *bio)
 	spin_unlock_irqrestore(&q->idle.lock, flags);
 }
 
-static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, u64 sector, u64 tag)
+static void dmr_io_endio(struct bio *bio)
+{
+	struct dmr_io *io = to_io(bio);
+	struct dmr_ioq *q = io->q;
+
+	llist_add(&io->node, &q->done);
+	queue_work(q->wq, &q->work[0]);
+	dmr_io_put_inflight(q);
+}
+
+/* How the main work item may allocate for class (see DMR_IOQ_RESERVE). */
+static gfp_t dmr_io_gfp(struct dmr_ioq *q, int class)
+{
+	int reserve = class == DMR_IO_REMOTE ? DMR_IOQ_REMOTE_RESERVE : DMR_IOQ_RESERVE;
+
+	return atomic_read(&q->held[class]) < reserve ? GFP_NOIO : GFP_NOWAIT | __GFP_NOWARN;
+}
+
+static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, int class, u64 sector, u64 tag)
 {
 	struct dmr_io *io = to_io(bio);
 
@@ -399,28 +441,36 @@ static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, u64 sector, u64 tag)
 	io->tag = tag;
 	io->page = NULL;
 	io->origin = NULL;
+	io->class = class;
 	bio->bi_iter.bi_sector = sector;
 	bio->bi_end_io = dmr_io_endio;
+	atomic_inc(&q->held[class]);
 	atomic_inc(&q->inflight);
 }
 
-struct bio *dmr_io_new(struct dmr_ioq *q, struct block_device *bdev,
+struct bio *dmr_io_new(struct dmr_ioq *q, int class, struct block_device *bdev,
 		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag)
 {
-	struct bio *bio = bio_alloc_bioset(bdev, nr_vecs, (__force blk_opf_t)opf,
-					   GFP_NOIO, &q->bs);
+	struct bio *bio;
 
-	dmr_io_init(q, bio, sector, tag);
+	if (WARN_ON_ONCE(class == DMR_IO_REMOTE && nr_vecs))
+		return NULL;
+	bio = bio_alloc_bioset(bdev, nr_vecs, (__force blk_opf_t)opf, dmr_io_gfp(q, class),
+			       class == DMR_IO_REMOTE ? &q->rbs : &q->bs);
+	if (bio)
+		dmr_io_init(q, bio, class, sector, tag);
 	return bio;
 }
 
 struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag)
 {
 	struct bio *data = dmr_pdu(src)->stable ?: src;
-	struct bio *bio = bio_alloc_clone(src->bi_bdev, data, GFP_NOIO, &q->bs);
+	struct bio *bio = bio_alloc_clone(src->bi_bdev, data, dmr_io_gfp(q, DMR_IO_LOCAL), &q->bs);
 
+	if (!bio)
+		return NULL;
 	bio->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
-	dmr_io_init(q, bio, src->bi_iter.bi_sector, tag);
+	dmr_io_init(q, bio, DMR_IO_LOCAL, src->bi_iter.bi_sector, tag);
 	to_io(bio)->origin = src;
 	return bio;
 }
@@ -444,21 +494,50 @@ static void dmr_io_add(struct dmr_ioq *q, struct bio *parent, struct bio **cur,
 	__bio_add_page(next, page, len, off);
 }
 
-void dmr_io_write_entry(struct dmr_ioq *q, struct block_device *bdev,
-			u64 sector, const void *hdr, struct bio *src, u64 tag)
+struct bio *dmr_io_entry_begin(struct dmr_ioq *q, struct block_device *bdev,
+			       struct bio *src)
 {
 	unsigned int vecs = 2 + (src ? bio_segments(dmr_pdu(src)->stable ?: src) : 0);
-	struct bio *parent, *cur;
+	gfp_t gfp = dmr_io_gfp(q, DMR_IO_LOCAL);
+	struct page *page;
+	struct bio *bio;
+
+	/* The page first: while the class holds fewer than the reserve,
+	 * neither allocation waits for good (each reserve has room). */
+	page = mempool_alloc(q->pages, gfp);
+	if (!page)
+		return NULL;
+	bio = bio_alloc_bioset(bdev, min_t(unsigned int, vecs, BIO_MAX_VECS),
+			       REQ_OP_WRITE | REQ_SYNC, gfp, &q->bs);
+	if (!bio) {
+		mempool_free(page, q->pages);
+		return NULL;
+	}
+	dmr_io_init(q, bio, DMR_IO_LOCAL, 0, 0);
+	to_io(bio)->page = page;
+	return bio;
+}
+
+void dmr_io_discard(struct bio *bio)
+{
+	struct dmr_ioq *q = to_io(bio)->q;
+
+	dmr_io_free(bio);
+	dmr_io_put_inflight(q);
+}
+
+void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
+			u64 sector, const void *hdr, struct bio *src, u64 tag)
+{
+	struct page *page = to_io(parent)->page;
 	struct bvec_iter iter;
 	struct bio_vec bv;
-	struct page *page;
+	struct bio *cur;
 	unsigned int pad;
 
-	parent = dmr_io_new(q, bdev, min_t(unsigned int, vecs, BIO_MAX_VECS),
-			    REQ_OP_WRITE | REQ_SYNC, sector, tag);
-	page = mempool_alloc(q->pages, GFP_NOIO);
+	to_io(parent)->tag = tag;
+	parent->bi_iter.bi_sector = sector;
 	memcpy(page_address(page), hdr, PAGE_SIZE);
-	to_io(parent)->page = page;
 	__bio_add_page(parent, page, PAGE_SIZE, 0);
 	cur = parent;
 	if (src && dmr_pdu(src)->stable)
@@ -498,24 +577,30 @@ static void dmr_kcopyd_done(int read_err, unsigned long write_err, void *ctx)
 	dmr_io_endio(tok);
 }
 
-void dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
-		 u64 src_sector, struct block_device *dst, u64 dst_sector,
-		 u64 sectors, u64 tag)
+int dmr_io_copy(struct dmr_ioq *q, int resync, struct block_device *src,
+		u64 src_sector, struct block_device *dst, u64 dst_sector,
+		u64 sectors, u64 tag)
 {
 	struct dm_io_region from = { .bdev = src, .sector = src_sector, .count = sectors };
 	struct dm_io_region to = { .bdev = dst, .sector = dst_sector, .count = sectors };
-	struct bio *tok = dmr_io_new(q, dst, 0, REQ_OP_WRITE, 0, tag);
+	struct bio *tok = dmr_io_new(q, DMR_IO_REMOTE, dst, 0, REQ_OP_WRITE, 0, tag);
 
+	if (!tok)
+		return -ENOMEM;
 	dm_kcopyd_copy(q->kc[resync ? 1 : 0], &from, 1, &to, 0, dmr_kcopyd_done, tok);
+	return 0;
 }
 
-void dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
-		 u64 sectors, u64 tag)
+int dmr_io_zero(struct dmr_ioq *q, struct block_device *dst, u64 sector,
+		u64 sectors, u64 tag)
 {
 	struct dm_io_region to = { .bdev = dst, .sector = sector, .count = sectors };
-	struct bio *tok = dmr_io_new(q, dst, 0, REQ_OP_WRITE, 0, tag);
+	struct bio *tok = dmr_io_new(q, DMR_IO_REMOTE, dst, 0, REQ_OP_WRITE, 0, tag);
 
+	if (!tok)
+		return -ENOMEM;
 	dm_kcopyd_zero(q->kc[0], 1, &to, 0, dmr_kcopyd_done, tok);
+	return 0;
 }
 
 u64 dmr_now_ms(void)
@@ -568,10 +653,13 @@ u8 dmr_io_status(struct bio *bio)
 void dmr_io_free(struct bio *bio)
 {
 	struct dmr_io *io = to_io(bio);
+	struct dmr_ioq *q = io->q;
+	int class = io->class; /* io goes with the bio */
 
 	if (io->page)
-		mempool_free(io->page, io->q->pages);
+		mempool_free(io->page, q->pages);
 	bio_put(bio);
+	atomic_dec(&q->held[class]);
 }
 
 u32 dmr_bio_crc32c(struct bio *bio, u32 seed)

@@ -153,54 +153,74 @@ impl<T> IoQueue<T> {
         unsafe { bindings::dmr_ioq_requeue_dev(self.raw(), dev.0) }
     }
 
-    /// Write a log entry at `sector` of `dev`: the header block `hdr` and
-    /// the data of `data`, padded to 4 KiB. Completes with `tag`.
-    pub(crate) fn write_entry(
-        &self,
-        dev: &BlockDevice,
-        sector: u64,
-        hdr: &[u8; 4096],
-        data: Option<&UserBio>,
-        tag: u64,
-    ) {
+    /// The bio and header page of a log entry write to `dev` of the data
+    /// of `data`, taken before the entry is committed to, so that a
+    /// shortage of memory holds the write back instead of failing it.
+    /// Main work item only.
+    pub(crate) fn entry_io(&self, dev: &BlockDevice, data: Option<&UserBio>) -> Result<EntryIo<'_, T>, Busy> {
         let src = data.map_or(core::ptr::null_mut(), |b| b.bio.as_ptr());
-        // SAFETY: `raw` is live; `dev` is open for the call and, by the
-        // caller's contract with `BlockDevice`, until completion; `hdr` is
-        // copied before the call returns; `src` is a user bio we own,
-        // which stays alive (it is ended only after this write completes).
-        unsafe {
-            bindings::dmr_io_write_entry(self.raw(), dev.bdev(), sector, hdr.as_ptr().cast(), src, tag)
-        }
+        // SAFETY: `raw` is live; `dev` and `src` are only looked at.
+        let bio = unsafe { bindings::dmr_io_entry_begin(self.raw(), dev.bdev(), src) };
+        let bio = NonNull::new(bio).ok_or(Busy)?;
+        Ok(EntryIo { bio, _q: self })
     }
 
-    /// Flush the volatile cache of `dev`. Completes with `tag`.
-    pub(crate) fn flush(&self, dev: &BlockDevice, tag: u64) {
+    /// Write a log entry with `io` at `sector` of the device `io` was taken
+    /// for: the header block `hdr` and the data of `data`, padded to
+    /// 4 KiB. Completes with `tag`.
+    pub(crate) fn write_entry(&self, io: EntryIo<'_, T>, sector: u64, hdr: &[u8; 4096], data: Option<&UserBio>, tag: u64) {
+        let src = data.map_or(core::ptr::null_mut(), |b| b.bio.as_ptr());
+        let bio = io.bio.as_ptr();
+        core::mem::forget(io);
+        // SAFETY: `raw` is live; `bio` came from `dmr_io_entry_begin` of
+        // this queue and is submitted once; its device is open for the
+        // call and, by the caller's contract with `BlockDevice`, until
+        // completion; `hdr` is copied before the call returns; `src` is a
+        // user bio we own, which stays alive (it is ended only after this
+        // write completes).
+        unsafe { bindings::dmr_io_write_entry(self.raw(), bio, sector, hdr.as_ptr().cast(), src, tag) }
+    }
+
+    /// Flush the volatile cache of `dev`, an I/O of `class`. Completes
+    /// with `tag`. Main work item only.
+    pub(crate) fn flush(&self, dev: &BlockDevice, class: Class, tag: u64) -> Result<(), Busy> {
         let opf = kernel::bindings::req_op_REQ_OP_WRITE
             | (1 << kernel::bindings::req_flag_bits___REQ_PREFLUSH)
             | (1 << kernel::bindings::req_flag_bits___REQ_SYNC);
-        // SAFETY: `raw` is live; `dev` stays open until completion.
+        // SAFETY: `raw` is live; `dev` stays open until completion; the
+        // bio, when there is one, is submitted once.
         unsafe {
-            let bio = bindings::dmr_io_new(self.raw(), dev.bdev(), 0, opf, 0, tag);
+            let bio = bindings::dmr_io_new(self.raw(), class.raw(), dev.bdev(), 0, opf, 0, tag);
+            if bio.is_null() {
+                return Err(Busy);
+            }
             bindings::dmr_io_submit(bio);
         }
+        Ok(())
     }
 
     /// Issue a copy of user bio `bio` (same device, sector and data,
-    /// without PREFLUSH and FUA). Completes with `tag`; `bio` must stay
-    /// alive until then.
-    pub(crate) fn clone_submit(&self, bio: &UserBio, tag: u64) {
+    /// without PREFLUSH and FUA), a local I/O. Completes with `tag`;
+    /// `bio` must stay alive until then. Main work item only.
+    pub(crate) fn clone_submit(&self, bio: &UserBio, tag: u64) -> Result<(), Busy> {
         // SAFETY: `raw` is live; the user bio is ours and outlives the
-        // clone (the caller ends it only after the clone completed).
+        // clone (the caller ends it only after the clone completed); the
+        // clone, when there is one, is submitted once.
         unsafe {
             let clone = bindings::dmr_io_clone(self.raw(), bio.bio.as_ptr(), tag);
+            if clone.is_null() {
+                return Err(Busy);
+            }
             bindings::dmr_io_submit(clone);
         }
+        Ok(())
     }
 
     /// Copy `sectors` sectors from `src` at `src_sector` to `dst` at
-    /// `dst_sector` with dm-kcopyd; `resync` uses the throttled client.
-    /// Completes with `tag`: `ENODATA` for a read error, `EIO` for a write
-    /// error. Both devices must stay open until then.
+    /// `dst_sector` with dm-kcopyd, a remote I/O; `resync` uses the
+    /// throttled client. Completes with `tag`: `ENODATA` for a read error,
+    /// `EIO` for a write error. Both devices must stay open until then.
+    /// Main work item only.
     pub(crate) fn copy(
         &self,
         resync: bool,
@@ -210,10 +230,10 @@ impl<T> IoQueue<T> {
         dst_sector: u64,
         sectors: u64,
         tag: u64,
-    ) {
+    ) -> Result<(), Busy> {
         // SAFETY: `raw` is live; the caller keeps both devices open until
         // the completion with `tag` is taken.
-        unsafe {
+        let r = unsafe {
             bindings::dmr_io_copy(
                 self.raw(),
                 i32::from(resync),
@@ -224,15 +244,25 @@ impl<T> IoQueue<T> {
                 sectors,
                 tag,
             )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Busy)
         }
     }
 
     /// Write zeroes to `sectors` sectors of `dst` at `sector` with
-    /// dm-kcopyd. Completes with `tag`.
-    pub(crate) fn zero(&self, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) {
+    /// dm-kcopyd, a remote I/O. Completes with `tag`. Main work item only.
+    pub(crate) fn zero(&self, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) -> Result<(), Busy> {
         // SAFETY: `raw` is live; the caller keeps `dst` open until the
         // completion with `tag` is taken.
-        unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) }
+        let r = unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Busy)
+        }
     }
 
     /// Run the main work item again after `ms` milliseconds.
@@ -277,6 +307,52 @@ pub(crate) const PER_BIO_BYTES: u32 = bindings::DMR_PER_BIO_BYTES;
 /// The largest write [`IoQueue::stabilize`] copies, in sectors: a target
 /// using it sets a `max_io_len` of at most this.
 pub(crate) const MAX_STABLE_SECTORS: u64 = bindings::DMR_STABLE_MAX_PAGES as u64 * 8;
+
+/// Memory is short and the I/O's class holds its reserve: nothing was
+/// issued. The main work item runs again as I/O of the class completes;
+/// it issues nothing more until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Busy;
+
+/// The class of an I/O of the queue, each with its own reserve, so that
+/// remote I/O hanging on a transport never holds what the log and the
+/// local devices need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// The log device and the local devices.
+    Local,
+    /// The remote devices of the site links.
+    Remote,
+}
+
+impl Class {
+    fn raw(self) -> kernel::ffi::c_int {
+        match self {
+            Class::Local => bindings::DMR_IO_LOCAL as kernel::ffi::c_int,
+            Class::Remote => bindings::DMR_IO_REMOTE as kernel::ffi::c_int,
+        }
+    }
+}
+
+/// The bio and header page of a log entry write, taken by
+/// [`IoQueue::entry_io`] and either written by [`IoQueue::write_entry`]
+/// or given back when dropped.
+///
+/// # Invariants
+///
+/// `bio` came from `dmr_io_entry_begin` of the queue `_q` and was never
+/// submitted.
+pub(crate) struct EntryIo<'a, T> {
+    bio: NonNull<kernel::bindings::bio>,
+    _q: &'a IoQueue<T>,
+}
+
+impl<T> Drop for EntryIo<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: never submitted (type invariant); given back once.
+        unsafe { bindings::dmr_io_discard(self.bio.as_ptr()) }
+    }
+}
 
 /// One completed I/O of the queue.
 pub(crate) struct Done {

@@ -7,7 +7,7 @@ use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
 use super::slink::{Copy, LinkError, Resync, Slink, COPY_RETRY_MS, MAX_COPIES, MAX_RESYNCS};
 use crate::blockdev::{RemoteDev, Scan};
-use crate::dm::{now_ms, slink_timeout_ms};
+use crate::dm::{now_ms, slink_timeout_ms, Class};
 use crate::logic::replog::EntryFlags;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -142,9 +142,15 @@ impl Engine {
                 return;
             }
             let tag = Tag::Remote(s.nr, RemoteOp::Copy(seq)).encode();
-            match src {
+            let issued = match src {
                 None => q.zero(&dev.bdev, e.sector, sectors, tag),
                 Some(src) => q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag),
+            };
+            if issued.is_err() {
+                // Memory short: untracked again, issued once remote
+                // completions come back.
+                crate::dm::retain(&mut s.inflight, |c| c.seq != seq);
+                return;
             }
             s.next += 1;
         }
@@ -156,11 +162,18 @@ impl Engine {
         s.flush_covers = s.copied();
         s.flush_at_ms = now_ms();
         s.unflushed = false;
+        s.flush_short = false;
         for d in s.devices.iter() {
-            q.flush(&d.bdev, Tag::Remote(s.nr, RemoteOp::Flush).encode());
+            if q.flush(&d.bdev, Class::Remote, Tag::Remote(s.nr, RemoteOp::Flush).encode()).is_err() {
+                // Memory short: this round proves nothing; another one
+                // follows once remote completions come back.
+                s.flush_short = true;
+                s.unflushed = true;
+                break;
+            }
             s.flushes += 1;
         }
-        if s.flushes == 0 {
+        if s.flushes == 0 && !s.flush_short {
             s.durable = s.durable.max(s.flush_covers);
         }
     }
@@ -200,9 +213,13 @@ impl Engine {
             if s.resync.push(r, GFP_KERNEL).is_err() {
                 return;
             }
-            dev.cursor.store(region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
             let tag = Tag::Remote(s.nr, RemoteOp::Resync(slot)).encode();
-            q.copy(true, &local.bdev, sector, &dev.bdev, sector, sectors, tag);
+            if q.copy(true, &local.bdev, sector, &dev.bdev, sector, sectors, tag).is_err() {
+                // Memory short: the region is copied in a later run.
+                crate::dm::retain(&mut s.resync, |r| r.slot != slot);
+                return;
+            }
+            dev.cursor.store(region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -300,14 +317,25 @@ impl Engine {
             }
             RemoteOp::Flush => {
                 s.flushes = s.flushes.saturating_sub(1);
-                if s.flushes == 0 && error.is_none() && s.error.is_none() {
+                if s.flushes == 0 && error.is_none() && s.error.is_none() && !s.flush_short {
                     s.durable = s.durable.max(s.flush_covers);
                 }
             }
             RemoteOp::Resync(slot) if error.is_none() => {
                 // Copied: in sync once durable at the site.
-                if let Some(r) = s.resync.iter().find(|r| r.slot == slot) {
-                    q.flush(&r.dev.bdev, Tag::Remote(s.nr, RemoteOp::ResyncFlush(slot)).encode());
+                let tag = Tag::Remote(s.nr, RemoteOp::ResyncFlush(slot)).encode();
+                let short = s
+                    .resync
+                    .iter()
+                    .find(|r| r.slot == slot)
+                    .is_some_and(|r| q.flush(&r.dev.bdev, Class::Remote, tag).is_err());
+                if short {
+                    // Memory short: the region stays out of sync and is
+                    // copied again when the scan comes back to it.
+                    for r in s.resync.iter().filter(|r| r.slot == slot) {
+                        r.dev.cursor.store(r.region, core::sync::atomic::Ordering::Relaxed);
+                    }
+                    crate::dm::retain(&mut s.resync, |r| r.slot != slot);
                 }
             }
             RemoteOp::Resync(slot) | RemoteOp::ResyncFlush(slot) => {

@@ -23,7 +23,7 @@
 use super::copy::RemoteOp;
 use super::entries::{Directory, Entries, Entry, EntryState};
 use super::slink::Slink;
-use crate::dm::{BlockDevice, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
+use crate::dm::{BlockDevice, Class, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
 use crate::dm::{BioOp, IoHandler};
 use crate::logic::replog::entry::{entry_blocks, has_data};
 use crate::logic::replog::geometry::block_sector;
@@ -412,6 +412,12 @@ impl Engine {
                 return;
             }
             let data = has_data(op.flags, op.sectors);
+            // Its write, before the entry is committed to: memory short,
+            // the bio waits for completions to return some.
+            let Ok(io) = q.entry_io(&self.log, if data { Some(&bio) } else { None }) else {
+                st.stalled = Some(bio);
+                return;
+            };
             let crc = if data { (bio.tag() >> 32) as u32 } else { 0 };
             // The entry's slink map: the local site and every remote
             // site link that needs it, so that a restart knows which
@@ -473,7 +479,7 @@ impl Engine {
             };
             h.encode::<KernelCrc32c>(&self.uuid, hdr);
             let src = if data { st.entries.get(h.seq).and_then(|e| e.bio.as_ref()) } else { None };
-            q.write_entry(&self.log, sector, hdr, src, Tag::Log(h.seq).encode());
+            q.write_entry(io, sector, hdr, src, Tag::Log(h.seq).encode());
         }
     }
 
@@ -507,7 +513,10 @@ impl Engine {
             let Some(e) = st.entries.get_mut(seq) else { return };
             match e.bio.as_ref() {
                 Some(bio) if local => {
-                    q.clone_submit(bio, Tag::Local(seq).encode());
+                    if q.clone_submit(bio, Tag::Local(seq).encode()).is_err() {
+                        // Memory short: again once completions come back.
+                        return;
+                    }
                     e.state = EntryState::Applying;
                     st.applying += 1;
                 }
@@ -696,9 +705,11 @@ impl IoHandler for Engine {
             }
             #[cfg(not(dmr_fault_ack_before_flush))]
             {
-                st.flushing = true;
-                st.counters.flushes += 1;
-                q.flush(&e.log, Tag::Flush(st.written).encode());
+                // Memory short: again once completions come back.
+                if q.flush(&e.log, Class::Local, Tag::Flush(st.written).encode()).is_ok() {
+                    st.flushing = true;
+                    st.counters.flushes += 1;
+                }
             }
         }
         Self::apply(q, st);
