@@ -4,9 +4,9 @@
 #   make deps      install build and test dependencies (Debian 12, root)
 #   make test      host tests, then the VM suite, a 10-round crash test and
 #                  the two-site suite on the debug kernel
-#   make torture   the crash test with more crash points (ROUNDS=200) and
-#                  the power-cut suite with more cuts (CUTS=3600 of the
-#                  load, 6120 in all)
+#   make torture   the crash test with more crash points (ROUNDS=200), the
+#                  power-cut suite with more cuts (CUTS=3600 of the load,
+#                  6120 in all) and the long tests of tests/torture/
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
 #                  show replication, a DR outage and its resync
@@ -52,10 +52,15 @@ test: deps
 # Kill QEMU at ROUNDS random points of a write load; check every
 # acknowledged write after each reboot. Then CUTS power cuts of a
 # recorded load (tests/vm/36-power-cut.sh), its timeout scaled to match.
+# Then each script of tests/torture/ in a guest of its own.
 torture: deps
 	@DMR_FLAVOUR=debug scripts/crash-test.sh $(ROUNDS)
 	@DMR_FLAVOUR=debug DMR_VERBOSE=1 DMR_POWERCUT_POINTS=$(CUTS) \
 		DMR_TIMEOUT_SCALE=$$(( $(CUTS) / 100 + 1 )) scripts/vm-test.sh 36-power-cut
+	@for t in tests/torture/*.sh; do \
+		echo "# $$t"; \
+		DMR_FLAVOUR=debug DMR_TIMEOUT=1800 scripts/vm-run.sh $$t || exit 1; \
+	done
 
 # Two sites on the release kernel: tests/pair/demo.sh in the primary.
 demo: deps

@@ -164,6 +164,14 @@ pub(crate) struct State {
     /// (see [`Restore`]); dropped once the log takes a new entry, whose
     /// slink map would not name a link set up later.
     pub(crate) restore: KVec<Restore>,
+    /// Lost devices the opened log's checkpoint recorded for site links
+    /// not yet set up: (link, device number). Each becomes a resync of
+    /// the whole device when its link is set up, and is recorded again by
+    /// every checkpoint until then.
+    pub(crate) lost_restore: KVec<(u32, u32)>,
+    /// A checkpoint could not record every lost device (its table is
+    /// full); warned once.
+    lost_unrecorded: bool,
 }
 
 /// Where a site link recorded by the checkpoint resumes after an open,
@@ -226,6 +234,8 @@ impl State {
             slinks: KVec::new(),
             ack_from: next,
             restore: KVec::new(),
+            lost_restore: KVec::new(),
+            lost_unrecorded: false,
         })
     }
 
@@ -250,7 +260,7 @@ impl State {
     /// checkpoint may name: the head only passes what every link holds,
     /// and a record not set up yet holds its entries (see
     /// [`State::slinks_release`]).
-    pub(super) fn positions(&self) -> SlinkPositions {
+    pub(super) fn positions(&mut self) -> SlinkPositions {
         let mut p = SlinkPositions::new();
         for s in self.slinks.iter() {
             // Past the table's room a link goes unrecorded: after a
@@ -262,6 +272,20 @@ impl State {
                 let _ = p.insert(r.nr, r.seq);
             }
         }
+        // Devices whose given-up entries no dirty log recorded.
+        let mut all = true;
+        for s in self.slinks.iter() {
+            for &(dev, _, _) in s.lost.iter() {
+                all &= p.insert_lost(s.nr, dev);
+            }
+        }
+        for &(nr, dev) in self.lost_restore.iter() {
+            all &= p.insert_lost(nr, dev);
+        }
+        if !all && !self.lost_unrecorded {
+            pr_warn!("replicator: too many devices with writes given up to record; a restart before they attach would not resynchronise them all\n");
+        }
+        self.lost_unrecorded = !all;
         p
     }
 
@@ -563,7 +587,7 @@ impl Engine {
         let e = q.inner();
         let mut flush: KVec<Arc<LocalDev>> = KVec::new();
         let (k, cp) = {
-            let st = e.state.lock();
+            let mut st = e.state.lock();
             let mut ring = *st.writer.ring();
             let mut head_epoch = st.head_epoch;
             let mut k = 0u64;

@@ -20,7 +20,7 @@ use crate::blockdev::RemoteDev;
 use crate::dm::TargetHandle;
 use crate::logic::blockdev::BlockdevParams;
 use crate::registry::{Replog, ReplogType};
-use slink::Slink;
+use slink::{Slink, LOST_ALL};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use engine::{Engine, EngineQueue};
@@ -212,6 +212,14 @@ impl Replog for Ringbuffer {
             // when the devices attach, and resync.
             None => Slink::new(params.slink, params.policy(), params.fallbehind, st.writer.next_seq(), st.writer.epoch()),
         };
+        let mut s = s;
+        // Devices whose entries the link gave up before the restart while
+        // they were not attached: resynchronised whole when they attach.
+        for &(_, dev) in st.lost_restore.iter().filter(|l| l.0 == params.slink) {
+            s.keep(dev)?;
+            s.lose(dev, 0, LOST_ALL)?;
+        }
+        crate::dm::retain(&mut st.lost_restore, |l| l.0 != params.slink);
         st.slinks.push(s, GFP_KERNEL)?;
         drop(st);
         self.q.kick();

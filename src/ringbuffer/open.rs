@@ -185,6 +185,9 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
             let mut state = State::new(resume.writer, entries, l.recovered.head_epoch, cp).map_err(|_| NOMEM)?;
             state.sectors = sectors;
             state.restore = restore;
+            for (nr, dev) in l.checkpoint.slinks.lost() {
+                state.lost_restore.push((nr, dev), GFP_KERNEL).map_err(|_| NOMEM)?;
+            }
             (state, l.superblock.uuid, l.superblock.ring_start)
         }
         (Action::Open, Err(e)) => return Err(log_error(e)),

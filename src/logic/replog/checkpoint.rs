@@ -21,8 +21,9 @@
 //! | 72 | 8 | tail hint sequence number (next sequence at the tail) |
 //! | 80 | 8 | incarnation: counts the runs of the log (opens), from 1 |
 //! | 88 | 4 | number of site link positions (0 = none recorded) |
-//! | 92 | 4 | zero |
+//! | 92 | 4 | number of lost-device records (m) |
 //! | 96 | 16 * n | positions: site link (4), zero (4), sequence number (8) |
+//! | 608 | 8 * m | lost devices: site link (4), device number (4) |
 //! | .. 4092 | | zero |
 //! | 4092 | 4 | CRC-32C of bytes 0..4092 |
 
@@ -50,10 +51,18 @@ const TAIL: usize = 64;
 const TAIL_SEQ: usize = 72;
 const INCARNATION: usize = 80;
 const POSITIONS: usize = 88;
-const POSITIONS_PAD: usize = 92;
+const LOST: usize = 92;
 const POSITION_RECORDS: usize = 96;
 /// Bytes of one position record.
 const POSITION_BYTES: usize = 16;
+const LOST_RECORDS: usize = POSITION_RECORDS + MAX_SLINK_POSITIONS * POSITION_BYTES;
+/// Bytes of one lost-device record.
+const LOST_BYTES: usize = 8;
+
+/// Lost-device records a checkpoint holds at most. Past this a site link
+/// that must give up entries of a device not attached keeps them instead
+/// (the log stays full until the device attaches or the link catches up).
+pub const MAX_LOST_DEVICES: usize = 64;
 
 /// Site link positions a checkpoint records at most. Links past this
 /// number (the highest numbers) go without a record: after a restart they
@@ -64,10 +73,24 @@ pub const MAX_SLINK_POSITIONS: usize = 32;
 /// does not hold durably. Kept in the checkpoint so that a restart, clean
 /// or not, resumes shipping in order from there instead of marking the
 /// entries out of sync. Ascending by site link, each link once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+///
+/// Also the *lost devices*: pairs of a site link and a device number for
+/// which the link gave up entries (the log was full) while the device was
+/// not attached, so no dirty log could record them. Only a whole-device
+/// resynchronisation is sure to cover them; the record survives restarts
+/// until the device attaches to the link. Ascending, each pair once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlinkPositions {
     len: usize,
     records: [(u32, u64); MAX_SLINK_POSITIONS],
+    lost_len: usize,
+    lost: [(u32, u32); MAX_LOST_DEVICES],
+}
+
+impl Default for SlinkPositions {
+    fn default() -> Self {
+        SlinkPositions::new()
+    }
 }
 
 impl SlinkPositions {
@@ -76,7 +99,36 @@ impl SlinkPositions {
         SlinkPositions {
             len: 0,
             records: [(0, 0); MAX_SLINK_POSITIONS],
+            lost_len: 0,
+            lost: [(0, 0); MAX_LOST_DEVICES],
         }
+    }
+
+    /// The lost devices: (site link, device number), ascending.
+    pub fn lost(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.lost.iter().take(self.lost_len).copied()
+    }
+
+    /// Records that site link `slink` lost entries of device `dev`. False
+    /// if the link is not a remote one or the table is full (a pair
+    /// already there is fine).
+    pub fn insert_lost(&mut self, slink: u32, dev: u32) -> bool {
+        if slink == 0 || slink >= SLINK_MAX {
+            return false;
+        }
+        let at = self.lost().position(|p| p >= (slink, dev)).unwrap_or(self.lost_len);
+        if self.lost.get(at).is_some_and(|&p| at < self.lost_len && p == (slink, dev)) {
+            return true;
+        }
+        if self.lost_len >= MAX_LOST_DEVICES {
+            return false;
+        }
+        let mut moving = (slink, dev);
+        for r in self.lost.iter_mut().take(self.lost_len + 1).skip(at) {
+            moving = core::mem::replace(r, moving);
+        }
+        self.lost_len += 1;
+        true
     }
 
     /// Number of links recorded.
@@ -124,9 +176,9 @@ impl SlinkPositions {
         true
     }
 
-    /// Checks the table read from a checkpoint.
+    /// Checks the tables read from a checkpoint.
     fn validate(&self) -> Result<(), FormatError> {
-        if self.len > MAX_SLINK_POSITIONS {
+        if self.len > MAX_SLINK_POSITIONS || self.lost_len > MAX_LOST_DEVICES {
             return Err(FormatError::CheckpointSlinks);
         }
         let mut last = 0u32;
@@ -135,6 +187,13 @@ impl SlinkPositions {
                 return Err(FormatError::CheckpointSlinks);
             }
             last = nr;
+        }
+        let mut last = (0u32, 0u32);
+        for (i, p) in self.lost().enumerate() {
+            if p.0 == 0 || p.0 >= SLINK_MAX || (i > 0 && p <= last) {
+                return Err(FormatError::CheckpointSlinks);
+            }
+            last = p;
         }
         Ok(())
     }
@@ -146,11 +205,18 @@ impl SlinkPositions {
             le::put_u32(b, at, nr);
             le::put_u64(b, at + 8, seq);
         }
+        le::put_u32(b, LOST, u32::try_from(self.lost_len).unwrap_or(0));
+        for (i, (nr, dev)) in self.lost().enumerate() {
+            let at = LOST_RECORDS + i * LOST_BYTES;
+            le::put_u32(b, at, nr);
+            le::put_u32(b, at + 4, dev);
+        }
     }
 
     fn decode(b: &Block) -> Result<SlinkPositions, FormatError> {
         let n = usize::try_from(le::u32_at(b, POSITIONS)).unwrap_or(usize::MAX);
-        if n > MAX_SLINK_POSITIONS || le::u32_at(b, POSITIONS_PAD) != 0 {
+        let m = usize::try_from(le::u32_at(b, LOST)).unwrap_or(usize::MAX);
+        if n > MAX_SLINK_POSITIONS || m > MAX_LOST_DEVICES {
             return Err(FormatError::CheckpointSlinks);
         }
         let mut p = SlinkPositions::new();
@@ -162,6 +228,11 @@ impl SlinkPositions {
             *r = (le::u32_at(b, at), le::u64_at(b, at + 8));
         }
         p.len = n;
+        for (i, r) in p.lost.iter_mut().take(m).enumerate() {
+            let at = LOST_RECORDS + i * LOST_BYTES;
+            *r = (le::u32_at(b, at), le::u32_at(b, at + 4));
+        }
+        p.lost_len = m;
         p.validate()?;
         Ok(p)
     }

@@ -136,6 +136,7 @@ fn checkpoint_json(slot: usize, content: &Result<Checkpoint, LogError>) -> Value
             "tail_seq": cp.tail_seq,
             "incarnation": cp.incarnation,
             "slinks": cp.slinks.iter().map(|(nr, seq)| json!({"slink": nr, "seq": seq})).collect::<Vec<_>>(),
+            "lost": cp.slinks.lost().map(|(nr, dev)| json!({"slink": nr, "dev": dev})).collect::<Vec<_>>(),
         }),
         Err(LogError::Format(FormatError::CheckpointEmpty)) => {
             json!({"slot": slot, "block": slot_block(slot), "empty": true})

@@ -83,6 +83,17 @@ pub fn checkpoint_line(
         }
         _ => what,
     };
+    let what = match content {
+        Ok(cp) if cp.slinks.lost().next().is_some() => {
+            let lost: Vec<String> = cp
+                .slinks
+                .lost()
+                .map(|(nr, dev)| format!("slink {nr} dev {dev}"))
+                .collect();
+            format!("{what}, lost devices {}", lost.join(" "))
+        }
+        _ => what,
+    };
     format!(
         "checkpoint slot {slot} (block {}): {what}",
         slot_block(slot)

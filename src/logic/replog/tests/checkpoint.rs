@@ -2,7 +2,7 @@
 
 use super::SoftCrc;
 use crate::logic::replog::checkpoint::{
-    newest, slot_block, Checkpoint, SlinkPositions, CHECKPOINT_MAGIC, MAX_SLINK_POSITIONS,
+    newest, slot_block, Checkpoint, SlinkPositions, CHECKPOINT_MAGIC, MAX_LOST_DEVICES, MAX_SLINK_POSITIONS,
 };
 use crate::logic::replog::checksum::CRC_OFFSET;
 use crate::logic::replog::geometry::{Block, BLOCK_SIZE};
@@ -224,18 +224,21 @@ fn slink_positions_insert() {
     assert_eq!(Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0), Ok(cp));
 }
 
+/// `base` with `edit` applied and sealed again, decoded.
+fn decode_edited(base: &Block, edit: &dyn Fn(&mut Block)) -> Result<Checkpoint, FormatError> {
+    let mut b = *base;
+    edit(&mut b);
+    crate::logic::replog::checksum::seal::<SoftCrc>(&mut b);
+    Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0)
+}
+
 #[test]
 fn slink_positions_refusals() {
     let base = encoded(&Checkpoint {
         slinks: positions(&[(1, 45), (7, 60)]),
         ..sample()
     });
-    let refused = |edit: &dyn Fn(&mut Block)| {
-        let mut b = base;
-        edit(&mut b);
-        crate::logic::replog::checksum::seal::<SoftCrc>(&mut b);
-        Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0)
-    };
+    let refused = |edit: &dyn Fn(&mut Block)| decode_edited(&base, edit);
     let slinks = Err(FormatError::CheckpointSlinks);
     assert_eq!(refused(&|b| b[88..92].copy_from_slice(&33u32.to_le_bytes())), slinks);
     assert_eq!(refused(&|b| b[88..92].copy_from_slice(&u32::MAX.to_le_bytes())), slinks);
@@ -252,7 +255,89 @@ fn slink_positions_refusals() {
     assert_eq!(one.slinks, positions(&[(1, 45)]));
 }
 
+#[test]
+fn lost_devices_layout() {
+    let mut p = positions(&[(1, 45)]);
+    assert!(p.insert_lost(3, 9));
+    assert!(p.insert_lost(1, 2));
+    assert!(p.insert_lost(3, 0));
+    assert!(p.insert_lost(1, 2), "a pair already there");
+    assert!(!p.insert_lost(0, 1), "slink 0 is the local site");
+    assert!(!p.insert_lost(2048, 1));
+    let cp = Checkpoint { slinks: p, ..sample() };
+    let b = encoded(&cp);
+    assert_eq!(Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0), Ok(cp));
+    assert_eq!(b[92..96], 3u32.to_le_bytes());
+    // Ascending by link, then device, after the 32 position records.
+    let at = 96 + 16 * MAX_SLINK_POSITIONS;
+    assert_eq!(at, 608);
+    let want: [(u32, u32); 3] = [(1, 2), (3, 0), (3, 9)];
+    for (i, (nr, dev)) in want.iter().enumerate() {
+        assert_eq!(b[at + 8 * i..at + 8 * i + 4], nr.to_le_bytes());
+        assert_eq!(b[at + 8 * i + 4..at + 8 * i + 8], dev.to_le_bytes());
+    }
+    assert!(b[at + 24..CRC_OFFSET].iter().all(|&x| x == 0));
+    assert_eq!(cp.slinks.lost().collect::<std::vec::Vec<_>>(), want);
+    assert_eq!(cp.successor().unwrap().slinks, cp.slinks);
+    // Full table.
+    let mut full = SlinkPositions::new();
+    for dev in 0..MAX_LOST_DEVICES as u32 {
+        assert!(full.insert_lost(5, dev));
+    }
+    assert!(!full.insert_lost(4, 0), "full");
+    assert!(full.insert_lost(5, 0), "a pair already there fits a full table");
+}
+
+#[test]
+fn lost_devices_refusals() {
+    let mut p = positions(&[(1, 45)]);
+    assert!(p.insert_lost(1, 2));
+    assert!(p.insert_lost(3, 9));
+    let base = encoded(&Checkpoint { slinks: p, ..sample() });
+    let refused = |edit: &dyn Fn(&mut Block)| decode_edited(&base, edit);
+    let slinks = Err(FormatError::CheckpointSlinks);
+    assert_eq!(refused(&|b| b[92..96].copy_from_slice(&65u32.to_le_bytes())), slinks);
+    // Link 0, past 2047, out of order, twice.
+    assert_eq!(refused(&|b| b[608..612].copy_from_slice(&0u32.to_le_bytes())), slinks);
+    assert_eq!(refused(&|b| b[616..620].copy_from_slice(&2048u32.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| {
+            b[616..620].copy_from_slice(&1u32.to_le_bytes());
+            b[620..624].copy_from_slice(&1u32.to_le_bytes());
+        }),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| {
+            b[616..620].copy_from_slice(&1u32.to_le_bytes());
+            b[620..624].copy_from_slice(&2u32.to_le_bytes());
+        }),
+        slinks
+    );
+    // A count past the records written reads a zero record: link 0.
+    assert_eq!(refused(&|b| b[92..96].copy_from_slice(&3u32.to_le_bytes())), slinks);
+}
+
 proptest::proptest! {
+    #[test]
+    fn lost_devices_round_trip(pairs in proptest::collection::vec((0u32..2100, 0u32..8), 0..80)) {
+        let mut p = SlinkPositions::new();
+        let mut model = std::collections::BTreeSet::new();
+        for &(nr, dev) in &pairs {
+            let fits = model.contains(&(nr, dev)) || model.len() < MAX_LOST_DEVICES;
+            let valid = nr >= 1 && nr < 2048;
+            proptest::prop_assert_eq!(p.insert_lost(nr, dev), valid && fits);
+            if valid && fits {
+                model.insert((nr, dev));
+            }
+        }
+        let got: std::vec::Vec<(u32, u32)> = p.lost().collect();
+        let want: std::vec::Vec<(u32, u32)> = model.into_iter().collect();
+        proptest::prop_assert_eq!(got, want);
+        let cp = Checkpoint { slinks: p, ..sample() };
+        proptest::prop_assert_eq!(Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0), Ok(cp));
+    }
+
     #[test]
     fn slink_positions_round_trip(records in proptest::collection::vec((0u32..2100, 0u64..1000), 0..48)) {
         let mut p = SlinkPositions::new();
