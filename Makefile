@@ -59,7 +59,7 @@ torture: deps
 		DMR_TIMEOUT_SCALE=$$(( $(CUTS) / 100 + 1 )) scripts/vm-test.sh 36-power-cut
 	@for t in tests/torture/*.sh; do \
 		echo "# $$t"; \
-		DMR_FLAVOUR=debug DMR_TIMEOUT=1800 scripts/vm-run.sh $$t || exit 1; \
+		DMR_FLAVOUR=debug DMR_TIMEOUT=3600 scripts/vm-run.sh $$t || exit 1; \
 	done
 
 # Two sites on the release kernel: tests/pair/demo.sh in the primary.

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Log capacity (make torture; about 10 minutes of the debug guest, too
+# Log capacity (make torture; about 20 minutes of the debug guest, too
 # long for make test). Run with:
-#   DMR_TIMEOUT=1800 scripts/vm-run.sh tests/torture/log-capacity.sh
+#   DMR_TIMEOUT=3600 scripts/vm-run.sh tests/torture/log-capacity.sh
 #
 # Any log must fill to capacity, however many entries that takes: the
 # live entries' table must not be limited by one allocation. Ten passes
