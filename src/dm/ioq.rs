@@ -245,11 +245,7 @@ impl<T> IoQueue<T> {
                 tag,
             )
         };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(Busy)
-        }
+        issued(r)
     }
 
     /// Write zeroes to `sectors` sectors of `dst` at `sector` with
@@ -257,12 +253,7 @@ impl<T> IoQueue<T> {
     pub(crate) fn zero(&self, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) -> Result<(), Busy> {
         // SAFETY: `raw` is live; the caller keeps `dst` open until the
         // completion with `tag` is taken.
-        let r = unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(Busy)
-        }
+        issued(unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) })
     }
 
     /// Run the main work item again after `ms` milliseconds.
@@ -313,6 +304,15 @@ pub(crate) const MAX_STABLE_SECTORS: u64 = bindings::DMR_STABLE_MAX_PAGES as u64
 /// it issues nothing more until then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Busy;
+
+/// `Busy` for the `-ENOMEM` of a C issuing function, nothing for 0.
+fn issued(r: kernel::ffi::c_int) -> Result<(), Busy> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Busy)
+    }
+}
 
 /// The class of an I/O of the queue, each with its own reserve, so that
 /// remote I/O hanging on a transport never holds what the log and the

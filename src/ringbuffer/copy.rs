@@ -162,18 +162,17 @@ impl Engine {
         s.flush_covers = s.copied();
         s.flush_at_ms = now_ms();
         s.unflushed = false;
-        s.flush_short = false;
         for d in s.devices.iter() {
             if q.flush(&d.bdev, Class::Remote, Tag::Remote(s.nr, RemoteOp::Flush).encode()).is_err() {
-                // Memory short: this round proves nothing; another one
-                // follows once remote completions come back.
-                s.flush_short = true;
+                // Memory short: this round covers nothing new; another
+                // one follows once remote completions come back.
+                s.flush_covers = s.durable;
                 s.unflushed = true;
                 break;
             }
             s.flushes += 1;
         }
-        if s.flushes == 0 && !s.flush_short {
+        if s.flushes == 0 {
             s.durable = s.durable.max(s.flush_covers);
         }
     }
@@ -317,7 +316,7 @@ impl Engine {
             }
             RemoteOp::Flush => {
                 s.flushes = s.flushes.saturating_sub(1);
-                if s.flushes == 0 && error.is_none() && s.error.is_none() && !s.flush_short {
+                if s.flushes == 0 && error.is_none() && s.error.is_none() {
                     s.durable = s.durable.max(s.flush_covers);
                 }
             }

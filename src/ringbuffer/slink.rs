@@ -138,9 +138,6 @@ pub(crate) struct Slink {
     pub(crate) epoch: u64,
     /// Copies completed since the last flush was issued.
     pub(crate) unflushed: bool,
-    /// The last flush round could not flush every device (memory short):
-    /// its completions prove nothing.
-    pub(crate) flush_short: bool,
     /// Remote flushes in flight, the entries they cover, and when they
     /// were issued (ms since boot).
     pub(crate) flushes: u32,
@@ -181,7 +178,6 @@ impl Slink {
             failed: None,
             epoch,
             unflushed: false,
-            flush_short: false,
             flushes: 0,
             flush_covers: first,
             flush_at_ms: 0,
