@@ -136,6 +136,11 @@ dmc message repl 0 slink message 1 retest 200
 dmesg_mark
 dmc create r0 --table "$dtable"
 assert_eq "$(synced)" "$n" "regions in sync after a restart"
+# A reload with the link still down: the new table's dirty log reads its
+# state before the old table's is carried over.
+dmc reload r0 --table "$dtable"
+dmc resume r0
+assert_eq "$(synced)" "$n" "regions in sync after a reload"
 lower rs "0 $len linear /dev/ram2 0"
 in_sync "resumed initial copy" "A,0,0"
 expect_dmesg "slink=1 device 0 in sync; $((128 - n)) regions resynchronised" 10
