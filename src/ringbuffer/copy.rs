@@ -5,7 +5,7 @@
 
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
-use super::slink::{Copy, LinkError, Resync, Slink, COPY_RETRY_MS, MAX_COPIES, MAX_RESYNCS};
+use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
 use crate::blockdev::{RemoteDev, Scan};
 use crate::dm::{now_ms, slink_timeout_ms, Class};
 use crate::logic::replog::EntryFlags;
@@ -135,10 +135,10 @@ impl Engine {
             };
             // Tracked before it is issued: a copy in flight is always in
             // `inflight`, so teardown and synchronous writers wait for it.
+            // The list holds MAX_COPIES from the link's creation: this
+            // push does not allocate.
             let c = Copy { seq, dev: e.dev, sector: e.sector, sectors, at_ms: now_ms() };
-            if s.inflight.push(c, GFP_KERNEL).is_err() {
-                // No memory to track it: issue nothing, try again soon.
-                q.kick_after(COPY_RETRY_MS);
+            if s.inflight.push(c, GFP_NOWAIT).is_err() {
                 return;
             }
             let tag = Tag::Remote(s.nr, RemoteOp::Copy(seq)).encode();
@@ -209,7 +209,8 @@ impl Engine {
             let (sector, sectors) = dev.region_extent(region);
             let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
             let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms() };
-            if s.resync.push(r, GFP_KERNEL).is_err() {
+            // Room for MAX_RESYNCS from the link's creation: no allocation.
+            if s.resync.push(r, GFP_NOWAIT).is_err() {
                 return;
             }
             let tag = Tag::Remote(s.nr, RemoteOp::Resync(slot)).encode();

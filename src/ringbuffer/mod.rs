@@ -186,21 +186,25 @@ impl Replog for Ringbuffer {
             return Ok(());
         }
         st.slinks.reserve(1, GFP_KERNEL)?;
-        let restored = st.restore.iter_mut().find(|r| r.nr == params.slink).map(|r| (r.seq, core::mem::take(&mut r.devs)));
-        crate::dm::retain(&mut st.restore, |r| r.nr != params.slink);
-        let s = match restored {
+        // Built whole before anything of the state changes: a failed
+        // allocation leaves the restore records as they were.
+        let mut guard = st;
+        let st = &mut *guard;
+        let mut s = match st.restore.iter().find(|r| r.nr == params.slink) {
             // Recorded by the checkpoint of the log just opened, and its
             // position still in the log: it ships from there in order,
             // the devices of those entries kept needed until they attach.
-            Some((seq, devs)) => {
-                let epoch = st.entries.get(seq).map_or(st.writer.epoch(), |e| e.epoch);
-                let mut s = Slink::new(params.slink, params.policy(), params.fallbehind, seq, epoch);
-                s.devs = devs;
+            Some(r) => {
+                let epoch = st.entries.get(r.seq).map_or(st.writer.epoch(), |e| e.epoch);
+                let mut s = Slink::new(params.slink, params.policy(), params.fallbehind, r.seq, epoch)?;
+                for &dev in r.devs.iter() {
+                    s.keep(dev)?;
+                }
                 pr_info!(
                     "replicator: slink={} resumes at entry {} ({} entries in the log)\n",
                     params.slink,
-                    seq,
-                    st.writer.next_seq().saturating_sub(seq)
+                    r.seq,
+                    st.writer.next_seq().saturating_sub(r.seq)
                 );
                 s
             }
@@ -210,18 +214,18 @@ impl Replog for Ringbuffer {
             // order could take the site through states the group never
             // passed through, so their regions are marked out of sync
             // when the devices attach, and resync.
-            None => Slink::new(params.slink, params.policy(), params.fallbehind, st.writer.next_seq(), st.writer.epoch()),
+            None => Slink::new(params.slink, params.policy(), params.fallbehind, st.writer.next_seq(), st.writer.epoch())?,
         };
-        let mut s = s;
         // Devices whose entries the link gave up before the restart while
         // they were not attached: resynchronised whole when they attach.
         for &(_, dev) in st.lost_restore.iter().filter(|l| l.0 == params.slink) {
             s.keep(dev)?;
             s.lose(dev, 0, LOST_ALL)?;
         }
+        crate::dm::retain(&mut st.restore, |r| r.nr != params.slink);
         crate::dm::retain(&mut st.lost_restore, |l| l.0 != params.slink);
         st.slinks.push(s, GFP_KERNEL)?;
-        drop(st);
+        drop(guard);
         self.q.kick();
         Ok(())
     }

@@ -32,10 +32,6 @@ use kernel::sync::Arc;
 /// Copies of one site link in flight at most.
 pub(crate) const MAX_COPIES: usize = 32;
 
-/// Milliseconds before a copy that could not be tracked (no memory) is
-/// tried again.
-pub(crate) const COPY_RETRY_MS: u32 = 10;
-
 /// Region copies of one site link in flight at most.
 pub(crate) const MAX_RESYNCS: usize = 8;
 
@@ -162,9 +158,12 @@ pub(crate) struct Slink {
 }
 
 impl Slink {
-    /// A site link that starts copying at entry `first`.
-    pub(crate) fn new(nr: u32, policy: Policy, fallbehind: Option<FallBehind>, first: u64, epoch: u64) -> Slink {
-        Slink {
+    /// A site link that starts copying at entry `first`. Its lists of
+    /// copies and region copies in flight are allocated here, full size:
+    /// the work item tracks a copy before issuing it and must never find
+    /// itself without memory to do so.
+    pub(crate) fn new(nr: u32, policy: Policy, fallbehind: Option<FallBehind>, first: u64, epoch: u64) -> Result<Slink> {
+        Ok(Slink {
             nr,
             policy,
             fallbehind,
@@ -174,7 +173,7 @@ impl Slink {
             lost: KVec::new(),
             blocked: false,
             next: first,
-            inflight: KVec::new(),
+            inflight: KVec::with_capacity(MAX_COPIES, GFP_KERNEL)?,
             failed: None,
             epoch,
             unflushed: false,
@@ -187,9 +186,9 @@ impl Slink {
             retries: 0,
             retest_at: 0,
             retest_ms: RETEST_MS,
-            resync: KVec::new(),
+            resync: KVec::with_capacity(MAX_RESYNCS, GFP_KERNEL)?,
             dropped: 0,
-        }
+        })
     }
 
     /// Its remote device for device number `dev_nr`.
