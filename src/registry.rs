@@ -5,6 +5,7 @@
 
 use crate::blockdev::RemoteDev;
 use crate::dm::{Bio, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError, TargetHandle};
+use crate::local_health::LocalHealth;
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::message::ReplogMessage;
 use kernel::prelude::*;
@@ -41,9 +42,10 @@ pub(crate) trait Replog: Send + Sync {
     /// Journal a write-type bio of device `dev_nr`, already remapped to
     /// its local device.
     fn map_write(&self, dev_nr: u32, bio: &mut Bio) -> MapResult;
-    /// Bind the local device of `replicator-dev` target `target` and
-    /// replay the entries it lacks (preresume).
-    fn bind(&self, target: usize, dev_nr: u32, local: DevId) -> Result;
+    /// Bind the local device of `replicator-dev` target `target`, its
+    /// errors noted in `health`, and replay the entries it lacks
+    /// (preresume).
+    fn bind(&self, target: usize, dev_nr: u32, local: DevId, health: &Arc<LocalHealth>) -> Result;
     /// The target's device is suspended: flush it, settle its entries.
     fn settle(&self, target: usize);
     /// The target goes.
@@ -75,6 +77,9 @@ pub(crate) trait Replog: Send + Sync {
     /// Health character of site link `slink` (`A`, `R` or `W`) and whether
     /// it is resynchronising device `dev_nr`.
     fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool);
+    /// Raise the group's events soon, from the log's work item; callable
+    /// in any context (a bio's completion).
+    fn event_soon(&self);
     /// Raise the group's events on `replicator` target `owner`.
     fn set_event(&self, owner: usize, handle: TargetHandle);
     /// `replicator` target `owner` goes: no more events through it.

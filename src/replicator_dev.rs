@@ -10,10 +10,11 @@
 
 use crate::blockdev::RemoteDev;
 use crate::dm::{
-    Bio, BioOp, TargetError, DeviceVisitor, DmDev, MapResult, StatusType, StatusWriter,
-    Target, TargetCtx, TargetHandle,
+    device_error, Bio, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
+    Target, TargetCtx, TargetError, TargetHandle,
 };
 use crate::group::{Binding, Group};
+use crate::local_health::LocalHealth;
 use crate::logic::message::ReplicatorDevMessage;
 use crate::logic::replicator_dev_table::{DeviceSpec, ReplicatorDevTable};
 use crate::logic::slink::SlinkSet;
@@ -50,6 +51,8 @@ pub(crate) struct ReplicatorDev {
     /// Remote devices by site link number.
     remotes: Pin<KBox<Mutex<RBTree<u32, Remote>>>>,
     handle: TargetHandle,
+    /// Errors of the local device (slink 0 of the status).
+    health: Arc<LocalHealth>,
 }
 
 /// Open a remote device and create its dirty log.
@@ -217,7 +220,10 @@ impl Target for ReplicatorDev {
         // Every log entry must fit the smallest log with room to spare.
         ctx.set_max_io_len(MAX_IO_SECTORS)
             .map_err(|e| TargetError::new(c"Cannot set the maximum I/O size", e))?;
+        let health = Arc::new(LocalHealth::new(), GFP_KERNEL)
+            .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         let this = Self {
+            health,
             id,
             group,
             ctrl,
@@ -264,6 +270,20 @@ impl Target for ReplicatorDev {
         }
     }
 
+    fn end_io(&self, bio: &mut Bio, status: &mut u8) -> EndIoResult {
+        // Reads go straight to the local device; writes report their
+        // errors through the log's work item.
+        if bio.op() == BioOp::Read {
+            if let Some(err) = device_error(*status) {
+                if self.health.read_failed() {
+                    pr_err!("replicator-dev {}: read error on local device {} ({}); device marked R\n", self.dev_nr, self.local.id(), err.to_errno());
+                    self.group.replog.event_soon();
+                }
+            }
+        }
+        EndIoResult::Done
+    }
+
     fn presuspend(&self) {
         if self.handle.noflush_suspending() {
             self.group.replog.requeue(self.local.id());
@@ -271,7 +291,7 @@ impl Target for ReplicatorDev {
     }
 
     fn preresume(&self) -> Result {
-        self.group.replog.bind(self.id, self.dev_nr, self.local.id()).map_err(|e| {
+        self.group.replog.bind(self.id, self.dev_nr, self.local.id(), &self.health).map_err(|e| {
             pr_err!("replicator-dev {}: cannot bring local device {} up to date: {:?}\n", self.dev_nr, self.local.id(), e);
             e
         })?;
@@ -320,7 +340,8 @@ impl Target for ReplicatorDev {
                     .get(&self.id)
                     .map_or(false, |b| b.replicating);
                 let n = 1 + remotes.iter().count();
-                let _ = write!(out, " {} {} 0 A -", if replicating { "replicating" } else { "stopped" }, n);
+                let state = if replicating { "replicating" } else { "stopped" };
+                let _ = write!(out, " {} {} 0 {} -", state, n, self.health.as_char());
                 for (nr, r) in remotes.iter() {
                     let (health, resyncing) = self.group.replog.remote_state(*nr, self.dev_nr);
                     let _ = write!(

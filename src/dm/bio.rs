@@ -5,6 +5,20 @@ use super::bindings;
 use super::device::DmDev;
 use kernel::types::Opaque;
 
+/// The error a bio's completion status `status` reports for its device,
+/// if it reports one: not for success, a retry (`BLK_STS_AGAIN`), dm's
+/// requeue or an operation the device does not support.
+pub(crate) fn device_error(status: u8) -> Option<kernel::error::Error> {
+    // SAFETY: a lookup in the block layer's table of statuses; any value
+    // is accepted (unknown ones give -EIO).
+    let errno = unsafe { kernel::bindings::blk_status_to_errno(status) };
+    let benign = [kernel::bindings::EAGAIN, kernel::bindings::EOPNOTSUPP, kernel::bindings::EREMCHG];
+    if benign.iter().any(|&e| i64::from(errno) == -i64::from(e)) {
+        return None;
+    }
+    kernel::error::to_result(errno).err()
+}
+
 /// The request operation of a bio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BioOp {

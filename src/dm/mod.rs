@@ -38,7 +38,7 @@ mod target;
 
 pub(crate) use args::TargetError;
 pub(crate) use bdev::{msleep, random_bytes, BlockDevice, KernelCrc32c, NoIo};
-pub(crate) use bio::{Bio, BioOp};
+pub(crate) use bio::{device_error, Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;

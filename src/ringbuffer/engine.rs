@@ -25,12 +25,14 @@ use super::entries::{Directory, Entries, Entry, EntryState};
 use super::slink::Slink;
 use crate::dm::{BlockDevice, Class, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
 use crate::dm::{BioOp, IoHandler};
+use crate::local_health::LocalHealth;
 use crate::logic::replog::entry::{entry_blocks, has_data};
 use crate::logic::replog::geometry::block_sector;
 use crate::logic::replog::{
     AppendError, Checkpoint, EntryFlags, Op, RingError, SlinkBitmap, SlinkPositions, Writer, BLOCK_SIZE,
 };
 use core::fmt::Write as _;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::sync::{Arc, Mutex};
@@ -41,6 +43,8 @@ pub(crate) struct LocalDev {
     pub(crate) dev_nr: u32,
     /// The log's own reference to it.
     pub(crate) bdev: BlockDevice,
+    /// Its errors, shared with its `replicator-dev` target's status.
+    pub(crate) health: Arc<LocalHealth>,
 }
 
 /// What a completion tag stands for: the kind in the top two bits, a
@@ -203,6 +207,9 @@ pub(crate) struct Engine {
     /// events too, so `dmsetup wait` works on a replicated device. A
     /// target that goes leaves an empty slot, so removal never allocates.
     pub(crate) dev_events: Pin<KBox<Mutex<KVec<Option<(usize, TargetHandle)>>>>>,
+    /// An event is due from a context that cannot raise it (a bio's
+    /// completion): the work item raises it.
+    pub(crate) event_due: AtomicBool,
 }
 
 /// The engine with its I/O queue.
@@ -364,6 +371,17 @@ impl Engine {
         }
     }
 
+    /// A local write of device number `dev` failed: the bio got the error
+    /// and the device shows `W`. Returns whether that is new.
+    fn local_failed(st: &State, dev: u32, what: &str, err: Error) -> bool {
+        let Some(d) = st.device(dev) else { return false };
+        let first = d.health.write_failed();
+        if first {
+            pr_err!("replicator: {} error on local device {} ({}); device marked W\n", what, d.bdev.id(), err.to_errno());
+        }
+        first
+    }
+
     /// Take the completed I/O; returns whether the status changed.
     fn handle_completions(q: &EngineQueue, st: &mut State) -> bool {
         let mut changed = false;
@@ -387,15 +405,20 @@ impl Engine {
                 }
                 Tag::Local(seq) => {
                     st.applying = st.applying.saturating_sub(1);
+                    let mut failed_dev = None;
                     if let Some(e) = st.entries.get_mut(seq) {
                         e.state = EntryState::Applied;
                         // A success may still wait for synchronous site
                         // links (`ack`); a failure ends the bio now.
                         if done.result.is_err() {
+                            failed_dev = Some(e.dev);
                             if let Some(bio) = e.bio.take() {
                                 bio.complete(done.result);
                             }
                         }
+                    }
+                    if let (Some(dev), Err(err)) = (failed_dev, done.result) {
+                        changed |= Self::local_failed(st, dev, "write", err);
                     }
                 }
                 Tag::Remote(nr, op) => changed |= Self::remote_done(q, st, nr, op, done.result),
@@ -635,11 +658,20 @@ impl Engine {
             };
             (k, cp)
         };
+        // A device whose flush fails has lost writes the log cannot give
+        // back to it: it is shown failed, and its entries go like the
+        // others' (keeping them would fill the log and stop the group).
+        let mut failed = false;
         for d in flush.iter() {
             if let Err(err) = d.bdev.flush() {
-                pr_err!("replicator: flush of local device {} failed ({:?}); log space kept\n", d.bdev.id(), err);
-                return Err(err);
+                if d.health.write_failed() {
+                    pr_err!("replicator: flush of local device {} failed ({}); device marked W\n", d.bdev.id(), err.to_errno());
+                    failed = true;
+                }
             }
+        }
+        if failed {
+            e.raise_event();
         }
         if let Err(err) = e.write_checkpoint(buf, &cp) {
             let mut st = e.state.lock();
@@ -716,6 +748,7 @@ impl IoHandler for Engine {
         let mut guard = e.state.lock();
         let st = &mut *guard;
         let mut changed = Self::handle_completions(q, st);
+        changed |= e.event_due.swap(false, Ordering::Relaxed);
         if !st.paused {
             e.append(q, st);
         }

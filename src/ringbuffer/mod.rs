@@ -18,6 +18,7 @@ use crate::logic::replog::geometry::ring_blocks_for_sectors;
 use crate::logic::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
 use crate::blockdev::RemoteDev;
 use crate::dm::TargetHandle;
+use crate::local_health::LocalHealth;
 use crate::logic::blockdev::BlockdevParams;
 use crate::registry::{Replog, ReplogType};
 use slink::{Slink, LOST_ALL};
@@ -343,8 +344,13 @@ impl Replog for Ringbuffer {
         Engine::submit(&self.q, dev_nr, bio)
     }
 
-    fn bind(&self, target: usize, dev_nr: u32, local: DevId) -> Result {
-        Engine::bind(&self.q, target, dev_nr, local)
+    fn bind(&self, target: usize, dev_nr: u32, local: DevId, health: &Arc<LocalHealth>) -> Result {
+        Engine::bind(&self.q, target, dev_nr, local, health)
+    }
+
+    fn event_soon(&self) {
+        self.q.inner().event_due.store(true, Ordering::Relaxed);
+        self.q.kick();
     }
 
     fn settle(&self, target: usize) {

@@ -12,6 +12,7 @@
 use super::engine::{Engine, EngineQueue, LocalDev};
 use super::entries::EntryState;
 use crate::dm::{BlockDevice, DevId, KernelCrc32c, NoIo};
+use crate::local_health::LocalHealth;
 use crate::logic::replog::checksum::crc32c;
 use crate::logic::replog::entry::data_blocks;
 use crate::logic::replog::{EntryFlags, Extent, BLOCK_SIZE};
@@ -31,8 +32,9 @@ struct Pending {
 
 impl Engine {
     /// Bind local device `local` of device number `dev_nr` for target
-    /// `target` and replay the entries it lacks.
-    pub(crate) fn bind(q: &EngineQueue, target: usize, dev_nr: u32, local: DevId) -> Result {
+    /// `target`, its errors noted in `health`, and replay the entries it
+    /// lacks.
+    pub(crate) fn bind(q: &EngineQueue, target: usize, dev_nr: u32, local: DevId, health: &Arc<LocalHealth>) -> Result {
         let e = q.inner();
         // Replay writes to devices that may hold dirty pages of their own.
         let _noio = NoIo::enter();
@@ -41,7 +43,7 @@ impl Engine {
             Some(d) => d,
             None => {
                 let bdev = BlockDevice::open(local)?;
-                let d = Arc::new(LocalDev { dev_nr, bdev }, GFP_KERNEL)?;
+                let d = Arc::new(LocalDev { dev_nr, bdev, health: health.clone() }, GFP_KERNEL)?;
                 e.state.lock().devices.try_create_and_insert(target, d.clone(), GFP_KERNEL)?;
                 d
             }

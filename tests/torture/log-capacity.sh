@@ -10,7 +10,7 @@
 # entry stays live in a 180 MiB ring; the link's backlog must count all
 # of them, and once the link is back the remote must equal the local
 # device. A table grown by doubling one kmalloc'd vector stopped at
-# 32,768 entries.
+# 8,192 entries (its next doubling was too large for kmalloc).
 . /tests/lib.sh
 
 n=40960
