@@ -98,6 +98,9 @@ vm_boot() {
 	# guest runs ~20% faster without them. slub_debug=FZPU in DMR_APPEND
 	# turns them back on.
 	append+=" slub_debug=-"
+	# A test's whole kernel log must fit the ring for the runner's scan
+	# (it fails a test whose log overflowed it).
+	append+=" log_buf_len=16M"
 	# watchdog_thresh=30: a soft lockup is reported after 60 s, not 20,
 	# so a TCG guest on a busy host is not taken for a locked-up one.
 	append+=" watchdog_thresh=30"

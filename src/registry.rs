@@ -58,6 +58,10 @@ pub(crate) trait Replog: Send + Sync {
     /// Add remote site link `params.slink`, or change its policy and
     /// fall-behind limit.
     fn set_slink(&self, params: &BlockdevParams) -> Result;
+    /// Pause (`stop`) or resume (`start`) shipping to remote site link
+    /// `slink`, or to every one (`None`). A paused link issues no copy,
+    /// region copy or flush; writes do not wait for it.
+    fn pause(&self, slink: Option<u32>, paused: bool);
     /// Remove remote site link `slink` (it has no devices left).
     fn del_slink(&self, slink: u32);
     /// Set how long a site link that is down waits between tries.

@@ -12,7 +12,7 @@ use crate::dm::{
 };
 use crate::group::{Group, GroupState, SlinkConfig};
 use crate::logic::blockdev::check_policy_fallbehind;
-use crate::logic::message::{ReplicatorMessage, StatsCmd};
+use crate::logic::message::{ReplicatorMessage, Scope, StatsCmd};
 use crate::logic::replicator_table::ReplicatorTable;
 use crate::registry;
 use crate::{next_target_id, table_error};
@@ -74,15 +74,27 @@ impl Replicator {
     fn message_inner(&self, ctx: &TargetCtx<'_>, msg: ReplicatorMessage<'_>) -> Result<(), TargetError> {
         let _ = ctx;
         match msg {
-            ReplicatorMessage::Start { all } | ReplicatorMessage::Stop { all } => {
-                let on = matches!(msg, ReplicatorMessage::Start { .. });
+            ReplicatorMessage::Start(scope) | ReplicatorMessage::Stop(scope) => {
+                let on = matches!(msg, ReplicatorMessage::Start(_));
                 let mut st = self.group.state.lock();
-                st.replicating = on;
-                if all {
+                let slink = match scope {
+                    Scope::Slink(nr) => {
+                        if st.slinks.get(&nr).is_none() {
+                            return Err(TargetError::new(c"Site link does not exist", ENOENT));
+                        }
+                        Some(nr)
+                    }
+                    Scope::Group | Scope::All => {
+                        st.replicating = on;
+                        None
+                    }
+                };
+                if scope == Scope::All {
                     for b in st.bindings.values_mut() {
                         b.replicating = on;
                     }
                 }
+                self.group.replog.pause(slink, !on);
             }
             ReplicatorMessage::SlinkAdd { slink_type, params } => {
                 let ty = registry::slink_type(slink_type)

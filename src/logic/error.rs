@@ -167,6 +167,8 @@ table_errors! {
     MessageTooMany => c"Too many message arguments",
     /// `start` or `stop` followed by a word other than `all`.
     StartStopArg => c"Only all may follow start or stop",
+    /// `start 0` or `stop 0`: the local site always applies its writes.
+    StartStopSlink0 => c"Site link 0 cannot be started or stopped",
     /// `slink` without `add`, `del` or `message`.
     SlinkCommandMissing => c"Missing site link command",
     /// `slink` followed by a word other than `add`, `del` or `message`.

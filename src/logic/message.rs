@@ -96,17 +96,12 @@ impl ReplogMessage {
 /// A message to the `replicator` target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplicatorMessage<'a> {
-    /// `start|resume [all]`: resume the log, with `all` its site links and
-    /// devices too.
-    Start {
-        /// Whether `all` was given.
-        all: bool,
-    },
-    /// `stop|suspend|postsuspend [all]`.
-    Stop {
-        /// Whether `all` was given.
-        all: bool,
-    },
+    /// `start|resume [all|<slink_nr>]`: ship to the remote site links
+    /// again (every one, or the one given); with `all`, also mark every
+    /// device of the group replicating.
+    Start(Scope),
+    /// `stop|suspend|postsuspend [all|<slink_nr>]`: pause shipping.
+    Stop(Scope),
     /// `slink add <slink_type> <#slink_params> <slink_params>`: a remote
     /// site link, the same group as in the table.
     SlinkAdd {
@@ -172,11 +167,26 @@ fn parse_retest(word: &str) -> Result<u32, TableError> {
     }
 }
 
-/// Parses the optional `all` after `start` or `stop`.
-fn parse_all(args: &[&str]) -> Result<bool, TableError> {
+/// What a `start` or `stop` of the `replicator` applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every remote site link (no argument).
+    Group,
+    /// Every remote site link and every device of the group (`all`).
+    All,
+    /// One remote site link (`<slink_nr>`, at least 1).
+    Slink(u32),
+}
+
+/// Parses the optional `all` or site link number after `start` or `stop`.
+fn parse_scope(args: &[&str]) -> Result<Scope, TableError> {
     match args {
-        [] => Ok(false),
-        ["all"] => Ok(true),
+        [] => Ok(Scope::Group),
+        ["all"] => Ok(Scope::All),
+        [w] if w.starts_with(|c: char| c.is_ascii_digit()) => match parse_slink_number(w)? {
+            0 => Err(TableError::StartStopSlink0),
+            slink => Ok(Scope::Slink(slink)),
+        },
         [_] => Err(TableError::StartStopArg),
         _ => Err(TableError::MessageTooMany),
     }
@@ -187,12 +197,8 @@ impl<'a> ReplicatorMessage<'a> {
     pub fn parse(args: &'a [&'a str]) -> Result<ReplicatorMessage<'a>, TableError> {
         let (cmd, rest) = args.split_first().ok_or(TableError::MessageEmpty)?;
         match *cmd {
-            "start" | "resume" => Ok(ReplicatorMessage::Start {
-                all: parse_all(rest)?,
-            }),
-            "stop" | "suspend" | "postsuspend" => Ok(ReplicatorMessage::Stop {
-                all: parse_all(rest)?,
-            }),
+            "start" | "resume" => Ok(ReplicatorMessage::Start(parse_scope(rest)?)),
+            "stop" | "suspend" | "postsuspend" => Ok(ReplicatorMessage::Stop(parse_scope(rest)?)),
             "slink" => ReplicatorMessage::parse_slink(rest),
             "statistics" => Ok(ReplicatorMessage::Statistics(StatsCmd::parse_args(rest)?)),
             "replog" => Ok(ReplicatorMessage::Replog(ReplogMessage::parse_args(rest)?)),
@@ -258,10 +264,20 @@ impl<'a> ReplicatorMessage<'a> {
 impl fmt::Display for ReplicatorMessage<'_> {
     /// Writes the canonical message text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let all = |all: bool| if all { " all" } else { "" };
+        let scope = |f: &mut fmt::Formatter<'_>, s: &Scope| match s {
+            Scope::Group => Ok(()),
+            Scope::All => f.write_str(" all"),
+            Scope::Slink(n) => write!(f, " {n}"),
+        };
         match self {
-            ReplicatorMessage::Start { all: a } => write!(f, "start{}", all(*a)),
-            ReplicatorMessage::Stop { all: a } => write!(f, "stop{}", all(*a)),
+            ReplicatorMessage::Start(s) => {
+                f.write_str("start")?;
+                scope(f, s)
+            }
+            ReplicatorMessage::Stop(s) => {
+                f.write_str("stop")?;
+                scope(f, s)
+            }
             ReplicatorMessage::SlinkAdd { slink_type, params } => {
                 write!(f, "slink add {}", Framed(slink_type, params))
             }

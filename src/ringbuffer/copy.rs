@@ -47,6 +47,10 @@ impl Engine {
                 }
                 continue;
             }
+            if s.paused {
+                // Stopped: what is in flight completes, nothing new goes.
+                continue;
+            }
             if s.error.is_some() && !s.probing {
                 if !s.idle() {
                     // Its completions run the work again.

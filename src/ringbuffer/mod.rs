@@ -231,6 +231,18 @@ impl Replog for Ringbuffer {
         Ok(())
     }
 
+    fn pause(&self, slink: Option<u32>, paused: bool) {
+        let mut st = self.q.inner().state.lock();
+        for s in st.slinks.iter_mut().filter(|s| slink.map_or(true, |nr| s.nr == nr)) {
+            if s.paused != paused {
+                s.paused = paused;
+                pr_info!("replicator: slink={} {}\n", s.nr, if paused { "stopped" } else { "started" });
+            }
+        }
+        drop(st);
+        self.q.kick();
+    }
+
     fn del_slink(&self, slink: u32) {
         let mut st = self.q.inner().state.lock();
         crate::dm::retain(&mut st.slinks, |s| !(s.nr == slink && s.devices.is_empty() && s.idle()));

@@ -124,6 +124,9 @@ pub(crate) struct Slink {
     /// Stopped at an entry of a device that is not attached: writes do
     /// not wait for it, as for a link that is down.
     pub(crate) blocked: bool,
+    /// Stopped by message: nothing new is issued to the site, and
+    /// writes do not wait for it.
+    pub(crate) paused: bool,
     /// The next entry to look at.
     pub(crate) next: u64,
     /// Copies in flight.
@@ -172,6 +175,7 @@ impl Slink {
             devs: KVec::new(),
             lost: KVec::new(),
             blocked: false,
+            paused: false,
             next: first,
             inflight: KVec::with_capacity(MAX_COPIES, GFP_KERNEL)?,
             failed: None,
@@ -272,7 +276,7 @@ impl Slink {
 
     /// Whether a write of entry `e` may complete as far as this link goes.
     pub(crate) fn acks(&self, e: &Entry) -> bool {
-        !self.is_sync() || self.error.is_some() || self.blocked || !self.needs(e) || e.seq < self.durable
+        !self.is_sync() || self.error.is_some() || self.blocked || self.paused || !self.needs(e) || e.seq < self.durable
     }
 
     /// Entries and data sectors the link still needs, and the age in ms of

@@ -37,11 +37,7 @@ trap on_exit EXIT
 # ulogd_lines ERE            how many lines of ulogd.log match ERE
 ulogd_lines() { grep -cE "$1" ulogd.log || true; }
 # sum DEV                    sha256 of the replicated length (O_DIRECT)
-sum() {
-	local s
-	s=$(dd if="$1" bs=64k count=32 iflag=direct status=none | sha256sum)
-	echo "${s%% *}"
-}
+sum() { sha "$1" 4096; }
 wait_eq 1 "ulogd ready" ulogd_lines '^ulogd: ready$'
 # setsid execs ulogd in place (the shell's child is no group leader).
 read -r comm </proc/$ulogd_pid/comm

@@ -11,7 +11,8 @@
 #                            write random data with O_DIRECT, one process, no
 #                            checksum (a cheaper load)
 #   sha DEV [SECTORS [START]]
-#                            sha256 of DEV (or a sector range), read with O_DIRECT
+#                            sha256 of DEV (or a sector range), read with O_DIRECT;
+#                            an unreadable DEV fails and prints a unique value
 #   expect_fail CMD...       CMD must fail (its output is shown)
 #   dmesg_mark               remember "now" in the kernel log (call it directly,
 #                            not inside $(...): it sets a variable)
@@ -103,14 +104,22 @@ loopdev() {
 	losetup --find --show "$f" || fail "loopdev: losetup"
 }
 
+# A device that cannot be read gives a value no other call gives (and a
+# message): two failures never compare equal, whatever the caller does
+# with the result of $(sha ...).
 sha() {
-	local dev=${1:?sha DEV [SECTORS [START]]}
+	local dev=${1:?sha DEV [SECTORS [START]]} sum
 	if [ -n "${2:-}" ]; then
-		dd if="$dev" bs=1M status=none iflag=direct,count_bytes,skip_bytes \
-			count=$(($2 * 512)) skip=$((${3:-0} * 512)) | sha256sum | cut -d' ' -f1
+		sum=$(dd if="$dev" bs=1M status=none iflag=direct,count_bytes,skip_bytes \
+			count=$(($2 * 512)) skip=$((${3:-0} * 512)) | sha256sum)
 	else
-		dd if="$dev" bs=1M status=none iflag=direct | sha256sum | cut -d' ' -f1
-	fi
+		sum=$(dd if="$dev" bs=1M status=none iflag=direct | sha256sum)
+	fi || {
+		echo "sha: cannot read $dev" >&2
+		echo "unreadable:$dev:$(cat /proc/sys/kernel/random/uuid)"
+		return 1
+	}
+	echo "${sum%% *}"
 }
 
 scribble() {

@@ -58,8 +58,6 @@ have_kml=0
 if [ "${DMR_KMEMLEAK:-1}" != 0 ] && [ -w $KML ] && echo scan >$KML 2>/dev/null; then
 	echo clear >$KML
 	have_kml=1
-elif [ "${DMR_KMEMLEAK:-1}" != 0 ]; then
-	echo "# kmemleak unavailable: leaks are not checked"
 fi
 xtrace=-x
 [ "${DMR_XTRACE:-1}" = 0 ] && xtrace=
@@ -69,8 +67,18 @@ lockdep_on() {
 	[ -r /proc/lockdep_stats ] || return 0
 	grep -q 'debug_locks: *1' /proc/lockdep_stats
 }
-lockdep_was_on=0
-lockdep_on && lockdep_was_on=1
+
+# The debug kernel (the one with lockdep) must have every checker
+# working: one that is missing or off fails the run ("FAIL checks: ..."),
+# it is not a note. The release kernel has none of them.
+checks_broken=
+if [ -r /proc/lockdep_stats ]; then
+	lockdep_on || checks_broken="lockdep is off before the first test"
+	dmesg | grep -q 'KernelAddressSanitizer initialized' ||
+		checks_broken="${checks_broken:+$checks_broken; }KASAN is not in the kernel"
+	[ "${DMR_KMEMLEAK:-1}" = 0 ] || [ $have_kml = 1 ] ||
+		checks_broken="${checks_broken:+$checks_broken; }kmemleak is unavailable"
+fi
 
 # Remove what a test may have left behind, so the next one starts clean.
 # (Each process start costs ~0.3 s under TCG: only run the tools if needed.)
@@ -136,6 +144,9 @@ run_test() {
 	echo "DMR-TEST: start $name $tmo"
 
 	dmesg -c >/dev/null
+	# Still in the ring when the test ends, or the ring overflowed and
+	# the scan below cannot see all of the test's kernel log.
+	echo "dmr-runner: begin $name$sfx" >/dev/kmsg
 	t0=$(now) t1=''
 	if [ $have_mod = 1 ] && ! insmod $MOD >>"$out" 2>&1; then
 		r_setup="insmod failed: $(tail -n1 "$out")"
@@ -183,6 +194,8 @@ run_test() {
 		m=$(grep -E "$BAD" "$dm" | grep -v 'kmemleak: .*suspected memory leak' | head -n1)
 	fi
 	[ -z "$m" ] || r_dmesg="dmesg: $(echo "$m" | sed 's/^\[[ 0-9.]*\] //')"
+	grep -qF "dmr-runner: begin $name$sfx" "$dm" ||
+		r_dmesg="${r_dmesg:+$r_dmesg; }the kernel log overflowed its ring (log_buf_len): reports may be lost"
 	echo "DMR-TEST: end $name"
 	note "$name$sfx: test ${t1:+$(echo "$t1 - $t0" | bc) s, checks $(echo "$t_rm - $t1" | bc) s}"
 	if [ $have_mod = 1 ] && [ -n "$r_rmmod$r_setup" ] && grep -q '^dm_replicator ' /proc/modules; then
@@ -201,9 +214,10 @@ leak_scan() {
 	# (debugfs files have no size: read them before testing -s.)
 	sleep_until "$(echo "$1 + 5.2" | bc)"
 	if ! echo scan >$KML 2>/dev/null; then
-		# kmemleak turned itself off (its dmesg line fails the test).
-		echo "# kmemleak stopped working: later tests are not leak-checked"
+		# kmemleak turned itself off: this group's tests and every later
+		# one fail (leaks_unchecked).
 		have_kml=0
+		kml_died=1
 		return 0
 	fi
 	cat $KML >"$2"
@@ -274,6 +288,7 @@ check_group() {
 		fi
 	fi
 	for n in "$@"; do
+		[ $kml_died = 0 ] || echo "kmemleak stopped working: leaks not checked" >>$RES/$n.verdict
 		# The first reason is the headline; the verdict file keeps order.
 		sed -i '/^$/d' $RES/$n.verdict
 		report "$n"
@@ -285,6 +300,11 @@ check_group() {
 [ ! -w /proc/sys/kernel/hung_task_check_interval_secs ] || echo 10 >/proc/sys/kernel/hung_task_check_interval_secs
 
 npass=0 nfail=0
+kml_died=0
+if [ -n "$checks_broken" ]; then
+	echo "FAIL checks: $checks_broken"
+	nfail=$((nfail + 1))
+fi
 group='' gsize=0
 t_rm=$(now)
 for test in "$@"; do
@@ -294,16 +314,18 @@ for test in "$@"; do
 		continue
 	fi
 	: >$RES/$test.kmemleak
+	lockdep_before=0
+	lockdep_on && lockdep_before=1
 	run_test "$test" ''
 	printf '%s\n' "$r_setup" "$r_dmesg" "$r_tmo" "$r_test" "$r_rmmod" >$RES/$test.verdict
+	# Lockdep switches itself off after its first report: the test that
+	# did it fails, and so does every later one (nothing checks them).
+	lockdep_on || [ $lockdep_before = 0 ] || echo "lockdep switched itself off" >>$RES/$test.verdict
+	lockdep_on || [ $lockdep_before = 1 ] || echo "lockdep is off: locking not checked" >>$RES/$test.verdict
 	group="$group $test" gsize=$((gsize + 1))
 	if [ $gsize -ge "${DMR_KMEMLEAK_GROUP:-4}" ]; then
 		check_group $group
 		group='' gsize=0
-	fi
-	if [ $lockdep_was_on = 1 ] && ! lockdep_on; then
-		echo "# lockdep switched itself off during $test: later tests are not lock-checked"
-		lockdep_was_on=0
 	fi
 done
 [ -z "$group" ] || check_group $group

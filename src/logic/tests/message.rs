@@ -5,7 +5,7 @@ use std::string::{String, ToString};
 use super::{emit_with, words};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::fallbehind::FallBehind;
-use crate::logic::message::{ReplicatorDevMessage, ReplicatorMessage, ReplogMessage, StatsCmd};
+use crate::logic::message::{ReplicatorDevMessage, ReplicatorMessage, ReplogMessage, Scope, StatsCmd};
 use crate::logic::policy::Policy;
 
 /// Parses a replicator message; the canonical text or the error.
@@ -26,16 +26,18 @@ fn parsed(line: &str) -> ReplicatorMessage<'static> {
 
 #[test]
 fn start_stop() {
-    assert_eq!(parsed("start"), ReplicatorMessage::Start { all: false });
-    assert_eq!(parsed("resume all"), ReplicatorMessage::Start { all: true });
-    assert_eq!(parsed("stop"), ReplicatorMessage::Stop { all: false });
-    assert_eq!(parsed("suspend"), ReplicatorMessage::Stop { all: false });
-    assert_eq!(
-        parsed("postsuspend all"),
-        ReplicatorMessage::Stop { all: true }
-    );
+    assert_eq!(parsed("start"), ReplicatorMessage::Start(Scope::Group));
+    assert_eq!(parsed("resume all"), ReplicatorMessage::Start(Scope::All));
+    assert_eq!(parsed("stop"), ReplicatorMessage::Stop(Scope::Group));
+    assert_eq!(parsed("suspend"), ReplicatorMessage::Stop(Scope::Group));
+    assert_eq!(parsed("postsuspend all"), ReplicatorMessage::Stop(Scope::All));
+    assert_eq!(parsed("stop 2"), ReplicatorMessage::Stop(Scope::Slink(2)));
+    assert_eq!(parsed("resume 1"), ReplicatorMessage::Start(Scope::Slink(1)));
     assert_eq!(msg("resume all"), Ok("start all".into()));
     assert_eq!(msg("postsuspend"), Ok("stop".into()));
+    assert_eq!(msg("suspend 3"), Ok("stop 3".into()));
+    assert_eq!(msg("stop 0"), Err("Site link 0 cannot be started or stopped"));
+    assert_eq!(msg("start 1 2"), Err("Too many message arguments"));
     assert_eq!(
         msg("start everything"),
         Err("Only all may follow start or stop")
