@@ -36,6 +36,18 @@ impl Engine {
         let full = st.is_full();
         let mut slinks = core::mem::take(&mut st.slinks);
         for s in slinks.iter_mut() {
+            if st.failed_at.is_some() {
+                // Nothing more is read from a failed log: what the link
+                // still needs goes to its dirty logs, as every write does
+                // from now on. Resync waits for a working log.
+                let end = st.entries.end_seq();
+                if s.idle() && s.durable < end && self.give_up(st, s, end, "log failed") {
+                    changed = true;
+                    // The entries it held may now be applied.
+                    q.kick();
+                }
+                continue;
+            }
             changed |= s.check_fallbehind(&st.entries, now);
             changed |= Self::check_timeout(q, s, now);
             // A full log waiting on this link (slow or down): let it drain,
@@ -43,7 +55,7 @@ impl Engine {
             let giving_up = full && !s.policy.is_stall() && !s.releases(head);
             if giving_up {
                 if s.idle() {
-                    changed |= self.give_up(st, s);
+                    changed |= self.give_up(st, s, st.durable, "log full");
                 }
                 continue;
             }
@@ -227,12 +239,12 @@ impl Engine {
         }
     }
 
-    /// The log is full and `s` holds its oldest entries: mark their regions
-    /// out of sync (or, for a device not attached, remember them until it
-    /// attaches) and let them go for `s`. Returns whether it did.
-    fn give_up(&self, st: &State, s: &mut Slink) -> bool {
+    /// The log is full (or failed) and `s` holds its oldest entries: mark
+    /// the regions of those before `to` out of sync (or, for a device not
+    /// attached, remember them until it attaches) and let them go for `s`.
+    /// Returns whether it did.
+    fn give_up(&self, st: &State, s: &mut Slink, to: u64, why: &str) -> bool {
         let from = s.durable.max(st.entries.first_seq());
-        let to = st.durable;
         let mut n = 0u64;
         for seq in from..to {
             let Some(e) = st.entries.get(seq).filter(|e| s.needs(e)) else { continue };
@@ -258,7 +270,7 @@ impl Engine {
         s.failed = None;
         s.unflushed = false;
         s.dropped = s.dropped.saturating_add(n);
-        pr_warn!("replicator: log full: slink={} gives up {} entries; their regions will be resynchronised\n", s.nr, n);
+        pr_warn!("replicator: {}: slink={} gives up {} entries; their regions will be resynchronised\n", why, s.nr, n);
         true
     }
 

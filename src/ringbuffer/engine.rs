@@ -21,6 +21,7 @@
 //! never recurses into the log's own devices.
 
 use super::copy::RemoteOp;
+use super::direct::Direct;
 use super::entries::{Directory, Entries, Entry, EntryState};
 use super::slink::Slink;
 use crate::dm::{BlockDevice, Class, DevId, IoQueue, KernelCrc32c, TargetHandle, UserBio};
@@ -57,12 +58,18 @@ pub(super) enum Tag {
     Flush(u64),
     /// The local write of entry `seq`.
     Local(u64),
+    /// The local write in slot `slot` of the direct writes (the log is
+    /// failed, see `direct.rs`).
+    Direct(u64),
     /// I/O of remote site link `nr`.
     Remote(u32, RemoteOp),
 }
 
 const TAG_SHIFT: u32 = 62;
 const TAG_SEQ: u64 = (1 << TAG_SHIFT) - 1;
+/// Log flushes and direct writes share a kind: a flush covers entries
+/// below 2^61, so bit 61 marks a direct write's slot.
+const TAG_DIRECT: u64 = 1 << 61;
 /// Remote tags: operation in bits 60-61, site link in 48-59, sequence
 /// number (of a copy) or resync slot below.
 const REMOTE_OP_SHIFT: u32 = 60;
@@ -73,7 +80,8 @@ impl Tag {
     pub(super) fn encode(self) -> u64 {
         let (kind, rest) = match self {
             Tag::Log(s) => (0, s & TAG_SEQ),
-            Tag::Flush(s) => (1, s & TAG_SEQ),
+            Tag::Flush(s) => (1, s & TAG_SEQ & !TAG_DIRECT),
+            Tag::Direct(slot) => (1, TAG_DIRECT | (slot & !TAG_DIRECT & TAG_SEQ)),
             Tag::Local(s) => (2, s & TAG_SEQ),
             Tag::Remote(nr, op) => {
                 let (op, seq) = match op {
@@ -93,6 +101,7 @@ impl Tag {
         let seq = tag & TAG_SEQ;
         match tag >> TAG_SHIFT {
             0 => Tag::Log(seq),
+            1 if seq & TAG_DIRECT != 0 => Tag::Direct(seq & !TAG_DIRECT),
             1 => Tag::Flush(seq),
             2 => Tag::Local(seq),
             _ => {
@@ -176,6 +185,9 @@ pub(crate) struct State {
     /// A checkpoint could not record every lost device (its table is
     /// full); warned once.
     lost_unrecorded: bool,
+    /// Writes in flight straight to their local devices (the log is
+    /// failed).
+    pub(crate) direct: Direct,
 }
 
 /// Where a site link recorded by the checkpoint resumes after an open,
@@ -243,12 +255,18 @@ impl State {
             restore: KVec::new(),
             lost_restore: KVec::new(),
             lost_unrecorded: false,
+            direct: Direct::new()?,
         })
     }
 
     /// The next entry to apply locally.
     pub(super) fn apply_seq(&self) -> u64 {
         self.apply
+    }
+
+    /// The oldest deferred bio, if one waits.
+    pub(super) fn take_stalled(&mut self) -> Option<UserBio> {
+        self.stalled.take()
     }
 
     /// Whether a write waits for ring space.
@@ -364,11 +382,18 @@ impl Engine {
 
     /// Log I/O failed: every entry not yet durable fails, and so does
     /// every later write, until the log is reopened.
-    fn fail(st: &mut State, what: &str, err: Error) {
-        if st.failed_at.is_none() {
-            pr_err!("replicator: replication log {} failed ({:?}); failing writes from entry {} on\n", what, err, st.durable);
-            st.failed_at = Some(st.durable);
+    fn fail(st: &mut State, what: &str, err: Error) -> bool {
+        if st.failed_at.is_some() {
+            return false;
         }
+        pr_err!(
+            "replicator: replication log {} failed ({}); writes go to the local devices only from entry {} on, remote regions marked out of sync\n",
+            what,
+            err.to_errno(),
+            st.durable
+        );
+        st.failed_at = Some(st.durable);
+        true
     }
 
     /// A local write of device number `dev` failed: the bio got the error
@@ -392,7 +417,7 @@ impl Engine {
                         e.state = EntryState::Written;
                     }
                     if let Err(err) = done.result {
-                        Self::fail(st, "write", err);
+                        changed |= Self::fail(st, "write", err);
                     }
                 }
                 Tag::Flush(covers) => {
@@ -400,7 +425,7 @@ impl Engine {
                     match done.result {
                         Ok(()) if st.failed_at.is_none() => st.durable = st.durable.max(covers),
                         Ok(()) => {}
-                        Err(err) => Self::fail(st, "flush", err),
+                        Err(err) => changed |= Self::fail(st, "flush", err),
                     }
                 }
                 Tag::Local(seq) => {
@@ -419,6 +444,14 @@ impl Engine {
                     }
                     if let (Some(dev), Err(err)) = (failed_dev, done.result) {
                         changed |= Self::local_failed(st, dev, "write", err);
+                    }
+                }
+                Tag::Direct(slot) => {
+                    if let Some(w) = st.direct.take(slot) {
+                        if let Err(err) = done.result {
+                            changed |= Self::local_failed(st, w.dev, "write", err);
+                        }
+                        w.complete(done.result);
                     }
                 }
                 Tag::Remote(nr, op) => changed |= Self::remote_done(q, st, nr, op, done.result),
@@ -538,6 +571,9 @@ impl Engine {
             if seq >= limit {
                 return;
             }
+            // Not durable when the log failed: applied locally once every
+            // site link gave it up to its dirty logs (`pump_slinks`), as a
+            // direct write would be.
             let failed = st.failed_at.is_some_and(|f| seq >= f);
             let applying = st.applying;
             let Some(e) = st.entries.get(seq) else {
@@ -548,8 +584,13 @@ impl Engine {
                 st.apply += 1;
                 continue;
             }
+            if failed && !st.slinks.iter().all(|s| s.releases(seq) || !s.needs(e)) {
+                return;
+            }
             let (dev, sector, sectors) = (e.dev, e.sector, e.sectors);
-            let local = sectors > 0 && !failed;
+            // A failed empty flush still flushes the local device: the
+            // log cannot make what came before it durable.
+            let local = sectors > 0 || failed;
             if local && applying > 0 && st.overlaps_applying(seq, dev, sector, sectors) {
                 return;
             }
@@ -568,11 +609,10 @@ impl Engine {
                     st.applying += 1;
                 }
                 _ => {
-                    // An empty flush is complete once durable; a failed
-                    // entry ends with an error.
-                    e.state = if failed { EntryState::Applied } else { EntryState::Settled };
+                    // An empty flush is complete once durable.
+                    e.state = EntryState::Settled;
                     if let Some(bio) = e.bio.take() {
-                        bio.complete(if failed { Err(EIO) } else { Ok(()) });
+                        bio.complete(Ok(()));
                     }
                 }
             }
@@ -590,6 +630,7 @@ impl Engine {
         if let Some(b) = stalled {
             b.requeue();
         }
+        st.direct.requeue(local);
         q.requeue_dev(local);
         drop(st);
     }
@@ -675,7 +716,13 @@ impl Engine {
         }
         if let Err(err) = e.write_checkpoint(buf, &cp) {
             let mut st = e.state.lock();
-            Self::fail(&mut st, "checkpoint write", err);
+            let first = Self::fail(&mut st, "checkpoint write", err);
+            drop(st);
+            if first {
+                e.raise_event();
+                // The work item switches to direct writes.
+                q.kick();
+            }
             return Err(err);
         }
         {
@@ -737,7 +784,7 @@ fn entry_flags(op: BioOp, preflush: bool, fua: bool) -> EntryFlags {
 /// The journal operation of a deferred bio; its tag holds the device
 /// number in the low 32 bits (the data's CRC above, see
 /// [`Engine::submit`]).
-fn op_of(bio: &UserBio) -> Op {
+pub(super) fn op_of(bio: &UserBio) -> Op {
     let flags = entry_flags(bio.op(), bio.is_preflush(), bio.is_fua());
     Op { dev: bio.tag() as u32, flags, sector: bio.sector(), sectors: bio.sectors() }
 }
@@ -750,7 +797,11 @@ impl IoHandler for Engine {
         let mut changed = Self::handle_completions(q, st);
         changed |= e.event_due.swap(false, Ordering::Relaxed);
         if !st.paused {
-            e.append(q, st);
+            if st.failed_at.is_some() {
+                Self::append_direct(q, st);
+            } else {
+                e.append(q, st);
+            }
         }
         if !st.flushing && st.written > st.durable && st.failed_at.is_none() {
             // A test-only fault build (see `Kbuild`) takes written entries
@@ -772,7 +823,8 @@ impl IoHandler for Engine {
         Self::apply(q, st);
         changed |= e.pump_slinks(q, st);
         Self::ack(st);
-        if st.wants_reclaim() {
+        // A failed log takes no checkpoint.
+        if st.wants_reclaim() && st.failed_at.is_none() {
             q.kick_background();
         }
         // Fall-behind timeouts are checked while a link is behind.

@@ -5,6 +5,7 @@
 //! [`replay`] (bringing local devices up to date after a crash).
 
 mod copy;
+mod direct;
 mod engine;
 mod entries;
 mod open;
