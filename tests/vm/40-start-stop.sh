@@ -6,6 +6,7 @@
 # synchronous, the other link goes on; start ships the backlog in order
 # and the remote ends equal to the local device. A stopped link whose
 # entries the full log gives up does not resynchronise until it starts.
+# rmmod fails while the tables exist and harms nothing.
 . /tests/lib.sh
 
 for i in 0 1 2; do ramdev $i >/dev/null; done
@@ -82,6 +83,12 @@ assert_eq "$(sha $rs2 $len)" "$(sha /dev/ram1 $len)" "slink 2's remote after its
 step refusals
 expect_msg_refused repl "message refused: Site link does not exist" stop 3
 expect_msg_refused repl "message refused: Site link 0 cannot be started or stopped" start 0
+# The module cannot go while tables use it, and the group is unharmed.
+expect_fail rmmod dm_replicator
+sum=$(rand_write /dev/mapper/r0 64 0)
+assert_eq "$(sha /dev/mapper/r0 64 0)" "$sum" "a write after the refused rmmod"
+wait_eq "0,0" "slink 1 after the refused rmmod" backlog 1
+assert_eq "$(sha /dev/ram2 64 0)" "$sum" "shipped after the refused rmmod"
 
 step done
 dmc remove r0
