@@ -7,7 +7,8 @@
 # local device makes the initial copy's reads fail (R). Local writes never
 # fail, and every run ends with the remote equal to the local device. A
 # remote with 4 KiB logical blocks gets no smaller writes. A group removed
-# while its link is down leaves no timer behind.
+# while its link is down leaves no timer behind, and one removed during a
+# resync nothing at all.
 . /tests/lib.sh
 
 for i in 0 1 2 3; do ramdev $i >/dev/null; done
@@ -99,6 +100,18 @@ dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/mapper/ld 
 dmesg_mark
 rand_write /dev/mapper/r0 8 0 >/dev/null
 expect_dmesg "slink=1 down (write error, "
+dmc remove r0
+dmc remove repl
+
+# Teardown during a resync: the initial copy of a remote whose writes
+# take 200 ms runs, region copies in flight, when both devices go; the
+# removal must wait for them and leave nothing behind (the runner checks
+# KASAN, ODEBUG, kmemleak and rmmod after the test).
+lower rs "0 $len delay /dev/ram2 0 200"
+ramdev 0 >/dev/null
+dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 create 4096 blockdev 1 0 blockdev 2 1 asynchronous"
+dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/mapper/ld nolog 0 1 1 /dev/mapper/rs core 2 128 sync"
+wait_eq 1 "initial copy under way" eval 'n=$(remote_state r0 1 | sed "s|^. \([0-9]*\)+*/128$|\1|"); [ "$n" -ge 8 ] && [ "$n" -lt 128 ] && echo 1'
 dmc remove r0
 dmc remove repl
 for d in rs ld; do dmc remove $d; done
