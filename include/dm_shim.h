@@ -41,6 +41,14 @@ unsigned int dmr_target_lbs(struct dm_target *ti);
  * what users see; this is the dm name, e.g. "repl"). */
 const char *dmr_target_dm_name(struct dm_target *ti);
 
+/* A dm event raised from any context: dm_table_event() sleeps, so a bio's
+ * completion schedules it on the system workqueue (as dm-raid1 does);
+ * freeing cancels a pending one. */
+struct dmr_deferred_event;
+struct dmr_deferred_event *dmr_deferred_event_new(struct dm_target *ti);
+void dmr_deferred_event_raise(struct dmr_deferred_event *e);
+void dmr_deferred_event_free(struct dmr_deferred_event *e);
+
 /* One module-wide mutex guarding the registry of replicator groups. */
 void dmr_global_lock(void);
 void dmr_global_unlock(void);

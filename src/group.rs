@@ -14,8 +14,8 @@ use crate::registry::Replog;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::sync::{Arc, Mutex};
-use kernel::new_mutex;
+use kernel::sync::{Arc, Mutex, SpinLock};
+use kernel::{new_mutex, new_spinlock};
 
 /// A configured site link.
 pub(crate) struct SlinkConfig {
@@ -37,6 +37,9 @@ pub(crate) struct Binding {
     pub(crate) region_size: Option<u64>,
     /// Whether replication of this device runs (`start`) or is paused.
     pub(crate) replicating: bool,
+    /// The target is not live (not yet resumed, or suspended): no bio of
+    /// it is in flight, so the group's log may be replaced.
+    pub(crate) suspended: bool,
 }
 
 /// Mutable state of a group, under [`Group::state`].
@@ -131,8 +134,11 @@ pub(crate) struct Group {
     pub(crate) state: Mutex<GroupState>,
     /// I/O statistics.
     pub(crate) stats: Stats,
-    /// The group's replication log, shared by reloaded tables.
-    pub(crate) replog: Arc<dyn Replog>,
+    /// The group's replication log, shared by reloaded tables; replaced
+    /// only while every `replicator-dev` of the group is suspended (see
+    /// [`Group::replace_log`]). Never taken in interrupt context.
+    #[pin]
+    replog: SpinLock<Arc<dyn Replog>>,
 }
 
 /// Groups by control device number, with the number of `replicator`
@@ -180,7 +186,7 @@ impl Group {
                 id,
                 state <- new_mutex!(state),
                 stats: Stats::default(),
-                replog,
+                replog <- new_spinlock!(replog),
             }),
             GFP_KERNEL,
         )
@@ -207,6 +213,28 @@ impl Group {
         let Some(new) = st.pending.remove(&owner) else { return Ok(None) };
         st.owner = owner;
         Ok(Some(core::mem::replace(&mut st.slinks, new)))
+    }
+
+    /// The group's replication log.
+    pub(crate) fn replog(&self) -> Arc<dyn Replog> {
+        self.replog.lock().clone()
+    }
+
+    /// Put `new` in place of the group's failed log. Every `replicator-dev`
+    /// of the group must be suspended (none of their bios is in flight,
+    /// and none reaches the log until they resume): each binds its local
+    /// device and attaches its remote devices to the new log when it
+    /// resumes, and their dirty logs say what to resynchronise.
+    pub(crate) fn replace_log(&self, new: Arc<dyn Replog>) -> Result<(), TargetError> {
+        let st = self.state.lock();
+        if st.bindings.values().any(|b| !b.suspended) {
+            return Err(TargetError::new(c"Suspend the group's replicator-dev devices to replace its log", EBUSY));
+        }
+        let old = core::mem::replace(&mut *self.replog.lock(), new);
+        drop(st);
+        // The failed log goes here, its work drained.
+        drop(old);
+        Ok(())
     }
 
     /// Detach `replicator` target `owner`; the group leaves the registry

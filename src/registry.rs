@@ -18,6 +18,11 @@ pub(crate) trait ReplogType: Sync {
     /// Open (or format) a log from its table parameters (after `<type>
     /// <#params>`); also returns the table's reference to the log device.
     fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError>;
+    /// Format a new log from its table parameters, whatever the device
+    /// holds, to replace a group's failed one: every write since the
+    /// failure went to the local devices and was marked for the remotes,
+    /// so nothing on the device is to be replayed.
+    fn replace(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError>;
 }
 
 /// A replication log, shared by the tables of one group: a reloaded
@@ -81,9 +86,8 @@ pub(crate) trait Replog: Send + Sync {
     /// Health character of site link `slink` (`A`, `R` or `W`) and whether
     /// it is resynchronising device `dev_nr`.
     fn remote_state(&self, slink: u32, dev_nr: u32) -> (char, bool);
-    /// Raise the group's events soon, from the log's work item; callable
-    /// in any context (a bio's completion).
-    fn event_soon(&self);
+    /// Whether a log write or flush failed (writes bypass the log).
+    fn failed(&self) -> bool;
     /// Raise the group's events on `replicator` target `owner`.
     fn set_event(&self, owner: usize, handle: TargetHandle);
     /// `replicator` target `owner` goes: no more events through it.

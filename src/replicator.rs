@@ -14,13 +14,14 @@ use crate::group::{Group, GroupState, SlinkConfig};
 use crate::logic::blockdev::check_policy_fallbehind;
 use crate::logic::message::{ReplicatorMessage, Scope, StatsCmd};
 use crate::logic::replicator_table::ReplicatorTable;
-use crate::registry;
+use crate::registry::{self, Replog};
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::sync::Arc;
+use kernel::new_mutex;
+use kernel::sync::{Arc, Mutex};
 
 /// A `replicator` target.
 pub(crate) struct Replicator {
@@ -31,6 +32,9 @@ pub(crate) struct Replicator {
     /// This table's reference to the log device (the log keeps its own).
     _log_dev: DmDev,
     handle: TargetHandle,
+    /// A log formatted to replace the group's failed one when this table
+    /// resumes.
+    replacement: Pin<KBox<Mutex<Option<Arc<dyn Replog>>>>>,
 }
 
 /// Build the site-link configuration of a table line.
@@ -62,7 +66,7 @@ fn push_slinks(group: &Group, slinks: &RBTree<u32, SlinkConfig>) -> Result<(), T
     for (nr, cfg) in slinks.iter() {
         if *nr != 0 {
             group
-                .replog
+                .replog()
                 .set_slink(&cfg.params)
                 .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
         }
@@ -94,7 +98,7 @@ impl Replicator {
                         b.replicating = on;
                     }
                 }
-                self.group.replog.pause(slink, !on);
+                self.group.replog().pause(slink, !on);
             }
             ReplicatorMessage::SlinkAdd { slink_type, params } => {
                 let ty = registry::slink_type(slink_type)
@@ -104,12 +108,12 @@ impl Replicator {
                     return Err(TargetError::new(c"Site link already exists", EEXIST));
                 }
                 self.group
-                    .replog
+                    .replog()
                     .set_slink(&params)
                     .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
                 let cfg = SlinkConfig { type_name: ty.name(), params };
                 if st.slinks.try_create_and_insert(params.slink, cfg, GFP_KERNEL).is_err() {
-                    self.group.replog.del_slink(params.slink);
+                    self.group.replog().del_slink(params.slink);
                     return Err(TargetError::new(c"Cannot allocate site link", ENOMEM));
                 }
             }
@@ -122,7 +126,7 @@ impl Replicator {
                     return Err(TargetError::new(c"Site link still has devices", EBUSY));
                 }
                 st.slinks.remove(&slink);
-                self.group.replog.del_slink(slink);
+                self.group.replog().del_slink(slink);
             }
             ReplicatorMessage::SlinkPolicy { slink, policy } => {
                 let mut st = self.group.state.lock();
@@ -137,7 +141,7 @@ impl Replicator {
                 }
                 let params = cfg.params;
                 self.group
-                    .replog
+                    .replog()
                     .set_slink(&params)
                     .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
             }
@@ -152,7 +156,7 @@ impl Replicator {
                 cfg.params.fallbehind = Some(fallbehind);
                 let params = cfg.params;
                 self.group
-                    .replog
+                    .replog()
                     .set_slink(&params)
                     .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
             }
@@ -161,7 +165,7 @@ impl Replicator {
                     return Err(TargetError::new(c"Site link does not exist", ENOENT));
                 }
                 self.group
-                    .replog
+                    .replog()
                     .set_retest(slink, ms)
                     .map_err(|e| TargetError::new(c"Site link does not exist", e))?;
             }
@@ -173,7 +177,7 @@ impl Replicator {
                     StatsCmd::Reset => s.reset(),
                 }
             }
-            ReplicatorMessage::Replog(m) => self.group.replog.message(&m)?,
+            ReplicatorMessage::Replog(m) => self.group.replog().message(&m)?,
         }
         self.handle.event();
         Ok(())
@@ -187,21 +191,33 @@ impl Target for Replicator {
         let ty = registry::replog_type(table.replog_type)
             .ok_or(TargetError::inval(c"Unknown replication log type"))?;
         let slinks = slinks_of(&table)?;
-        // A reload keeps the group's running log; a new group opens one.
+        // A reload keeps the group's running log, unless it failed: then
+        // the table's log is formatted to replace it when the table
+        // resumes. A new group opens one.
+        let mut replacement = None;
         let (replog, log_dev) = match Group::find(ctx.dm_dev_id()) {
             Some(g) => {
-                let dev = g.replog.reload(ctx, table.replog_params)?;
-                (g.replog.clone(), dev)
+                let cur = g.replog();
+                let dev = if cur.failed() {
+                    let (new, dev) = ty.replace(ctx, table.replog_params)?;
+                    replacement = Some(new);
+                    dev
+                } else {
+                    cur.reload(ctx, table.replog_params)?
+                };
+                (cur, dev)
             }
             None => ty.create(ctx, table.replog_params)?,
         };
         let id = next_target_id();
         let group = Group::attach(ctx.dm_dev_id(), id, slinks, check_slinks_kept, replog)?;
-        let this = Self { id, group, _log_dev: log_dev, handle: ctx.handle() };
+        let replacement = KBox::pin_init(new_mutex!(replacement), GFP_KERNEL)
+            .map_err(|_| TargetError::new(c"Cannot allocate replication log", ENOMEM))?;
+        let this = Self { id, group, _log_dev: log_dev, handle: ctx.handle(), replacement };
         if this.group.state.lock().owner == id {
             // A new group: its site links are live at once.
             push_slinks(&this.group, &this.group.state.lock().slinks)?;
-            this.group.replog.set_event(id, ctx.handle());
+            this.group.replog().set_event(id, ctx.handle());
         }
         Ok(this)
     }
@@ -223,22 +239,29 @@ impl Target for Replicator {
             pr_err!("replicator {}: cannot resume: {}\n", self.group.id, e.text());
             e.err
         };
+        // Kept for the next try when the devices are not suspended.
+        let replacement = self.replacement.lock().clone();
+        if let Some(new) = replacement {
+            self.group.replace_log(new).map_err(fail)?;
+            *self.replacement.lock() = None;
+            pr_info!("replicator {}: replication log replaced; remote devices resynchronise from their dirty logs as their replicator-dev devices resume\n", self.group.id);
+        }
         let old = self.group.install(self.id, check_slinks_kept).map_err(fail)?;
         let st = self.group.state.lock();
         push_slinks(&self.group, &st.slinks).map_err(fail)?;
         if let Some(old) = old {
             for nr in old.keys().filter(|nr| st.slinks.get(nr).is_none()) {
-                self.group.replog.del_slink(*nr);
+                self.group.replog().del_slink(*nr);
             }
         }
         drop(st);
-        self.group.replog.set_event(self.id, self.handle.clone());
+        self.group.replog().set_event(self.id, self.handle.clone());
         Ok(())
     }
 
     fn postsuspend(&self) {
         // Record the durable tail, so the next open scans little.
-        self.group.replog.suspend();
+        self.group.replog().suspend();
     }
 
     fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
@@ -247,7 +270,7 @@ impl Target for Replicator {
         match ty {
             StatusType::Info => {
                 let _ = write!(out, "{} ", if st.replicating { "replicating" } else { "stopped" });
-                let log = &self.group.replog;
+                let log = self.group.replog();
                 log.usage(out);
                 let _ = write!(out, " {}", slinks.iter().count());
                 for (nr, cfg) in slinks.iter() {
@@ -270,7 +293,7 @@ impl Target for Replicator {
                 }
             }
             StatusType::Table => {
-                self.group.replog.table(out);
+                self.group.replog().table(out);
                 for (_, cfg) in slinks.iter() {
                     let _ = write!(out, " {} {} {}", cfg.type_name, cfg.params.param_count(), cfg.params);
                 }
@@ -294,7 +317,7 @@ impl Target for Replicator {
 
 impl Drop for Replicator {
     fn drop(&mut self) {
-        self.group.replog.clear_event(self.id);
+        self.group.replog().clear_event(self.id);
         self.group.detach(self.id);
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::blockdev::RemoteDev;
 use crate::dm::{
-    device_error, Bio, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
+    device_error, Bio, DeferredEvent, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetError, TargetHandle,
 };
 use crate::group::{Binding, Group};
@@ -53,6 +53,8 @@ pub(crate) struct ReplicatorDev {
     handle: TargetHandle,
     /// Errors of the local device (slink 0 of the status).
     health: Arc<LocalHealth>,
+    /// This device's event for a local read error (raised in `end_io`).
+    read_error_event: DeferredEvent,
 }
 
 /// Open a remote device and create its dirty log.
@@ -119,15 +121,23 @@ impl ReplicatorDev {
             slinks.insert(*nr);
             region_size = Some(r.remote.region_sectors);
         }
-        Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating }
+        Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating, suspended: true }
+    }
+
+    /// Record whether the target is live, for [`Group::replace_log`].
+    fn set_suspended(&self, suspended: bool) {
+        if let Some(b) = self.group.state.lock().bindings.get_mut(&self.id) {
+            b.suspended = suspended;
+        }
     }
 
     /// Publish the device's remotes to the group.
     fn rebind(&self, remotes: &RBTree<u32, Remote>) {
         let mut st = self.group.state.lock();
         let replicating = st.bindings.get(&self.id).map_or(true, |b| b.replicating);
-        let b = self.binding(remotes, replicating);
+        let mut b = self.binding(remotes, replicating);
         if let Some(old) = st.bindings.get_mut(&self.id) {
+            b.suspended = old.suspended;
             *old = b;
         }
     }
@@ -161,7 +171,7 @@ impl ReplicatorDev {
                     // The device is live: the new log starts now.
                     r.remote.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
                     self.group
-                        .replog
+                        .replog()
                         .attach_remote(r.remote.clone())
                         .map_err(|e| TargetError::new(c"Cannot start replicating to the device", e))?;
                     remotes
@@ -175,7 +185,7 @@ impl ReplicatorDev {
                 let r = remotes
                     .remove(&slink)
                     .ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
-                self.group.replog.detach_remote(&r.remote, true);
+                self.group.replog().detach_remote(&r.remote, true);
                 self.rebind(&remotes);
             }
         }
@@ -222,7 +232,10 @@ impl Target for ReplicatorDev {
             .map_err(|e| TargetError::new(c"Cannot set the maximum I/O size", e))?;
         let health = Arc::new(LocalHealth::new(), GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
+        let read_error_event = DeferredEvent::new(&ctx.handle())
+            .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         let this = Self {
+            read_error_event,
             health,
             id,
             group,
@@ -247,7 +260,7 @@ impl Target for ReplicatorDev {
         }
         // Site-link state changes wake `dmsetup wait` on this device too.
         this.group
-            .replog
+            .replog()
             .add_dev_event(this.id, this.handle.clone())
             .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         Ok(this)
@@ -266,7 +279,7 @@ impl Target for ReplicatorDev {
             // Reads go to the local device, which has every acknowledged
             // write: a write is acknowledged once it is applied there.
             BioOp::Read => MapResult::Remapped,
-            _ => self.group.replog.map_write(self.dev_nr, bio),
+            _ => self.group.replog().map_write(self.dev_nr, bio),
         }
     }
 
@@ -277,7 +290,7 @@ impl Target for ReplicatorDev {
             if let Some(err) = device_error(*status) {
                 if self.health.read_failed() {
                     pr_err!("replicator-dev {}: read error on local device {} ({}); device marked R\n", self.dev_nr, self.local.id(), err.to_errno());
-                    self.group.replog.event_soon();
+                    self.read_error_event.raise();
                 }
             }
         }
@@ -286,12 +299,17 @@ impl Target for ReplicatorDev {
 
     fn presuspend(&self) {
         if self.handle.noflush_suspending() {
-            self.group.replog.requeue(self.local.id());
+            self.group.replog().requeue(self.local.id());
         }
     }
 
     fn preresume(&self) -> Result {
-        self.group.replog.bind(self.id, self.dev_nr, self.local.id(), &self.health).map_err(|e| {
+        self.set_suspended(false);
+        let replog = self.group.replog();
+        // A log that replaced a failed one knows nothing of this device
+        // yet: its events, local device and remotes come here.
+        replog.add_dev_event(self.id, self.handle.clone())?;
+        replog.bind(self.id, self.dev_nr, self.local.id(), &self.health).map_err(|e| {
             pr_err!("replicator-dev {}: cannot bring local device {} up to date: {:?}\n", self.dev_nr, self.local.id(), e);
             e
         })?;
@@ -304,7 +322,7 @@ impl Target for ReplicatorDev {
                 pr_err!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
                 e
             })?;
-            self.group.replog.attach_remote(r.remote.clone()).map_err(|e| {
+            replog.attach_remote(r.remote.clone()).map_err(|e| {
                 pr_err!("replicator-dev {}: cannot replicate to site link {}: {:?}\n", self.dev_nr, nr, e);
                 e
             })?;
@@ -312,12 +330,13 @@ impl Target for ReplicatorDev {
         }
         // Site links this table does not replicate the device to (a
         // reload without them) stop keeping its entries.
-        self.group.replog.forget_others(self.dev_nr, &keep);
+        replog.forget_others(self.dev_nr, &keep);
         Ok(())
     }
 
     fn postsuspend(&self) {
-        self.group.replog.settle(self.id);
+        self.group.replog().settle(self.id);
+        self.set_suspended(true);
         for (nr, r) in self.remotes.lock().iter() {
             if let Err(e) = r.remote.log.postsuspend() {
                 pr_warn!("replicator-dev {}: dirty log of site link {} failed to suspend: {:?}\n", self.dev_nr, nr, e);
@@ -343,7 +362,7 @@ impl Target for ReplicatorDev {
                 let state = if replicating { "replicating" } else { "stopped" };
                 let _ = write!(out, " {} {} 0 {} -", state, n, self.health.as_char());
                 for (nr, r) in remotes.iter() {
-                    let (health, resyncing) = self.group.replog.remote_state(*nr, self.dev_nr);
+                    let (health, resyncing) = self.group.replog().remote_state(*nr, self.dev_nr);
                     let _ = write!(
                         out,
                         " {} {} {}{}/{}",
@@ -399,12 +418,12 @@ impl Target for ReplicatorDev {
 impl Drop for ReplicatorDev {
     fn drop(&mut self) {
         // The handle copy goes first: the target is going away.
-        self.group.replog.del_dev_event(self.id);
+        self.group.replog().del_dev_event(self.id);
         for (_, r) in self.remotes.lock().iter() {
             // Kept needed: the device may be created again (a restart).
-            self.group.replog.detach_remote(&r.remote, false);
+            self.group.replog().detach_remote(&r.remote, false);
         }
-        self.group.replog.unbind(self.id);
+        self.group.replog().unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);
     }
 }

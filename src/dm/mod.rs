@@ -48,6 +48,6 @@ pub(crate) use ioq::{
 };
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{
-    DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,
+    DeferredEvent, DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,
     TargetCtx, TargetHandle,
 };

@@ -7,6 +7,8 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 #include "../../include/dm_shim.h"
 
 unsigned int dmr_bio_op(struct bio *bio)
@@ -73,6 +75,40 @@ unsigned int dmr_target_lbs(struct dm_target *ti)
 const char *dmr_target_dm_name(struct dm_target *ti)
 {
 	return dm_device_name(dm_table_get_md(ti->table));
+}
+
+struct dmr_deferred_event {
+	struct work_struct work;
+	struct dm_target *ti;
+};
+
+static void dmr_deferred_event_fn(struct work_struct *work)
+{
+	struct dmr_deferred_event *e = container_of(work, struct dmr_deferred_event, work);
+
+	dm_table_event(e->ti->table);
+}
+
+struct dmr_deferred_event *dmr_deferred_event_new(struct dm_target *ti)
+{
+	struct dmr_deferred_event *e = kzalloc(sizeof(*e), GFP_KERNEL);
+
+	if (!e)
+		return NULL;
+	INIT_WORK(&e->work, dmr_deferred_event_fn);
+	e->ti = ti;
+	return e;
+}
+
+void dmr_deferred_event_raise(struct dmr_deferred_event *e)
+{
+	schedule_work(&e->work);
+}
+
+void dmr_deferred_event_free(struct dmr_deferred_event *e)
+{
+	cancel_work_sync(&e->work);
+	kfree(e);
 }
 
 static DEFINE_MUTEX(dmr_global_mutex);

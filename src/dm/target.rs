@@ -301,6 +301,40 @@ impl TargetHandle {
     }
 }
 
+/// A dm event of one target that may be raised from any context (a bio's
+/// completion): it runs from the system workqueue. Dropping it cancels
+/// one still pending, so it never outlives the target.
+pub(crate) struct DeferredEvent(NonNull<bindings::dmr_deferred_event>);
+
+// SAFETY: the C object may be raised and freed from any thread.
+unsafe impl Send for DeferredEvent {}
+// SAFETY: `raise` only queues a work item, which is safe concurrently.
+unsafe impl Sync for DeferredEvent {}
+
+impl DeferredEvent {
+    /// An event of the target behind `handle`.
+    pub(crate) fn new(handle: &TargetHandle) -> Result<Self> {
+        // SAFETY: `ti` is valid (TargetHandle invariant); the object keeps
+        // it only while the target owning this value exists.
+        let e = unsafe { bindings::dmr_deferred_event_new(handle.ti.as_ptr()) };
+        NonNull::new(e).map(Self).ok_or(ENOMEM)
+    }
+
+    /// Raise the event soon; any context.
+    pub(crate) fn raise(&self) {
+        // SAFETY: the object is live until drop.
+        unsafe { bindings::dmr_deferred_event_raise(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for DeferredEvent {
+    fn drop(&mut self) {
+        // SAFETY: the object is live and freed once; a pending run is
+        // cancelled (or waited for) first, while the target still exists.
+        unsafe { bindings::dmr_deferred_event_free(self.0.as_ptr()) }
+    }
+}
+
 /// Passed to [`Target::iterate_devices`]: reports each device to dm core.
 pub(crate) struct DeviceVisitor<'a> {
     ti: *mut bindings::dm_target,

@@ -33,7 +33,6 @@ use crate::logic::replog::{
     AppendError, Checkpoint, EntryFlags, Op, RingError, SlinkBitmap, SlinkPositions, Writer, BLOCK_SIZE,
 };
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
 use kernel::sync::{Arc, Mutex};
@@ -219,9 +218,6 @@ pub(crate) struct Engine {
     /// events too, so `dmsetup wait` works on a replicated device. A
     /// target that goes leaves an empty slot, so removal never allocates.
     pub(crate) dev_events: Pin<KBox<Mutex<KVec<Option<(usize, TargetHandle)>>>>>,
-    /// An event is due from a context that cannot raise it (a bio's
-    /// completion): the work item raises it.
-    pub(crate) event_due: AtomicBool,
 }
 
 /// The engine with its I/O queue.
@@ -795,7 +791,6 @@ impl IoHandler for Engine {
         let mut guard = e.state.lock();
         let st = &mut *guard;
         let mut changed = Self::handle_completions(q, st);
-        changed |= e.event_due.swap(false, Ordering::Relaxed);
         if !st.paused {
             if st.failed_at.is_some() {
                 Self::append_direct(q, st);

@@ -70,11 +70,26 @@ impl ReplogType for RingbufferType {
     }
 
     fn create(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError> {
+        Self::start(ctx, params, false)
+    }
+
+    fn replace(&self, ctx: &TargetCtx<'_>, params: &[&str]) -> Result<(Arc<dyn Replog>, DmDev), TargetError> {
+        Self::start(ctx, params, true)
+    }
+}
+
+impl RingbufferType {
+    /// Open (or, with `format`, format whatever the device holds) the log
+    /// of a table line and start its engine.
+    fn start(ctx: &TargetCtx<'_>, params: &[&str], format: bool) -> Result<(Arc<dyn Replog>, DmDev), TargetError> {
         let p = RingbufferParams::parse(params).map_err(crate::table_error)?;
+        if format && p.open.size().is_none() {
+            return Err(TargetError::inval(c"A log replacing a failed one needs its size (create <sectors>)"));
+        }
         let (dev, avail) = table_device(ctx, &p)?;
         let bdev = BlockDevice::open(dev.id())
             .map_err(|e| TargetError::new(c"Cannot open replication log device", e))?;
-        let q = open::open(bdev, p.dev_start, p.open, avail)?;
+        let q = open::open(bdev, p.dev_start, p.open, avail, format)?;
         let size = {
             let st = q.inner().state.lock();
             crate::logic::replog::geometry::log_sectors_for_ring(st.writer.ring().blocks()).unwrap_or(0)
@@ -298,6 +313,10 @@ impl Replog for Ringbuffer {
 
     fn add_dev_event(&self, target: usize, handle: TargetHandle) -> Result {
         let mut ev = self.q.inner().dev_events.lock();
+        if let Some(slot) = ev.iter_mut().find(|slot| slot.as_ref().is_some_and(|(t, _)| *t == target)) {
+            *slot = Some((target, handle));
+            return Ok(());
+        }
         match ev.iter_mut().find(|slot| slot.is_none()) {
             Some(slot) => *slot = Some((target, handle)),
             None => ev.push(Some((target, handle)), GFP_KERNEL)?,
@@ -361,9 +380,8 @@ impl Replog for Ringbuffer {
         Engine::bind(&self.q, target, dev_nr, local, health)
     }
 
-    fn event_soon(&self) {
-        self.q.inner().event_due.store(true, Ordering::Relaxed);
-        self.q.kick();
+    fn failed(&self) -> bool {
+        self.q.inner().state.lock().failed_at.is_some()
     }
 
     fn settle(&self, target: usize) {

@@ -88,14 +88,15 @@ fn log_error(e: LogError) -> TargetError {
 const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication log", ENOMEM);
 
 /// Open, recover or format the log at `dev_start` of `log` (which has
-/// `avail` sectors from there), and start its engine.
-pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64) -> Result<Arc<EngineQueue>, TargetError> {
+/// `avail` sectors from there), and start its engine; with `reformat`, format
+/// it whatever it holds.
+pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, reformat: bool) -> Result<Arc<EngineQueue>, TargetError> {
     let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
     let block = <&mut Block>::try_from(buf.as_mut_slice()).map_err(|_| NOMEM)?;
     let cache = KVVec::from_elem(0u8, READ_AHEAD_BLOCKS * BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
     let mut io = Reader { dev: &log, dev_start, blocks: avail / 8, cache, first: 0, cached: 0 };
     let loaded = load::<KernelCrc32c, _>(&mut io, block, avail);
-    let action = decide(mode, &loaded).map_err(log_error)?;
+    let action = if reformat { Action::Format } else { decide(mode, &loaded).map_err(log_error)? };
     let (state, uuid, ring_start) = match (action, loaded) {
         (Action::Format, _) => {
             let size = mode.size().ok_or(TargetError::inval(c"Replication log size missing"))?;
@@ -201,7 +202,6 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64)
         cp: KBox::pin_init(new_mutex!(buf), GFP_KERNEL).map_err(|_| NOMEM)?,
         event: KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(|_| NOMEM)?,
         dev_events: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL).map_err(|_| NOMEM)?,
-        event_due: core::sync::atomic::AtomicBool::new(false),
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
 }

@@ -4,11 +4,11 @@
 # fail (its table swapped to `error` under a write load), every write
 # goes straight to the local device, no write fails (fio verifies every
 # block it wrote), the log shows F, an event is raised, and the remote's
-# disk dirty log marks every region written meanwhile, so the remote
-# never claims regions it did not get. Removing the devices and creating
-# them with a new log resynchronises exactly those regions: the remote
-# ends equal to the local device, and a block planted on the remote in a
-# region never written stays (it was not copied).
+# disk dirty log marks every region written meanwhile. A new log then
+# replaces the failed one online (reload of the replicator, r0 suspended
+# and resumed, never removed, a writer running): exactly the marked
+# regions resynchronise, the remote ends equal to the local device, and
+# a block planted on the remote in a region never written stays.
 . /tests/lib.sh
 
 for i in 0 1 2 3; do ramdev $i >/dev/null; done
@@ -59,18 +59,35 @@ m=$(synced)
 sleep 1
 assert_eq "$(synced)" "$m" "nothing resynchronises without a log"
 
-step new log
-dmc remove r0
-dmc remove repl
-lower lg "0 4096 linear /dev/ram0 0"
-dd if=/dev/zero of=/dev/ram0 bs=1M count=2 oflag=direct status=none
-dmc create repl --table "$(echo "$rtable" | sed 's/ auto / create /')"
+step new log, online
+# The failed log is replaced without removing r0, a writer running: a
+# reload of the replicator naming a new log (formatted whatever it
+# holds) is refused while r0 is live, and takes over once r0 is
+# suspended; r0's resume attaches its devices to the new log.
+lg2=$(loopdev 4)
+fio --name=across --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=4 \
+	--ioengine=libaio --direct=1 --size=2M --io_size=3M --verify=crc32c \
+	--rate_iops=200 --output=fio2.out &
+fio=$!
+new="0 1 replicator ringbuffer 4 $lg2 0 create 4096 blockdev 1 0 blockdev 2 1 asynchronous"
+dmc reload repl --table "$new"
+dmesg_mark
+expect_fail dmc resume repl
+expect_dmesg "cannot resume: Suspend the group's replicator-dev devices to replace its log"
+dmc suspend r0
+m=$(synced)
+[ "$m" -lt 128 ] || fail "regions written without the log are in sync: $(status_of r0)"
+dmesg_mark
+dmc resume repl
+expect_dmesg "replication log replaced"
 # Stopped until the count is read: the resync would start at once.
 dmc message repl 0 stop 1
-dmesg_mark
-dmc create r0 --table "$dtable"
-assert_eq "$(synced)" "$m" "regions in sync kept by the disk dirty log"
+dmc resume r0
+assert_eq "$(synced)" "$m" "regions in sync kept across the log replacement"
+assert_eq "$(log_health)" A "health of the new log"
+assert_eq "$(table_of repl)" "$(echo "$new" | cut -d' ' -f4- | sed "s|$lg2|$(bdevno $lg2)|")" "replicator table with the new log"
 dmc message repl 0 start 1
+wait $fio || { cat fio2.out; fail "a write failed or was lost across the log replacement"; }
 wait_eq "A,0,0" "caught up" slink_backlog 1
 wait_eq 128 "resynchronised" synced
 expect_dmesg "slink=1 device 0 in sync; $((128 - m)) regions resynchronised" 10
@@ -82,3 +99,4 @@ dmc remove r0
 dmc remove repl
 dmc remove lg
 dmc remove dl
+losetup -d "$lg2"
