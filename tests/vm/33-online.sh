@@ -75,31 +75,37 @@ echo 30 >/sys/module/dm_replicator/parameters/slink_timeout
 step reloads
 # Under a verified fio load: suspend/resume and reload both targets,
 # change the link's policy and limit, add and delete a second link and
-# its device; fio checks every block it wrote.
+# its device; fio checks every block it wrote. The load is rate-limited
+# so that it still runs at every change (checked before each one).
 dmc message repl 0 slink message 1 policy asynchronous
 dmc create rs2 --table "0 $len linear /dev/ram3 4096"
 fio --name=online --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=8 \
 	--ioengine=libaio --direct=1 --size=1M --verify=crc32c --verify_fatal=1 \
-	--output=fio.out &
+	--rate_iops=5 --output=fio.out &
 fio=$!
+# change CMD...: CMD, with the load checked to be still running.
+change() {
+	kill -0 $fio 2>/dev/null || fail "the load ended before: $*"
+	"$@"
+}
 sleep 1
 for round in 1 2; do
-	dmc suspend r0
-	dmc resume r0
-	dmc load r0 --table "$(dmc table r0)"
-	dmc resume r0
-	dmc message repl 0 slink message 1 policy synchronous
-	dmc message repl 0 slink add blockdev 2 2 asynchronous
-	dmc message r0 0 device add $ctl 0 2 1 /dev/mapper/rs2 core 2 128 nosync
-	dmc suspend repl
-	dmc resume repl
-	dmc load repl --table "$(dmc table repl)"
-	dmc resume repl
-	dmc message repl 0 slink message 1 policy asynchronous
-	dmc message r0 0 device del 2
-	dmc message repl 0 slink del 2
+	change dmc suspend r0
+	change dmc resume r0
+	change dmc load r0 --table "$(dmc table r0)"
+	change dmc resume r0
+	change dmc message repl 0 slink message 1 policy synchronous
+	change dmc message repl 0 slink add blockdev 2 2 asynchronous
+	change dmc message r0 0 device add $ctl 0 2 1 /dev/mapper/rs2 core 2 128 nosync
+	change dmc suspend repl
+	change dmc resume repl
+	change dmc load repl --table "$(dmc table repl)"
+	change dmc resume repl
+	change dmc message repl 0 slink message 1 policy asynchronous
+	change dmc message r0 0 device del 2
+	change dmc message repl 0 slink del 2
 done
-dmc message repl 0 slink message 1 fallbehind ios 8
+change dmc message repl 0 slink message 1 fallbehind ios 8
 wait $fio || { cat fio.out; fail "fio failed or found a lost write during reloads"; }
 in_sync "after reloads" "A,0,0"
 assert_eq "$(table_of repl)" "ringbuffer 4 $(bdevno /dev/ram0) 0 auto 2048 blockdev 1 0 blockdev 4 1 asynchronous ios 8" "reloaded replicator table"
