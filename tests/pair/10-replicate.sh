@@ -2,11 +2,12 @@
 # timeout: 900
 # The replicator with its remote site over a real transport: site link 1
 # is the DR guest's disk, imported over NBD. The initial copy, an
-# asynchronous load under netem, a synchronous write, and the DR killed
-# under load: local writes go on, the link shows W, the log runs full and
-# gives the link's entries up; once the DR is back the link comes up by
-# itself and resynchronises exactly the regions written meanwhile. After
-# each phase the DR's disk image equals the local device.
+# asynchronous load under netem, one over a rate-limited link (it falls
+# behind, then catches up), a synchronous write, and the DR killed under
+# load: local writes go on, the link shows W, the log runs full and gives
+# the link's entries up; once the DR is back the link comes up by itself
+# and resynchronises exactly the regions written meanwhile. After each
+# phase the DR's disk image equals the local device.
 . /tests/lib.sh
 
 dev=/dev/nbd0
@@ -49,6 +50,16 @@ done
 in_sync "async under netem"
 netem_clear
 dr_equal "DR after an asynchronous load under netem"
+
+step "asynchronous load over a 512 kbit/s link (netem rate)"
+netem_set rate 512kbit
+# 256 KiB in one dd: done at local speed, while the link needs 4 s.
+scribble /dev/mapper/r0 512 4096
+b=$(slink_backlog 1 | cut -d, -f2)
+[ "$b" -gt 0 ] || fail "no backlog behind a 512 kbit/s link: $(slink_backlog 1)"
+in_sync "async over a rate-limited link"
+netem_clear
+dr_equal "DR after a rate-limited load"
 
 step "synchronous: a completed write is on the DR"
 dmc message repl 0 slink message 1 policy synchronous
