@@ -19,6 +19,10 @@ use kernel::prelude::*;
 /// Direct writes in flight at most.
 pub(crate) const DIRECT_SLOTS: usize = 64;
 
+/// Milliseconds before a write that could not be recorded for a detached
+/// remote device (no memory) is tried again.
+const DIRECT_RETRY_MS: u32 = 10;
+
 /// A write that bypasses the failed log.
 pub(crate) struct DirectWrite {
     bio: UserBio,
@@ -95,10 +99,12 @@ impl Engine {
                     }
                 }
                 if !remembered {
-                    // A write no remote could be told about is not made.
-                    pr_err!("replicator: no memory to record a write while the log is failed\n");
-                    bio.complete(Err(ENOMEM));
-                    continue;
+                    // A write no remote could be told about is not made
+                    // yet: it waits for memory (marks already made for
+                    // other links are made again, harmlessly).
+                    st.hold(bio);
+                    q.kick_after(DIRECT_RETRY_MS);
+                    break;
                 }
                 marked = true;
             }

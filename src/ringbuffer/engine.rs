@@ -265,6 +265,11 @@ impl State {
         self.stalled.take()
     }
 
+    /// Put `bio` back first in line (taken by [`Self::take_stalled`]).
+    pub(super) fn hold(&mut self, bio: UserBio) {
+        self.stalled = Some(bio);
+    }
+
     /// Whether a write waits for ring space.
     pub(super) fn is_full(&self) -> bool {
         self.stalled.is_some()
