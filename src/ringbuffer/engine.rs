@@ -47,6 +47,18 @@ pub(crate) struct LocalDev {
     pub(crate) health: Arc<LocalHealth>,
 }
 
+impl LocalDev {
+    /// A write or flush of the device failed: it shows `W`, logged once.
+    /// Returns whether that is new (an event is due).
+    fn write_failed(&self, what: &str, err: Error) -> bool {
+        let first = self.health.write_failed();
+        if first {
+            pr_err!("replicator: {} error on local device {} ({}); device marked W\n", what, self.bdev.id(), err.to_errno());
+        }
+        first
+    }
+}
+
 /// What a completion tag stands for: the kind in the top two bits, a
 /// sequence number in the rest.
 #[derive(Clone, Copy)]
@@ -381,8 +393,8 @@ impl Engine {
         q.defer(bio, (u64::from(crc) << 32) | u64::from(dev_nr))
     }
 
-    /// Log I/O failed: every entry not yet durable fails, and so does
-    /// every later write, until the log is reopened.
+    /// Log I/O failed: from now on writes bypass the log (`direct.rs`)
+    /// until a new log replaces it. Returns whether that is new.
     fn fail(st: &mut State, what: &str, err: Error) -> bool {
         if st.failed_at.is_some() {
             return false;
@@ -400,12 +412,7 @@ impl Engine {
     /// A local write of device number `dev` failed: the bio got the error
     /// and the device shows `W`. Returns whether that is new.
     fn local_failed(st: &State, dev: u32, what: &str, err: Error) -> bool {
-        let Some(d) = st.device(dev) else { return false };
-        let first = d.health.write_failed();
-        if first {
-            pr_err!("replicator: {} error on local device {} ({}); device marked W\n", what, d.bdev.id(), err.to_errno());
-        }
-        first
+        st.device(dev).is_some_and(|d| d.write_failed(what, err))
     }
 
     /// Take the completed I/O; returns whether the status changed.
@@ -476,10 +483,6 @@ impl Engine {
                     None => return,
                 },
             };
-            if st.failed_at.is_some() {
-                bio.complete(Err(EIO));
-                continue;
-            }
             let op = op_of(&bio);
             let blocks = entry_blocks(op.flags, op.sectors);
             if st.entries.reserve(GFP_KERNEL).is_err() || !st.writer.ring().fits(blocks) {
@@ -706,10 +709,7 @@ impl Engine {
         let mut failed = false;
         for d in flush.iter() {
             if let Err(err) = d.bdev.flush() {
-                if d.health.write_failed() {
-                    pr_err!("replicator: flush of local device {} failed ({}); device marked W\n", d.bdev.id(), err.to_errno());
-                    failed = true;
-                }
+                failed |= d.write_failed("flush", err);
             }
         }
         if failed {
