@@ -12,6 +12,7 @@ struct bio;
 struct block_device;
 struct dm_dev;
 struct dm_target;
+struct workqueue_struct;
 
 /* The request operation of a bio (REQ_OP_*). */
 unsigned int dmr_bio_op(struct bio *bio);
@@ -48,6 +49,12 @@ struct dmr_deferred_event;
 struct dmr_deferred_event *dmr_deferred_event_new(struct dm_target *ti);
 void dmr_deferred_event_raise(struct dmr_deferred_event *e);
 void dmr_deferred_event_free(struct dmr_deferred_event *e);
+
+/* The workqueue of background jobs: created at module init, destroyed
+ * (after its jobs ended) at module exit. */
+struct workqueue_struct *dmr_background_create(void);
+struct workqueue_struct *dmr_background_get(void);
+void dmr_background_destroy(void);
 
 /* One module-wide mutex guarding the registry of replicator groups. */
 void dmr_global_lock(void);

@@ -19,6 +19,7 @@ mod registry;
 mod replicator;
 mod replicator_dev;
 mod ringbuffer;
+mod verify;
 
 module! {
     type: DmReplicator,
@@ -34,16 +35,19 @@ const VERSION: [u32; 3] = [0, 1, 0];
 struct DmReplicator {
     _replicator: dm::Registration,
     _replicator_dev: dm::Registration,
+    /// Dropped last: the targets are unregistered first.
+    _background: dm::Background,
 }
 
 impl kernel::Module for DmReplicator {
     fn init(module: &'static ThisModule) -> Result<Self> {
         #[cfg(dmr_fault_ack_before_flush)]
         pr_warn!("dm-replicator: TEST-ONLY FAULT BUILD: acknowledges writes before the log flush\n");
+        let background = dm::Background::new()?;
         let replicator = dm::Registration::new::<replicator::Replicator>(module, c"replicator", VERSION)?;
         let replicator_dev =
             dm::Registration::new::<replicator_dev::ReplicatorDev>(module, c"replicator-dev", VERSION)?;
-        Ok(Self { _replicator: replicator, _replicator_dev: replicator_dev })
+        Ok(Self { _replicator: replicator, _replicator_dev: replicator_dev, _background: background })
     }
 }
 

@@ -80,6 +80,16 @@ pub(crate) trait Replog: Send + Sync {
     /// (the target goes, e.g. for a restart) the link keeps its entries
     /// until the device attaches again.
     fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool);
+    /// Online verify: whether region `region` of `dev` may be compared
+    /// now (its site link holds every write to it and nothing is in
+    /// flight there); returns what to give [`Self::verify_end`].
+    fn verify_begin(&self, dev: &Arc<RemoteDev>, region: u64) -> Option<u64>;
+    /// Whether the comparison of `region` begun with `since` stands:
+    /// nothing wrote the region meanwhile and it is still quiet.
+    fn verify_end(&self, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool;
+    /// Mark `region` of `dev` out of sync, durably, so that the resync
+    /// copies it.
+    fn resync_region(&self, dev: &Arc<RemoteDev>, region: u64) -> Result;
     /// Device number `dev_nr` is replicated only to the site links in
     /// `keep` now: the others stop needing its entries.
     fn forget_others(&self, dev_nr: u32, keep: &crate::logic::slink::SlinkSet);

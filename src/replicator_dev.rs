@@ -18,6 +18,7 @@ use crate::local_health::LocalHealth;
 use crate::logic::message::ReplicatorDevMessage;
 use crate::logic::replicator_dev_table::{DeviceSpec, ReplicatorDevTable};
 use crate::logic::slink::SlinkSet;
+use crate::verify::Verify;
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use kernel::new_mutex;
@@ -55,6 +56,8 @@ pub(crate) struct ReplicatorDev {
     health: Arc<LocalHealth>,
     /// This device's event for a local read error (raised in `end_io`).
     read_error_event: DeferredEvent,
+    /// The last online verify started on this table, running or ended.
+    verify: Pin<KBox<Mutex<Option<Arc<Verify>>>>>,
 }
 
 /// Open a remote device and create its dirty log.
@@ -185,8 +188,29 @@ impl ReplicatorDev {
                 let r = remotes
                     .remove(&slink)
                     .ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
+                if let Some(v) = self.verify.lock().as_ref().filter(|v| v.slink == slink) {
+                    v.stop_and_wait();
+                }
                 self.group.replog().detach_remote(&r.remote, true);
                 self.rebind(&remotes);
+            }
+            ReplicatorDevMessage::Verify { slink, repair } => {
+                let remotes = self.remotes.lock();
+                let r = remotes.get(&slink).ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
+                let mut verify = self.verify.lock();
+                if verify.as_ref().is_some_and(|v| v.running()) {
+                    return Err(TargetError::new(c"A verify is running on this device", EBUSY));
+                }
+                let v = Verify::start(&self.group, self.local.id(), &r.remote, repair, self.handle.clone())
+                    .map_err(|e| TargetError::new(c"Cannot start the verify", e))?;
+                *verify = Some(v);
+            }
+            ReplicatorDevMessage::VerifyStop => {
+                let verify = self.verify.lock();
+                match verify.as_ref() {
+                    Some(v) if v.running() => v.stop(),
+                    _ => return Err(TargetError::new(c"No verify is running on this device", ENOENT)),
+                }
             }
         }
         self.handle.event();
@@ -234,8 +258,11 @@ impl Target for ReplicatorDev {
             .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         let read_error_event = DeferredEvent::new(&ctx.handle())
             .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
+        let verify = KBox::pin_init(new_mutex!(None), GFP_KERNEL)
+            .map_err(|_| TargetError::new(c"Cannot allocate device binding", ENOMEM))?;
         let this = Self {
             read_error_event,
+            verify,
             health,
             id,
             group,
@@ -373,6 +400,9 @@ impl Target for ReplicatorDev {
                         r.remote.regions()
                     );
                 }
+                if let Some(v) = self.verify.lock().as_ref() {
+                    v.status(out);
+                }
             }
             StatusType::Table => {
                 let _ = write!(out, "{} {} 0 1 {} nolog 0", self.ctrl.id(), self.dev_nr, self.local.id());
@@ -417,7 +447,10 @@ impl Target for ReplicatorDev {
 
 impl Drop for ReplicatorDev {
     fn drop(&mut self) {
-        // The handle copy goes first: the target is going away.
+        // The handle copies go first: the target is going away.
+        if let Some(v) = self.verify.lock().take() {
+            v.stop_and_wait();
+        }
         self.group.replog().del_dev_event(self.id);
         for (_, r) in self.remotes.lock().iter() {
             // Kept needed: the device may be created again (a restart).

@@ -26,6 +26,7 @@ mod bindings {
 }
 
 mod args;
+mod background;
 mod bdev;
 mod bio;
 mod device;
@@ -37,6 +38,7 @@ mod status;
 mod target;
 
 pub(crate) use args::TargetError;
+pub(crate) use background::{spawn_background, Background};
 pub(crate) use bdev::{msleep, random_bytes, BlockDevice, KernelCrc32c, NoIo};
 pub(crate) use bio::{device_error, Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};

@@ -122,3 +122,25 @@ void dmr_global_unlock(void)
 {
 	mutex_unlock(&dmr_global_mutex);
 }
+
+/* The module's own workqueue for long background jobs (online verify):
+ * destroying it at module exit waits for every job's work function to
+ * return, so no module code runs after the module is gone. */
+static struct workqueue_struct *dmr_background;
+
+struct workqueue_struct *dmr_background_create(void)
+{
+	dmr_background = alloc_workqueue("dmr_background", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return dmr_background;
+}
+
+struct workqueue_struct *dmr_background_get(void)
+{
+	return dmr_background;
+}
+
+void dmr_background_destroy(void)
+{
+	destroy_workqueue(dmr_background);
+	dmr_background = NULL;
+}

@@ -203,6 +203,12 @@ table_errors! {
     DeviceCommandUnknown => c"Unknown device command",
     /// `device add` with a site link 0 group, or `device del 0`.
     DeviceSlink0ByMessage => c"Site link 0 device cannot be added or deleted by message",
+    /// `verify` without a site link number or `stop`.
+    VerifyArgMissing => c"Missing site link number or stop after verify",
+    /// `verify 0`: site link 0 is the local device itself.
+    VerifySlink0 => c"Site link 0 cannot be verified",
+    /// `verify <slink_nr>` followed by a word other than `repair`.
+    VerifyModeUnknown => c"Only repair may follow verify <slink_nr>",
 }
 
 impl TableError {

@@ -321,6 +321,18 @@ pub enum ReplicatorDevMessage<'a> {
         /// Site link whose copy of this device is removed.
         slink: u32,
     },
+    /// `verify <slink_nr> [repair]`: compare the local device with its
+    /// copy at `slink`, region by region, while I/O goes on; with
+    /// `repair`, differing regions are marked out of sync (and so
+    /// resynchronised).
+    Verify {
+        /// Site link whose copy is compared (at least 1).
+        slink: u32,
+        /// Mark differing regions out of sync.
+        repair: bool,
+    },
+    /// `verify stop`: end a verify in progress.
+    VerifyStop,
 }
 
 impl<'a> ReplicatorDevMessage<'a> {
@@ -350,6 +362,23 @@ impl<'a> ReplicatorDevMessage<'a> {
                     _ => Err(TableError::DeviceCommandUnknown),
                 }
             }
+            "verify" => match rest {
+                [] => Err(TableError::VerifyArgMissing),
+                ["stop"] => Ok(ReplicatorDevMessage::VerifyStop),
+                [nr, mode @ ..] => {
+                    let slink = match parse_slink_number(nr)? {
+                        0 => return Err(TableError::VerifySlink0),
+                        n => n,
+                    };
+                    let repair = match mode {
+                        [] => false,
+                        ["repair"] => true,
+                        [_] => return Err(TableError::VerifyModeUnknown),
+                        _ => return Err(TableError::MessageTooMany),
+                    };
+                    Ok(ReplicatorDevMessage::Verify { slink, repair })
+                }
+            },
             _ => Err(TableError::MessageUnknown),
         }
     }
@@ -363,6 +392,9 @@ impl fmt::Display for ReplicatorDevMessage<'_> {
             ReplicatorDevMessage::Stop => f.write_str("stop"),
             ReplicatorDevMessage::DeviceAdd { table } => write!(f, "device add {table}"),
             ReplicatorDevMessage::DeviceDel { slink } => write!(f, "device del {slink}"),
+            ReplicatorDevMessage::Verify { slink, repair: false } => write!(f, "verify {slink}"),
+            ReplicatorDevMessage::Verify { slink, repair: true } => write!(f, "verify {slink} repair"),
+            ReplicatorDevMessage::VerifyStop => f.write_str("verify stop"),
         }
     }
 }

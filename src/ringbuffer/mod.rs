@@ -11,6 +11,7 @@ mod entries;
 mod open;
 mod replay;
 mod slink;
+mod verify;
 
 use crate::dm::{msleep, Bio, BlockDevice, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
 use crate::logic::message::{ReplogMessage, StatsCmd};
@@ -278,6 +279,18 @@ impl Replog for Ringbuffer {
 
     fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result {
         Engine::attach_remote(&self.q, dev)
+    }
+
+    fn verify_begin(&self, dev: &Arc<RemoteDev>, region: u64) -> Option<u64> {
+        verify::begin(&self.q, dev, region)
+    }
+
+    fn verify_end(&self, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool {
+        verify::end(&self.q, dev, region, since)
+    }
+
+    fn resync_region(&self, dev: &Arc<RemoteDev>, region: u64) -> Result {
+        verify::resync_region(&self.q, dev, region)
     }
 
     fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool) {

@@ -7,7 +7,10 @@
 # bios only after it took their completions: it must never wait for the
 # reserve with more of it held than it has, or it waits for itself. The
 # writes must all complete and read back, and the remote copy must equal
-# the local one.
+# the local one. Then every allocation made with the module's code on the
+# stack (slab and page allocator, by the stacktrace filter of failslab
+# and fail_page_alloc) fails one time in ten under the same load, with
+# the same outcome.
 . /tests/lib.sh
 
 for i in 0 1 2; do ramdev $i >/dev/null; done
@@ -55,6 +58,47 @@ echo "$failed slab allocations failed"
 step the remote catches up
 wait_eq "A,0,0" "the link catches up" slink_backlog 1
 assert_eq "$(sha /dev/ram2 $len)" "$(sha /dev/ram1 $len)" "remote equals local"
+
+step every allocation of the module failing at times
+# The module's text: from its first to past its last text symbol.
+range=$(awk '$4 == "[dm_replicator]" && $2 ~ /^[tT]$/ { print $1 }' /proc/kallsyms | sort | sed -n '1p;$p' | tr '\n' ' ')
+set -- $range
+[ $# -eq 2 ] || fail "cannot find the module's text in /proc/kallsyms: '$range'"
+# The end: 64 KiB past the last symbol, added to the low 32 bits (shell
+# arithmetic is signed 64-bit; module addresses are below ffffffffff000000).
+hi=${2%????????}
+lo=${2#"$hi"}
+start=0x$1
+end=$(printf '0x%s%08x' "$hi" $((0x$lo + 0x10000)))
+fp=/sys/kernel/debug/fail_page_alloc
+for f in $fa $fp; do
+	echo N >$f/ignore-gfp-wait
+	echo 0 >$f/verbose
+	echo 0 >$f/space
+	echo 1 >$f/interval
+	echo 1000000 >$f/times
+	echo 32 >$f/stacktrace-depth
+	echo $start >$f/require-start
+	echo $end >$f/require-end
+done
+echo N >$fa/cache-filter
+echo N >$fp/ignore-gfp-highmem
+echo 0 >$fp/min-order
+echo 10 >$fa/probability
+echo 10 >$fp/probability
+fio --name=module --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --size=8M \
+	--ioengine=libaio --iodepth=128 --direct=1 --randseed=380 \
+	--verify=crc32c --do_verify=1 --verify_fatal=1 >fio.out 2>&1 ||
+	{ cat fio.out; fail "fio with the module's allocations failing"; }
+echo 0 >$fa/probability
+echo 0 >$fp/probability
+slab=$((1000000 - $(cat $fa/times)))
+pages=$((1000000 - $(cat $fp/times)))
+echo "$slab slab and $pages page allocations failed"
+# The work item allocates for every batch of entries at least.
+[ "$slab" -ge 100 ] || fail "only $slab slab allocations of the module failed"
+wait_eq "A,0,0" "the link catches up after the failures" slink_backlog 1
+assert_eq "$(sha /dev/ram2 $len)" "$(sha /dev/ram1 $len)" "remote equals local after the failures"
 
 step done
 dmc remove r0

@@ -308,4 +308,17 @@ fn dev_device_add_del() {
     assert_eq!(dev_msg("device del 1 2"), Err("Too many message arguments"));
     assert_eq!(dev_msg("device"), Err("Missing device command"));
     assert_eq!(dev_msg("device remove 1"), Err("Unknown device command"));
+    assert_eq!(dev_msg("verify 1"), Ok("verify 1".into()));
+    assert_eq!(dev_msg("verify 2 repair"), Ok("verify 2 repair".into()));
+    assert_eq!(dev_msg("verify stop"), Ok("verify stop".into()));
+    assert!(matches!(
+        ReplicatorDevMessage::parse(&["verify", "3", "repair"]),
+        Ok(ReplicatorDevMessage::Verify { slink: 3, repair: true })
+    ));
+    assert_eq!(dev_msg("verify"), Err("Missing site link number or stop after verify"));
+    assert_eq!(dev_msg("verify 0"), Err("Site link 0 cannot be verified"));
+    assert_eq!(dev_msg("verify x"), Err("Invalid site link number"));
+    assert_eq!(dev_msg("verify 1 fix"), Err("Only repair may follow verify <slink_nr>"));
+    assert_eq!(dev_msg("verify 1 repair now"), Err("Too many message arguments"));
+    assert_eq!(dev_msg("verify stop 1"), Err("Invalid site link number"));
 }

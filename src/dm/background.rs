@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The module's workqueue for long background jobs (online verify), which
+//! sleep on synchronous I/O and so must not hold up the system queues.
+//! It exists from module init to module exit; its destruction waits for
+//! every job, so no job's code runs after the module is unloaded.
+
+use super::bindings;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+use kernel::workqueue::Queue;
+
+/// The module's background workqueue; destroyed when dropped (module
+/// exit), after every job on it has returned.
+pub(crate) struct Background(NonNull<kernel::bindings::workqueue_struct>);
+
+// SAFETY: a workqueue may be used and destroyed from any thread.
+unsafe impl Send for Background {}
+// SAFETY: queueing work is safe concurrently.
+unsafe impl Sync for Background {}
+
+impl Background {
+    /// Create the workqueue (module init).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: plain call; module init runs once, before any job.
+        let wq = unsafe { bindings::dmr_background_create() };
+        NonNull::new(wq).map(Self).ok_or(ENOMEM)
+    }
+
+}
+
+/// Run `job` on the background workqueue. Called by targets, which exist
+/// only between module init and exit: the workqueue is there.
+pub(crate) fn spawn_background(job: impl FnOnce() + Send + 'static) -> Result {
+    // SAFETY: plain call.
+    let wq = unsafe { bindings::dmr_background_get() };
+    if wq.is_null() {
+        return Err(ENODEV);
+    }
+    // SAFETY: the workqueue lives until module exit, after every target
+    // (and so every caller) is gone; the reference does not outlive this
+    // call.
+    let q = unsafe { Queue::from_raw(wq) };
+    q.try_spawn(GFP_KERNEL, job).map_err(|_| ENOMEM)
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        // SAFETY: created in `new`, destroyed once; destroy_workqueue
+        // drains the queue first.
+        unsafe { bindings::dmr_background_destroy() }
+    }
+}
