@@ -290,6 +290,7 @@ while [ ${#VM_TODO[@]} -gt 0 ]; do
 
 	# What the primary reported, without the requests and its closing line.
 	grep -vE '^DMR-(PAIR|SAY|TEST): |^[0-9]+ passed, [0-9]+ failed$' "$out" || true
+	vm_console_splats "$VM_LOG/console.log" "$out" "$tdir"
 	vm_tally "$out"
 	[ ${#VM_TODO[@]} = 0 ] || vm_blame "$out" "$limit" primary || break
 done

@@ -170,6 +170,7 @@ while [ ${#VM_TODO[@]} -gt 0 ]; do
 		awk '{ printf "%s %d\n", $1, $2 + $3 + 0.5 }' >>"$times" 2>/dev/null || true
 	tail -n 200 "$times" >"$times.tmp" 2>/dev/null && mv "$times.tmp" "$times"
 
+	vm_console_splats "$VM_LOG/console.log" "$out" "$tdir"
 	vm_tally "$out"
 	# Every test reported (a guest that died afterwards, during reboot,
 	# changes nothing), or the one that hung is failed and a new guest

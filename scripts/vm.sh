@@ -282,6 +282,31 @@ vm_wd_why() {
 # rest and returns 1.
 declare -A VM_SEEN=()
 VM_TODO=() VM_PASS=0 VM_FAIL=0
+# vm_console_splats CONSOLE OUT TESTDIR: the guest judges each test by its kernel
+# log ring; this reads the whole console of the boot as well. A test
+# reported "ok" whose part of the console (from its "dmr-runner: begin"
+# line to the next) holds a splat the runner looks for is failed: its
+# "ok NAME" line in OUT becomes "FAIL NAME: console: LINE" (printed).
+vm_console_splats() {
+	local con=$1 out=$2 tdir=$3 n line allow bad_re
+	# The runner's own pattern (tests/vm/runner.sh), so both agree.
+	bad_re=$(sed -n "s/^BAD='\(.*\)'\$/\1/p" "$DMR_TOP/tests/vm/runner.sh")
+	[ -n "$bad_re" ] || { echo "vm.sh: no BAD pattern in tests/vm/runner.sh" >&2; return 1; }
+	while IFS=$'\t' read -r n line; do
+		grep -qxF "ok $n" "$out" || continue
+		allow=$(sed -n 's/^# allow-dmesg: *//p' "$tdir/${n%.alone}.sh" 2>/dev/null | paste -sd'|')
+		[ -z "$allow" ] || ! printf '%s\n' "$line" | grep -qE -- "$allow" || continue
+		echo "FAIL $n: console: $line"
+		awk -v ok="ok $n" -v f="FAIL $n: console: $line" '$0 == ok { print f; next } { print }' "$out" >"$out.tmp" &&
+			mv "$out.tmp" "$out"
+	done < <(awk -v bad="$bad_re" '
+		{ sub(/\r$/, "") }
+		/dmr-runner: begin / { t = $NF; next }
+		t != "" && $0 ~ bad && $0 !~ /kmemleak: .*suspected memory leak/ {
+			sub(/^\[[ 0-9.]*\] /, ""); print t "\t" $0
+		}' "$con")
+}
+
 vm_tally() {
 	local line n left=()
 	while IFS= read -r line; do
