@@ -2,16 +2,19 @@
 //! writes wait for it as if it were synchronous.
 //!
 //! Grammar: `<type> <N>[unit]` (or the old single word `<type>=<N>[unit]`),
-//! type `ios` (a count, no unit), `size` (sectors; `data` is accepted as
-//! the alias LVM2 emitted) or `timeout` (milliseconds).
+//! type `ios` (a count, no unit), `size` (sectors), `data` (bytes, as
+//! LVM2's libdm emitted it) or `timeout` (seconds without a unit, as
+//! LVM2 emitted it; `t` for milliseconds).
 //!
-//! | type    | units (either case)       | multipliers                         |
-//! |---------|---------------------------|-------------------------------------|
-//! | size    | `s k m g t p e`           | 1, 2, 2<<10, 2<<20, 2<<30, 2<<40, 2<<50 sectors |
-//! | timeout | `t s m h d`               | 1, 1000, 60000, 3600000, 86400000 ms |
+//! | type    | units (either case) | multipliers                                      |
+//! |---------|---------------------|--------------------------------------------------|
+//! | size    | `s k m g t p e`     | 1, 2, 2<<10, 2<<20, 2<<30, 2<<40, 2<<50 sectors  |
+//! | data    | `k m g t p e`       | 1<<10 .. 1<<60 bytes (none: bytes), rounded up to sectors |
+//! | timeout | `t s m h d`         | 1, 1000, 60000, 3600000, 86400000 ms (none: s)   |
 //!
 //! 1 KiB is 2 sectors; this fixes the 2009 code's off-by-one unit index.
-//! The unit is kept as given so the table is emitted as it was written.
+//! The type word and the unit are kept as given, so the table is emitted
+//! as it was written and reloads with the same meaning.
 
 use core::fmt;
 
@@ -25,16 +28,20 @@ pub enum FallBehindKind {
     Ios,
     /// Outstanding data, in sectors.
     Size,
+    /// Outstanding data, written in bytes (LVM2's `data`), counted in
+    /// sectors.
+    Data,
     /// Age of the oldest outstanding write, in milliseconds.
     Timeout,
 }
 
 impl FallBehindKind {
-    /// Parses `ios`, `size`, `data` (alias of `size`) or `timeout`.
+    /// Parses `ios`, `size`, `data` or `timeout`.
     pub fn parse(word: &str) -> Result<FallBehindKind, TableError> {
         match word {
             "ios" => Ok(FallBehindKind::Ios),
-            "size" | "data" => Ok(FallBehindKind::Size),
+            "size" => Ok(FallBehindKind::Size),
+            "data" => Ok(FallBehindKind::Data),
             "timeout" => Ok(FallBehindKind::Timeout),
             _ => Err(TableError::FallBehindTypeUnknown),
         }
@@ -45,14 +52,19 @@ impl FallBehindKind {
         match self {
             FallBehindKind::Ios => "ios",
             FallBehindKind::Size => "size",
+            FallBehindKind::Data => "data",
             FallBehindKind::Timeout => "timeout",
         }
     }
 
     /// The multiplier of `unit` (any case) for this type, `None` if the
-    /// type has no such unit. No unit is a multiplier of 1.
+    /// type has no such unit: to sectors for `size`, bytes for `data`,
+    /// milliseconds for `timeout`. No unit is 1, but 1000 (seconds) for
+    /// `timeout`.
     pub fn multiplier(&self, unit: Option<u8>) -> Option<u64> {
-        let Some(unit) = unit else { return Some(1) };
+        let Some(unit) = unit else {
+            return Some(if *self == FallBehindKind::Timeout { 1000 } else { 1 });
+        };
         let lower = unit.to_ascii_lowercase();
         match self {
             FallBehindKind::Ios => None,
@@ -64,6 +76,15 @@ impl FallBehindKind {
                 b't' => Some(2 << 30),
                 b'p' => Some(2 << 40),
                 b'e' => Some(2 << 50),
+                _ => None,
+            },
+            FallBehindKind::Data => match lower {
+                b'k' => Some(1 << 10),
+                b'm' => Some(1 << 20),
+                b'g' => Some(1 << 30),
+                b't' => Some(1 << 40),
+                b'p' => Some(1 << 50),
+                b'e' => Some(1 << 60),
                 _ => None,
             },
             FallBehindKind::Timeout => match lower {
@@ -132,13 +153,19 @@ impl FallBehind {
         FallBehind::parse(kind_word, value_word)
     }
 
-    /// The limit in base units: ios count, sectors, or milliseconds.
+    /// The limit in base units: ios count, sectors (`size`, and `data`
+    /// rounded up to whole sectors), or milliseconds.
     ///
     /// Parsing guarantees the product fits; a hand-built value saturates
     /// rather than panicking.
     pub fn base_value(&self) -> u64 {
-        self.value
-            .saturating_mul(self.kind.multiplier(self.unit).unwrap_or(1))
+        let v = self
+            .value
+            .saturating_mul(self.kind.multiplier(self.unit).unwrap_or(1));
+        match self.kind {
+            FallBehindKind::Data => v.div_ceil(512),
+            _ => v,
+        }
     }
 }
 

@@ -161,7 +161,9 @@ fn remote_slink(args: &[&str]) -> Result<u32, TableError> {
 /// from 10 ms to one hour.
 fn parse_retest(word: &str) -> Result<u32, TableError> {
     let t = FallBehind::parse("timeout", word).map_err(|_| TableError::RetestInvalid)?;
-    match u32::try_from(t.base_value()) {
+    // The time units of a fall-behind timeout, but milliseconds by default.
+    let ms = if t.unit.is_none() { t.value } else { t.base_value() };
+    match u32::try_from(ms) {
         Ok(ms) if (10..=3_600_000).contains(&ms) => Ok(ms),
         _ => Err(TableError::RetestInvalid),
     }

@@ -316,7 +316,7 @@ impl Slink {
                 let at = if self.enforcing { limit - limit / 4 } else { limit };
                 let have = |ios: u64, sectors: u64, age: u64| match fb.kind {
                     FallBehindKind::Ios => ios,
-                    FallBehindKind::Size => sectors,
+                    FallBehindKind::Size | FallBehindKind::Data => sectors,
                     FallBehindKind::Timeout => age,
                 };
                 // The age is the oldest entry's: known at the first one.

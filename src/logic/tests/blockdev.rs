@@ -35,7 +35,7 @@ fn forms() {
     );
     assert_eq!(
         bd("1 asynchronous data 64"),
-        Ok((4, "1 asynchronous size 64".into()))
+        Ok((4, "1 asynchronous data 64".into()))
     );
     assert_eq!(
         bd("2047 a timeout 5s"),

@@ -40,17 +40,26 @@ fn size_units_in_sectors() {
 }
 
 #[test]
-fn data_is_size() {
-    assert_eq!(fb("data", "100"), Ok(("size 100".into(), 100)));
+fn data_in_bytes_as_lvm2_emitted_it() {
+    // LVM2's libdm wrote the byte count of `fall_behind_data`.
+    assert_eq!(fb("data", "1048576"), Ok(("data 1048576".into(), 2048)));
+    assert_eq!(fb("data", "100"), Ok(("data 100".into(), 1)));
+    assert_eq!(fb("data", "513"), Ok(("data 513".into(), 2)));
+    assert_eq!(fb("data", "2k"), Ok(("data 2k".into(), 4)));
+    assert_eq!(fb("data", "1M"), Ok(("data 1M".into(), 2048)));
+    assert_eq!(fb("data", "1e"), Ok(("data 1e".into(), 1 << 51)));
+    assert_eq!(fb("data", "16e"), Err("Fall-behind value too large"));
+    assert_eq!(fb("data", "1s"), Err("Unknown fall-behind unit"));
     assert_eq!(
-        FallBehind::parse("data", "2k"),
-        FallBehind::parse("size", "2k")
+        FallBehind::parse("data", "4096").map(|f| f.kind),
+        Ok(FallBehindKind::Data)
     );
 }
 
 #[test]
-fn timeout_units_in_ms() {
-    assert_eq!(fb("timeout", "250"), Ok(("timeout 250".into(), 250)));
+fn timeout_units_in_ms_seconds_without_one() {
+    // LVM2's libdm wrote `fall_behind_timeout` in seconds, without a unit.
+    assert_eq!(fb("timeout", "250"), Ok(("timeout 250".into(), 250_000)));
     assert_eq!(fb("timeout", "250t"), Ok(("timeout 250t".into(), 250)));
     assert_eq!(fb("timeout", "5s"), Ok(("timeout 5s".into(), 5000)));
     assert_eq!(fb("timeout", "2m"), Ok(("timeout 2m".into(), 120_000)));
@@ -74,7 +83,7 @@ fn assignment_form() {
     );
     assert_eq!(
         FallBehind::parse_assignment("data=8"),
-        FallBehind::parse("size", "8")
+        FallBehind::parse("data", "8")
     );
     assert_eq!(
         FallBehind::parse_assignment("timeout=1s"),

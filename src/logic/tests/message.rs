@@ -143,7 +143,7 @@ fn slink_message() {
     );
     assert_eq!(
         msg("slink message 2 fallbehind data=8"),
-        Ok("slink message 2 fallbehind size 8".into())
+        Ok("slink message 2 fallbehind data 8".into())
     );
     assert_eq!(msg("slink message"), Err("Missing site link number"));
     assert_eq!(

@@ -58,11 +58,15 @@ fn fallbehind_words() -> impl Strategy<Value = (String, String)> {
     prop_oneof![
         (1u64..=u64::MAX).prop_map(|v| ("ios".to_string(), v.to_string())),
         (
-            select(&["size", "data"][..]),
             1u64..=1000,
             proptest::option::of(select(&b"sSkKmMgGtTpPeE"[..]))
         )
-            .prop_map(|(k, v, u)| (k.to_string(), with_unit(v, u))),
+            .prop_map(|(v, u)| ("size".to_string(), with_unit(v, u))),
+        (
+            1u64..=15,
+            proptest::option::of(select(&b"kKmMgGtTpPeE"[..]))
+        )
+            .prop_map(|(v, u)| ("data".to_string(), with_unit(v, u))),
         (
             1u64..=1_000_000,
             proptest::option::of(select(&b"tTsSmMhHdD"[..]))

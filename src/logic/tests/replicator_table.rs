@@ -74,11 +74,14 @@ fn seed_example() {
 fn lvm2_line_is_canonical() {
     let line = "ringbuffer 4 253:1 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous ios 100";
     assert_eq!(table(line), Ok(line.into()));
-    // LVM2 wrote `data` for the size limit.
-    assert_eq!(
-        table("ringbuffer 4 253:1 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous data 4096"),
-        Ok("ringbuffer 4 253:1 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous size 4096".into())
-    );
+    // LVM2 wrote `data` in bytes and `timeout` in seconds: kept as
+    // written, so the line reloads verbatim with LVM2's meaning.
+    for line in [
+        "ringbuffer 4 253:1 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous data 4096",
+        "ringbuffer 4 253:1 0 auto 65536 blockdev 2 0 synchronous blockdev 4 1 asynchronous timeout 30",
+    ] {
+        assert_eq!(table(line), Ok(line.into()));
+    }
 }
 
 #[test]
