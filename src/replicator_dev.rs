@@ -15,6 +15,7 @@ use crate::dm::{
 };
 use crate::group::{Binding, Group};
 use crate::local_health::LocalHealth;
+use crate::logic::dirty_log::WithRegion;
 use crate::logic::message::ReplicatorDevMessage;
 use crate::logic::replicator_dev_table::{DeviceSpec, ReplicatorDevTable};
 use crate::logic::slink::SlinkSet;
@@ -22,8 +23,10 @@ use crate::verify::Verify;
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use kernel::new_mutex;
+use kernel::fmt;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
+use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 
 /// Largest bio the target takes, in sectors (128 KiB): a log entry is a
@@ -37,6 +40,10 @@ const _: () = assert!(MAX_IO_SECTORS <= crate::dm::MAX_STABLE_SECTORS);
 struct Remote {
     dev: DmDev,
     remote: Arc<RemoteDev>,
+    /// The table's region size where the dirty log was given another
+    /// (0, or larger than the device): shown in the table line, and the
+    /// group's region size is checked against it.
+    table_region: Option<u64>,
 }
 
 /// A `replicator-dev` target.
@@ -68,14 +75,34 @@ fn open_remote(ctx: &TargetCtx<'_>, dev_nr: u32, spec: &DeviceSpec<'_>) -> Resul
     if dev.sectors() < ctx.len() {
         return Err(TargetError::inval(c"Remote device is smaller than the replicated device"));
     }
+    // The region size dm-log gets: the table's, unless it is 0 or larger
+    // than the device (see `DirtyLogSpec::kernel_region_size`).
+    let table_region = spec.dirty_log.region_size();
+    let region = spec.dirty_log.kernel_region_size(ctx.len());
+    let region_word = match region.filter(|r| Some(*r) != table_region) {
+        Some(r) => Some(
+            CString::try_from_fmt(fmt!("{r}")).map_err(|_| TargetError::new(c"Cannot create dirty log", ENOMEM))?,
+        ),
+        None => None,
+    };
+    let mut params = KVec::new();
+    for (i, word) in spec.dirty_log.params().iter().enumerate() {
+        // The region word: core's first parameter, disk's second.
+        let at_region = matches!((spec.dirty_log.type_name(), i), ("core", 0) | ("disk", 1));
+        let word = match (&region_word, at_region) {
+            (Some(r), true) => r.to_str().unwrap_or(word),
+            _ => word,
+        };
+        params.push(word, GFP_KERNEL).map_err(|_| TargetError::new(c"Cannot create dirty log", ENOMEM))?;
+    }
     let log = ctx
-        .create_dirty_log(spec.dirty_log.type_name(), spec.dirty_log.params())
+        .create_dirty_log(spec.dirty_log.type_name(), &params)
         .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
     let remote = RemoteDev::new(spec.slink, dev_nr, dev.id(), log, ctx.len())
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     let remote = Arc::new(remote, GFP_KERNEL)
         .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
-    Ok(Remote { dev, remote })
+    Ok(Remote { dev, remote, table_region: table_region.filter(|_| region_word.is_some()) })
 }
 
 /// Open the remote devices of `table` (site links > 0) and check them
@@ -102,7 +129,10 @@ fn open_remotes(
             if st.slinks.get(&spec.slink).is_none() {
                 return Err(TargetError::new(c"Site link not configured on the replicator", ENOENT));
             }
-            if let (Some(want), Some(got)) = (st.region_size(id), spec.dirty_log.region_size()) {
+            // As written: a small device's one region, or a `core` log's
+            // 0 (the default), does not change the group's region size.
+            let got = spec.dirty_log.region_size().filter(|r| *r != 0);
+            if let (Some(want), Some(got)) = (st.region_size(id), got) {
                 if want != got {
                     return Err(TargetError::inval(c"Region size differs from the replication group's"));
                 }
@@ -122,7 +152,11 @@ impl ReplicatorDev {
         let mut region_size = None;
         for (nr, r) in remotes.iter() {
             slinks.insert(*nr);
-            region_size = Some(r.remote.region_sectors);
+            region_size = match r.table_region {
+                Some(0) => region_size,
+                Some(table) => Some(table),
+                None => Some(r.remote.region_sectors),
+            };
         }
         Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating, suspended: true }
     }
@@ -408,7 +442,12 @@ impl Target for ReplicatorDev {
                 let _ = write!(out, "{} {} 0 1 {} nolog 0", self.ctrl.id(), self.dev_nr, self.local.id());
                 for (nr, r) in remotes.iter() {
                     let _ = write!(out, " {} 1 {} ", nr, r.dev.id());
-                    r.remote.log.status(StatusType::Table, out);
+                    match r.table_region {
+                        Some(region) => r.remote.log.with_status(StatusType::Table, |text| {
+                            let _ = write!(out, "{}", WithRegion { text, region });
+                        }),
+                        None => r.remote.log.status(StatusType::Table, out),
+                    }
                 }
             }
             StatusType::Ima => {

@@ -183,13 +183,20 @@ impl DirtyLog {
 
     /// Write the log's own status (`TABLE` gives `<type> <#args> <args>`).
     pub(crate) fn status(&self, ty: StatusType, out: &mut StatusWriter<'_>) {
-        let Some(f) = self.ty().status else { return };
+        self.with_status(ty, |text| {
+            let _ = core::fmt::Write::write_str(out, text);
+        });
+    }
+
+    /// Call `f` with the log's own status text (empty if it has none).
+    pub(crate) fn with_status(&self, ty: StatusType, f: impl FnOnce(&str)) {
+        let Some(status) = self.ty().status else { return f("") };
         let _held = self.locked();
         // Room for a userspace log's line: its uuid alone may take 128.
         let mut buf = [0u8; 384];
         // SAFETY: `buf` is writable for its length; the log is live.
         unsafe {
-            f(
+            status(
                 self.log.as_ptr(),
                 ty.to_raw(),
                 buf.as_mut_ptr() as *mut kernel::ffi::c_char,
@@ -198,7 +205,7 @@ impl DirtyLog {
         };
         let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         let text = buf.get(..end).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
-        let _ = core::fmt::Write::write_str(out, text.trim_end());
+        f(text.trim_end())
     }
 }
 

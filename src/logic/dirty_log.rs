@@ -2,7 +2,8 @@
 //! still has to be resynchronised in.
 //!
 //! Grammar (a group `<dlog_type> <#dlog_params> <dlog_params...>`):
-//! `nolog 0` (site link 0 only), `core <region_size> [sync|nosync]`,
+//! `nolog 0` (site link 0 only), `core <region_size> [sync|nosync]`
+//! (region size 0: the default, as LVM2 wrote its log-less form),
 //! `disk <dev> <region_size> [sync|nosync]`, or `userspace <params...>`
 //! (passed to dm-log-userspace unchecked). The kernel hands
 //! [`type_name`](DirtyLogSpec::type_name) and the raw
@@ -18,6 +19,10 @@ use super::number::parse_u64;
 pub const REGION_MIN_SECTORS: u64 = 8;
 /// Largest region, in sectors: dm-log keeps region sizes in 32 bits.
 pub const REGION_MAX_SECTORS: u64 = 1 << 31;
+
+/// Region size of a `core` log written with region size 0 (LVM2's
+/// `core 2 0 sync`, its "no sync log" form): dm-mirror's usual 512 KiB.
+pub const REGION_DEFAULT_SECTORS: u64 = 1024;
 
 /// Whether a new dirty log starts with all regions in sync.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +106,10 @@ impl<'a> DirtyLogSpec<'a> {
             "nolog" => Err(TableError::NologParams),
             "core" => match params {
                 [region] | [region, _] => Ok(DirtyLogSpec::Core {
-                    region_size: parse_region_size(region)?,
+                    region_size: match *region {
+                        "0" => 0,
+                        word => parse_region_size(word)?,
+                    },
                     sync: params.get(1).map(|w| SyncMode::parse(w)).transpose()?,
                     params,
                 }),
@@ -152,6 +160,24 @@ impl<'a, D> DirtyLogSpec<'a, D> {
             }
             DirtyLogSpec::Nolog | DirtyLogSpec::Userspace { .. } => None,
         }
+    }
+
+    /// The region size the kernel's dirty log gets for a device of `len`
+    /// sectors, unless `nolog` or `userspace`: the table's (the default
+    /// for a `core` log's 0), lowered to the largest power of two not
+    /// above `len`, so that a region larger than the device is one region
+    /// covering it (dm-log refuses a region larger than its target).
+    /// Never below [`REGION_MIN_SECTORS`].
+    pub fn kernel_region_size(&self, len: u64) -> Option<u64> {
+        let size = match self.region_size()? {
+            0 => REGION_DEFAULT_SECTORS,
+            size => size,
+        };
+        let cap = match len.checked_ilog2() {
+            Some(bits) => 1u64 << bits,
+            None => REGION_MIN_SECTORS,
+        };
+        Some(size.min(cap).max(REGION_MIN_SECTORS))
     }
 
     /// The initial sync state, if given.
@@ -241,5 +267,38 @@ impl<D: fmt::Display> fmt::Display for DirtyLogSpec<'_, D> {
 impl<D: fmt::Display> GroupParams for DirtyLogSpec<'_, D> {
     fn param_count(&self) -> usize {
         DirtyLogSpec::param_count(self)
+    }
+}
+
+/// A dirty log's table text (`<type> <#params> <params>`, as dm-log
+/// prints it) with its region size word replaced by `region`: the
+/// table's own region size where the kernel's log was given another
+/// ([`DirtyLogSpec::kernel_region_size`]), so that the line reloads
+/// verbatim. Text of another type is written unchanged.
+pub struct WithRegion<'t> {
+    /// The kernel's text.
+    pub text: &'t str,
+    /// The region size to show.
+    pub region: u64,
+}
+
+impl fmt::Display for WithRegion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match self.text.split(' ').next() {
+            Some("core") => 2,
+            Some("disk") => 3,
+            _ => usize::MAX,
+        };
+        for (i, word) in self.text.split(' ').enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if i == at {
+                write!(f, "{}", self.region)?;
+            } else {
+                f.write_str(word)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -49,6 +49,31 @@ dmc create r1 --table "0 32768 replicator-dev $ctl 1 0 1 $ld2 nolog 0 1 1 $rd2 d
 assert_eq "$(table_of r1)" "$ctl 1 0 1 $ld2 nolog 0 1 1 $rd2 disk 3 $dl 2048 nosync" "disk dirty log table"
 assert_eq "$(dmc status r1 | cut -d' ' -f4-)" "$ctl 1 replicating 2 0 A - 1 A 16/16" "nosync is in sync"
 
+# The seed's third example: a region larger than the device is one
+# region covering it. LVM2's log-less form `core 2 0 sync`: the default
+# region (1024 sectors). Both tables reload verbatim.
+dmc create small_local --table "0 1024 linear /dev/ram3 8192"
+dmc create small_remote --table "0 1024 linear /dev/ram3 9216"
+dmc create lvm_local --table "0 4096 linear /dev/ram3 10240"
+dmc create lvm_remote --table "0 4096 linear /dev/ram3 14336"
+sl=$(devno small_local); sr=$(devno small_remote); vl=$(devno lvm_local); vr=$(devno lvm_remote)
+dmc create r2 --table "0 1024 replicator-dev $ctl 2 0 1 /dev/mapper/small_local nolog 0 1 1 /dev/mapper/small_remote core 2 2048 sync"
+dmc create r3 --table "0 4096 replicator-dev $ctl 3 0 1 $vl nolog 0 1 1 $vr core 2 0 sync"
+for d in r2 r3; do
+	want=$(table_of $d)
+	dmc reload $d --table "$(dmc table $d)"
+	dmc resume $d
+	assert_eq "$(table_of $d)" "$want" "$d's table after a reload"
+done
+assert_eq "$(table_of r2)" "$ctl 2 0 1 $sl nolog 0 1 1 $sr core 2 2048 sync" "a region larger than the device, as written"
+assert_eq "$(table_of r3)" "$ctl 3 0 1 $vl nolog 0 1 1 $vr core 2 0 sync" "LVM2's core 2 0 sync, as written"
+wait_eq "$ctl 2 replicating 2 0 A - 1 A 1/1" "one region covering the device" status_of r2
+wait_eq "$ctl 3 replicating 2 0 A - 1 A 4/4" "four default regions" status_of r3
+assert_eq "$(sha /dev/mapper/small_remote)" "$(sha /dev/mapper/small_local)" "r2's remote after its initial copy"
+dmc remove r2
+dmc remove r3
+for d in small_local small_remote lvm_local lvm_remote; do dmc remove $d; done
+
 # The replicator cannot go while its devices hold it.
 expect_fail dmc remove repl
 

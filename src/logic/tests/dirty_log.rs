@@ -3,7 +3,7 @@
 use std::string::{String, ToString};
 
 use super::words;
-use crate::logic::dirty_log::{parse_region_size, DirtyLogSpec, SyncMode};
+use crate::logic::dirty_log::{parse_region_size, DirtyLogSpec, SyncMode, WithRegion};
 
 /// Parses `<type> <params...>`; returns `(type, count, group text)` or the error.
 fn dl(kind: &str, params: &str) -> Result<(&'static str, usize, String), &'static str> {
@@ -133,4 +133,37 @@ fn errors() {
     );
     assert_eq!(dl("mirror", "1024"), Err("Unknown dirty log type"));
     assert_eq!(dl("-", ""), Err("Unknown dirty log type"));
+}
+
+#[test]
+fn lvm2_core_forms() {
+    // LVM2's libdm wrote `core 2 0 sync` for a remote without a sync log.
+    let w = ["0", "sync"];
+    let d = DirtyLogSpec::parse("core", &w).unwrap();
+    assert_eq!((d.region_size(), d.sync()), (Some(0), Some(SyncMode::Sync)));
+    assert_eq!(d.kernel_region_size(1 << 20), Some(1024));
+    assert_eq!(d.kernel_region_size(1000), Some(512));
+    // The seed's example: a 2048-sector region on a 1024-sector device is
+    // one region covering it.
+    let w = ["2048", "sync"];
+    let d = DirtyLogSpec::parse("core", &w).unwrap();
+    assert_eq!(d.kernel_region_size(1024), Some(1024));
+    assert_eq!(d.kernel_region_size(1500), Some(1024));
+    assert_eq!(d.kernel_region_size(4096), Some(2048));
+    assert_eq!(d.kernel_region_size(4), Some(8));
+    assert_eq!(d.kernel_region_size(0), Some(8));
+    // A disk log keeps 0 invalid; nolog has no region.
+    let w = ["/dev/x", "0"];
+    assert!(DirtyLogSpec::parse("disk", &w).is_err());
+    assert_eq!(DirtyLogSpec::parse("nolog", &[]).unwrap().kernel_region_size(1024), None);
+}
+
+#[test]
+fn table_text_with_the_tables_region() {
+    let w = |text, region| std::format!("{}", WithRegion { text, region });
+    assert_eq!(w("core 2 1024 sync", 0), "core 2 0 sync");
+    assert_eq!(w("core 1 1024", 2048), "core 1 2048");
+    assert_eq!(w("disk 3 253:4 1024 nosync", 4096), "disk 3 253:4 4096 nosync");
+    assert_eq!(w("userspace 3 a b c", 8), "userspace 3 a b c");
+    assert_eq!(w("", 8), "");
 }
