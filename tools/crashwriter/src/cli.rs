@@ -1,13 +1,15 @@
-//! Command line: `crashwriter write|verify|compact|order-write|order-check`.
+//! Command line: `crashwriter
+//! write|verify|compact|order-write|order-check|group-write|group-check`.
 //!
-//! Exit status: 0 done (verify, order-check: clean); 1 verify or
-//! order-check found violations, or a load hit an I/O error; 2 the command
-//! could not run (usage, open).
+//! Exit status: 0 done (verify, order-check, group-check: clean); 1
+//! verify, order-check or group-check found violations, or a load hit an
+//! I/O error; 2 the command could not run (usage, open, a bad log).
 
 use std::io::Write;
 use std::sync::Mutex;
 
 use crate::acks::AckLog;
+use crate::group::GroupOptions;
 use crate::order_cli::OrderOptions;
 use crate::verify::verify;
 use std::os::unix::fs::FileExt;
@@ -29,6 +31,10 @@ usage: crashwriter write --dev DEV [--dev DEV...] [--blocks N] --seed S --start-
        crashwriter order-write --dev DEV --blocks N --seed S
                                (--count C | --duration-ms T) [--first I] [--out FILE]
        crashwriter order-check --dev DEV --blocks N --seed S --log FILE [--at-least K]
+       crashwriter group-write --dev DEV [--dev DEV...] --blocks N --seed S [--threads T]
+                               (--count C | --duration-ms D) --log FILE
+       crashwriter group-check --dev DEV [--dev DEV...] --blocks N --seed S --log FILE
+                               [--threads T] [--all]
 
 write   runs a load until killed (or C writes): T threads (4) write 1..16
         blocks of 4 KiB with O_DIRECT, each sector a self-describing record;
@@ -47,6 +53,20 @@ order-write  one thread writes writes I, I+1, ... (I: --first, 1) of the run
 order-check  decodes every block of DEV and checks that DEV is exactly the
         state after the first m writes of the run, for m <= (last logged
         write) + 1 and m >= K; prints that m, or every block that breaks it.
+group-write  T threads (2) per device (numbered by the order of --dev), each
+        with one write in flight: thread t owns the blocks b with b % T == t.
+        A write reads F (the lines FILE has), writes one block with O_DIRECT
+        holding a record of (S, d, t, k, b, F), then fdatasync; then it
+        appends 'idx d t k b F' to FILE (idx: its line number from 0). A
+        FILE with lines continues that run (its cut last line is cut off
+        first). Stops after C writes in all, D ms, or the first error
+        (exit 1).
+group-check  decodes every block of every DEV; with M the highest F found
+        (each write found was issued after log lines 0..M were written),
+        every write of those lines must be there, or a later one of its
+        thread to its block; --all: every logged write. A write found must
+        be logged or its thread's one in flight. T: as the records say.
+        Prints M, or every block that breaks it.
 --buffered  without O_DIRECT (all commands).
 ";
 
@@ -58,6 +78,8 @@ struct Options {
     seed: Option<u64>,
     start_seq: Option<u64>,
     threads: usize,
+    /// --threads as given (group-write has another default).
+    threads_given: Option<u64>,
     sync_every: u64,
     count: Option<u64>,
     buffered: bool,
@@ -67,6 +89,7 @@ struct Options {
     out: Option<String>,
     log: Option<String>,
     at_least: Option<u64>,
+    all: bool,
 }
 
 impl Options {
@@ -86,6 +109,20 @@ impl Options {
             at_least: self.at_least,
             buffered: self.buffered,
         })
+    }
+
+    fn group(&self) -> GroupOptions {
+        GroupOptions {
+            devs: self.devs.clone(),
+            blocks: self.blocks,
+            seed: self.seed,
+            threads: self.threads_given,
+            count: self.count,
+            duration_ms: self.duration_ms,
+            log: self.log.clone(),
+            all: self.all,
+            buffered: self.buffered,
+        }
     }
 }
 
@@ -113,7 +150,11 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--blocks" => o.blocks = Some(number(flag, it.next())?),
             "--seed" => o.seed = Some(number(flag, it.next())?),
             "--start-seq" => o.start_seq = Some(number(flag, it.next())?),
-            "--threads" => o.threads = number(flag, it.next())? as usize,
+            "--threads" => {
+                let n = number(flag, it.next())?;
+                o.threads = n as usize;
+                o.threads_given = Some(n);
+            }
             "--sync-every" => o.sync_every = number(flag, it.next())?,
             "--count" => o.count = Some(number(flag, it.next())?),
             "--buffered" => o.buffered = true,
@@ -123,6 +164,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--out" => o.out = Some(it.next().ok_or("--out needs a file")?.clone()),
             "--log" => o.log = Some(it.next().ok_or("--log needs a file")?.clone()),
             "--at-least" => o.at_least = Some(number(flag, it.next())?),
+            "--all" => o.all = true,
             _ => unreachable!(),
         }
     }
@@ -168,6 +210,25 @@ pub fn run(args: &[String], out: &mut (dyn Write + Send), err: &mut dyn Write) -
             "--at-least",
             "--buffered",
         ],
+        "group-write" => &[
+            "--dev",
+            "--blocks",
+            "--seed",
+            "--threads",
+            "--count",
+            "--duration-ms",
+            "--log",
+            "--buffered",
+        ],
+        "group-check" => &[
+            "--dev",
+            "--blocks",
+            "--seed",
+            "--threads",
+            "--log",
+            "--all",
+            "--buffered",
+        ],
         "help" | "--help" | "-h" => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -185,6 +246,8 @@ pub fn run(args: &[String], out: &mut (dyn Write + Send), err: &mut dyn Write) -
             .order()
             .and_then(|o| crate::order_cli::cmd_write(&o, out, err)),
         "order-check" => o.order().and_then(|o| crate::order_cli::cmd_check(&o, out)),
+        "group-write" => crate::group_write::cmd_write(&o.group(), err),
+        "group-check" => crate::group_check::cmd_check(&o.group(), out),
         _ => cmd_compact(&o, out),
     });
     match result {

@@ -19,9 +19,18 @@
 //! one block and one `fdatasync` per write, from a sequence the seed
 //! defines ([`order_write`]); its checker ([`order_check`]) requires a
 //! device to be exactly the state after some prefix of that sequence.
+//!
+//! The group write-order test ([`group`]) runs several threads on several
+//! devices, each write recording how many writes were logged (acknowledged
+//! and synced) before it was issued ([`group_write`]); its checker
+//! ([`group_check`]) requires every write that a write found on the
+//! devices depends on to be there as well.
 
 pub mod acks;
 pub mod cli;
+pub mod group;
+pub mod group_check;
+pub mod group_write;
 pub mod order;
 pub mod order_check;
 pub mod order_cli;
