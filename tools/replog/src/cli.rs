@@ -1,8 +1,10 @@
-//! Command line: `replog check|dump|format`.
+//! Command line: `replog check|dump|format`, and `replog config ...`
+//! (boot-time assembly of groups, in `crate::config_cli`).
 //!
 //! Exit status: 0 clean; 1 only crash residue that recovery discards; 2
 //! damaged (the kernel would refuse the log), or no log; 3 the command
-//! could not run (usage, cannot open, refused).
+//! could not run (usage, cannot open, refused). `config` has its own
+//! (see `crate::config_cli`).
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +27,28 @@ pub const USAGE: &str = "\
 usage: replog check <device-or-image> [--offset <sectors>]
        replog dump <device-or-image> [--offset <sectors>] [--json]
        replog format <device-or-image> --size <sectors> [--offset <sectors>] [--uuid <uuid>] [--force]
+       replog config check FILE
+       replog config tables FILE
+       replog config up FILE [--dry-run]
+       replog config down FILE [--dry-run]
+       replog config show FILE [--interval <seconds>]
+       replog config metrics FILE
+
+config: the replication groups of FILE (Documentation/assembly.rst)
+  check    validate FILE (FILE:LINE: reason), then look for its devices
+  tables   '<name> <table line>' per dm device in creation order; devices as
+           in FILE, the control device as /dev/mapper/<group>
+  up       create each group: its replicator, then its replicator-devs, block
+           devices as major:minor (as 'dmsetup table' prints them); a group
+           already up is left alone; a failed create removes what the run
+           created; --dry-run prints the dmsetup commands
+  down     suspend each replicator-dev, remove them, then the replicator
+  show     state per group, site link and device; --interval reads it twice
+           and estimates the resync time left
+  metrics  the same state in the Prometheus text format
+  DMR_DMSETUP replaces the dmsetup command. Exit status: 0 done; 1 a device
+  missing or too small, a dmsetup command failed, a status not read; 2 FILE
+  invalid; 3 usage, unreadable FILE, dmsetup cannot run.
 ";
 
 /// Parsed command-line options.
@@ -83,6 +107,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         return EXIT_FAILED;
     };
     let allowed: &[&str] = match command.as_str() {
+        "config" => return crate::config_cli::run(rest, out, err),
         "check" => &["--offset"],
         "dump" => &["--offset", "--json"],
         "format" => &["--offset", "--size", "--uuid", "--force"],

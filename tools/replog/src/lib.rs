@@ -6,11 +6,23 @@
 //! crate, so the tool sees a log exactly as the kernel does.
 
 pub mod append;
+pub mod assemble;
 pub mod check;
 pub mod cli;
+pub mod config;
+pub mod config_check;
+pub mod config_cli;
+pub mod config_parse;
+pub mod dmsetup;
 pub mod dump;
+pub mod hostdev;
 pub mod image;
+pub mod metrics;
 pub mod report;
+pub mod show;
+pub mod state;
+pub mod status;
+pub mod tables;
 
 use dmr_logic::replog::Crc32c;
 
