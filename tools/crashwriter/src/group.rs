@@ -49,6 +49,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 
+use crate::order::{checksum, word};
 use crate::rng::{mix, Rng};
 use crate::writer::{blocks_of, open};
 use crate::BLOCK_SIZE;
@@ -103,24 +104,6 @@ pub fn block_for(seed: u64, blocks: u64, threads: u64, d: u64, t: u64, k: u64) -
     t + (r % owned) * threads
 }
 
-fn word(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// `order`'s checksum scheme (over bytes 0..4088).
-fn checksum(block: &[u8]) -> u64 {
-    let mut h: u64 = 0x3c6e_f372_fe94_f82b;
-    for w in block[..CSUM].chunks_exact(8) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        h = (h ^ u64::from_le_bytes(a))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
-    }
-    mix(h)
-}
 
 /// The payload does not depend on the frontier: a write issued again
 /// after a killed run (same k, later F) differs only in its header.

@@ -47,7 +47,6 @@ use crate::writer::aligned;
 use crate::BLOCK_SIZE;
 
 /// Problems printed before the rest are only counted.
-const MAX_SHOWN: usize = 50;
 
 /// Devices that passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,12 +356,7 @@ pub fn cmd_check(o: &GroupOptions, out: &mut (dyn std::io::Write + Send)) -> Res
             Ok(0)
         }
         Err(problems) => {
-            for p in problems.iter().take(MAX_SHOWN) {
-                w(out, p.clone())?;
-            }
-            if problems.len() > MAX_SHOWN {
-                w(out, format!("... and {} more", problems.len() - MAX_SHOWN))?;
-            }
+            crate::order_cli::print_problems(out, "group-check", &problems)?;
             w(
                 out,
                 format!(

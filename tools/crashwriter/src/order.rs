@@ -38,13 +38,15 @@ pub fn block_for(seed: u64, blocks: u64, i: u64) -> u64 {
     mix(mix(seed ^ 0x6f72_6465_725f_7772) ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) % blocks
 }
 
-fn word(b: &[u8], at: usize) -> u64 {
+/// The little-endian word at byte `at` of `b` (within the block).
+pub(crate) fn word(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(w)
 }
 
-fn checksum(block: &[u8]) -> u64 {
+/// The checksum of a block's bytes 0..4088 (also `group`'s records).
+pub(crate) fn checksum(block: &[u8]) -> u64 {
     let mut h: u64 = 0x3c6e_f372_fe94_f82b;
     for w in block[..CSUM].chunks_exact(8) {
         let mut a = [0u8; 8];

@@ -40,6 +40,19 @@ pub struct OrderOptions {
 /// Problems printed before the rest are only counted.
 const MAX_SHOWN: usize = 50;
 
+/// Writes the first [`MAX_SHOWN`] of `problems` as `<prefix>: <problem>`
+/// lines, then how many more there are.
+pub(crate) fn print_problems(out: &mut (dyn Write + Send), prefix: &str, problems: &[String]) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("stdout: {e}");
+    for p in problems.iter().take(MAX_SHOWN) {
+        writeln!(out, "{prefix}: {p}").map_err(io)?;
+    }
+    if problems.len() > MAX_SHOWN {
+        writeln!(out, "{prefix}: ... and {} more", problems.len() - MAX_SHOWN).map_err(io)?;
+    }
+    Ok(())
+}
+
 fn required(o: &OrderOptions) -> Result<(String, u64, u64), String> {
     match (&o.dev, o.blocks, o.seed) {
         (Some(d), Some(n), Some(s)) if n > 0 => Ok((d.clone(), n, s)),
@@ -150,12 +163,7 @@ pub fn cmd_check(o: &OrderOptions, out: &mut (dyn Write + Send)) -> Result<i32, 
             Ok(0)
         }
         Err(problems) => {
-            for p in problems.iter().take(MAX_SHOWN) {
-                w(out, p.clone())?;
-            }
-            if problems.len() > MAX_SHOWN {
-                w(out, format!("... and {} more", problems.len() - MAX_SHOWN))?;
-            }
+            print_problems(out, "order-check", &problems)?;
             w(
                 out,
                 format!(
