@@ -7,7 +7,8 @@
 # load: local writes go on, the link shows W, the log runs full and gives
 # the link's entries up; once the DR is back the link comes up by itself
 # and resynchronises exactly the regions written meanwhile. After each
-# phase the DR's disk image equals the local device. Last, an online
+# phase the DR's disk image equals the local device. Then a network
+# partition with the DR up heals by itself. Last, an online
 # verify finds and repairs two regions changed on the DR's disk behind the
 # replicator.
 . /tests/lib.sh
@@ -95,6 +96,23 @@ in_sync "resync"
 expect_dmesg "slink=1 up again after"
 expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"
 dr_equal "DR after the resync"
+
+step "network partition under load: the link heals by itself"
+# Nothing reaches the DR, which stays up: the NBD requests time out
+# (NBD_TIMEOUT), the link goes down, local writes go on; once the network
+# is back nbd-reconnect (nbd_watch) gives the device a new connection and
+# the link ships the held entries in order.
+dmesg_mark
+netem_set loss 100%
+for r in 5 8 13 21; do
+	scribble /dev/mapper/r0 64 $((r * 256 + 64))
+done
+expect_dmesg "slink=1 down (" $((NBD_TIMEOUT + 30))
+assert_eq "$(remote_state r0 1)" "W $regions/$regions" "link down in the partition, entries held"
+netem_clear
+in_sync "after the partition"
+expect_dmesg "slink=1 up again after"
+dr_equal "DR after the partition"
 
 step "online verify over NBD: blocks changed behind the replicator"
 # Written through the NBD device itself (4 KiB blocks), not the
