@@ -87,9 +87,9 @@ pub(crate) trait Replog: Send + Sync {
     /// Whether the comparison of `region` begun with `since` stands:
     /// nothing wrote the region meanwhile and it is still quiet.
     fn verify_end(&self, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool;
-    /// Mark `region` of `dev` out of sync, durably, so that the resync
-    /// copies it.
-    fn resync_region(&self, dev: &Arc<RemoteDev>, region: u64) -> Result;
+    /// Mark the regions of `sector..+sectors` of `dev` out of sync,
+    /// durably, so that the resync copies them.
+    fn mark_out_of_sync(&self, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result;
     /// Device number `dev_nr` is replicated only to the site links in
     /// `keep` now: the others stop needing its entries.
     fn forget_others(&self, dev_nr: u32, keep: &crate::logic::slink::SlinkSet);

@@ -239,6 +239,17 @@ impl ReplicatorDev {
                     .map_err(|e| TargetError::new(c"Cannot start the verify", e))?;
                 *verify = Some(v);
             }
+            ReplicatorDevMessage::Mark { slink, sector, sectors } => {
+                let remotes = self.remotes.lock();
+                let r = remotes.get(&slink).ok_or(TargetError::new(c"No device on this site link", ENOENT))?;
+                if sector.checked_add(sectors).map_or(true, |end| end > self.len) {
+                    return Err(TargetError::inval(c"Extent beyond the end of the device"));
+                }
+                self.group
+                    .replog()
+                    .mark_out_of_sync(&r.remote, sector, sectors)
+                    .map_err(|e| TargetError::new(c"Dirty log cannot be written", e))?;
+            }
             ReplicatorDevMessage::VerifyStop => {
                 let verify = self.verify.lock();
                 match verify.as_ref() {

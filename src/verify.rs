@@ -280,7 +280,8 @@ impl Verify {
     /// Mark `region` out of sync so that the resync copies it; whether
     /// that worked.
     fn mark(&self, region: u64) -> bool {
-        match self.group.replog().resync_region(&self.remote, region) {
+        let (sector, sectors) = self.remote.region_extent(region);
+        match self.group.replog().mark_out_of_sync(&self.remote, sector, sectors) {
             Ok(()) => true,
             Err(e) => {
                 pr_err!(

@@ -209,6 +209,12 @@ table_errors! {
     VerifySlink0 => c"Site link 0 cannot be verified",
     /// `verify <slink_nr>` followed by a word other than `repair`.
     VerifyModeUnknown => c"Only repair may follow verify <slink_nr>",
+    /// `mark` without `<slink_nr> <sector> <sectors>`.
+    MarkArgs => c"mark takes <slink_nr> <sector> <sectors>",
+    /// `mark 0 ...`: site link 0 has no dirty log.
+    MarkSlink0 => c"Site link 0 has no regions to mark",
+    /// `mark`'s sector or count is not a number, or the count is 0.
+    MarkExtentInvalid => c"Invalid extent to mark",
 }
 
 impl TableError {

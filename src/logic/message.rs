@@ -26,6 +26,7 @@ use super::policy::Policy;
 use super::replicator_dev_table::ReplicatorDevTable;
 use super::replicator_table::split_slink;
 use super::ringbuffer::parse_replog_size;
+use super::number::parse_u64;
 use super::slink::parse_slink_number;
 
 /// `statistics` argument.
@@ -335,6 +336,17 @@ pub enum ReplicatorDevMessage<'a> {
     },
     /// `verify stop`: end a verify in progress.
     VerifyStop,
+    /// `mark <slink_nr> <sector> <sectors>`: mark the regions of an
+    /// extent out of sync on a site link, so that the resync copies them
+    /// (a failback feeds what the old primary never shipped).
+    Mark {
+        /// Site link (at least 1).
+        slink: u32,
+        /// First sector of the extent.
+        sector: u64,
+        /// Its length (at least 1).
+        sectors: u64,
+    },
 }
 
 impl<'a> ReplicatorDevMessage<'a> {
@@ -364,6 +376,21 @@ impl<'a> ReplicatorDevMessage<'a> {
                     _ => Err(TableError::DeviceCommandUnknown),
                 }
             }
+            "mark" => match rest {
+                [nr, sector, sectors] => {
+                    let slink = match parse_slink_number(nr)? {
+                        0 => return Err(TableError::MarkSlink0),
+                        n => n,
+                    };
+                    let sector = parse_u64(sector).map_err(|_| TableError::MarkExtentInvalid)?;
+                    let sectors = match parse_u64(sectors) {
+                        Ok(n) if n > 0 => n,
+                        _ => return Err(TableError::MarkExtentInvalid),
+                    };
+                    Ok(ReplicatorDevMessage::Mark { slink, sector, sectors })
+                }
+                _ => Err(TableError::MarkArgs),
+            },
             "verify" => match rest {
                 [] => Err(TableError::VerifyArgMissing),
                 ["stop"] => Ok(ReplicatorDevMessage::VerifyStop),
@@ -397,6 +424,7 @@ impl fmt::Display for ReplicatorDevMessage<'_> {
             ReplicatorDevMessage::Verify { slink, repair: false } => write!(f, "verify {slink}"),
             ReplicatorDevMessage::Verify { slink, repair: true } => write!(f, "verify {slink} repair"),
             ReplicatorDevMessage::VerifyStop => f.write_str("verify stop"),
+            ReplicatorDevMessage::Mark { slink, sector, sectors } => write!(f, "mark {slink} {sector} {sectors}"),
         }
     }
 }

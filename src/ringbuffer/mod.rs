@@ -289,8 +289,8 @@ impl Replog for Ringbuffer {
         verify::end(&self.q, dev, region, since)
     }
 
-    fn resync_region(&self, dev: &Arc<RemoteDev>, region: u64) -> Result {
-        verify::resync_region(&self.q, dev, region)
+    fn mark_out_of_sync(&self, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result {
+        verify::mark_out_of_sync(&self.q, dev, sector, sectors)
     }
 
     fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool) {

@@ -63,13 +63,16 @@ fn written(st: &State, from: u64, dev_nr: u32, sector: u64, sectors: u32) -> boo
         || (from..end).any(|seq| st.entries.get(seq).is_some_and(|e| e.overlaps(dev_nr, sector, sectors)))
 }
 
-/// Mark `region` of `dev` out of sync, durably, and let the resync copy
-/// it.
-pub(super) fn resync_region(q: &EngineQueue, dev: &Arc<RemoteDev>, region: u64) -> Result {
+/// Mark the regions of `sector..+sectors` of `dev` out of sync, durably,
+/// and let the resync copy them (a verify's repair, `mark`). The resync
+/// search starts again from the first of them.
+pub(super) fn mark_out_of_sync(q: &EngineQueue, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result {
     {
         let _st = q.inner().state.lock();
-        dev.log.set_out_of_sync(region);
-        dev.cursor.store(region, core::sync::atomic::Ordering::Relaxed);
+        dev.mark_out_of_sync(sector, sectors);
+        if let Some(first) = dev.regions_of(sector, sectors).next() {
+            dev.cursor.store(first, core::sync::atomic::Ordering::Relaxed);
+        }
     }
     let r = dev.log.flush();
     q.kick();

@@ -321,4 +321,16 @@ fn dev_device_add_del() {
     assert_eq!(dev_msg("verify 1 fix"), Err("Only repair may follow verify <slink_nr>"));
     assert_eq!(dev_msg("verify 1 repair now"), Err("Too many message arguments"));
     assert_eq!(dev_msg("verify stop 1"), Err("Invalid site link number"));
+    assert_eq!(dev_msg("mark 1 0 8"), Ok("mark 1 0 8".into()));
+    assert!(matches!(
+        ReplicatorDevMessage::parse(&["mark", "2", "1024", "256"]),
+        Ok(ReplicatorDevMessage::Mark { slink: 2, sector: 1024, sectors: 256 })
+    ));
+    assert_eq!(dev_msg("mark"), Err("mark takes <slink_nr> <sector> <sectors>"));
+    assert_eq!(dev_msg("mark 1 0"), Err("mark takes <slink_nr> <sector> <sectors>"));
+    assert_eq!(dev_msg("mark 1 0 8 9"), Err("mark takes <slink_nr> <sector> <sectors>"));
+    assert_eq!(dev_msg("mark 0 0 8"), Err("Site link 0 has no regions to mark"));
+    assert_eq!(dev_msg("mark 1 x 8"), Err("Invalid extent to mark"));
+    assert_eq!(dev_msg("mark 1 0 0"), Err("Invalid extent to mark"));
+    assert_eq!(dev_msg("mark 1 0 -8"), Err("Invalid extent to mark"));
 }
