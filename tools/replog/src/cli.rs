@@ -1,19 +1,23 @@
-//! Command line: `replog check|dump|format`, and `replog config ...`
-//! (boot-time assembly of groups, in `crate::config_cli`).
+//! Command line: `replog check|dump|format`, `replog unshipped|dirty`
+//! (failback, in `crate::unshipped` and `crate::dirty`), and `replog
+//! config ...` (boot-time assembly of groups, in `crate::config_cli`).
 //!
 //! Exit status: 0 clean; 1 only crash residue that recovery discards; 2
 //! damaged (the kernel would refuse the log), or no log; 3 the command
-//! could not run (usage, cannot open, refused). `config` has its own
-//! (see `crate::config_cli`).
+//! could not run (usage, cannot open, refused). `unshipped` exits as
+//! `check`; `dirty` 0, 2 (not a usable dirty log) or 3. `config` has its
+//! own (see `crate::config_cli`).
 
 use std::io::Write;
 use std::path::Path;
 
-use dmr_logic::number::parse_u64;
+use dmr_logic::dirty_log::parse_region_size;
+use dmr_logic::number::{parse_u32, parse_u64};
 use dmr_logic::replog::geometry::{ring_blocks_for_sectors, BLOCK_SIZE};
 use dmr_logic::replog::open::decide;
 use dmr_logic::replog::{format, load, FormatError, LogError};
 use dmr_logic::ringbuffer::OpenMode;
+use dmr_logic::slink::parse_slink_number;
 
 use crate::image::Image;
 use crate::report;
@@ -27,12 +31,31 @@ pub const USAGE: &str = "\
 usage: replog check <device-or-image> [--offset <sectors>]
        replog dump <device-or-image> [--offset <sectors>] [--json]
        replog format <device-or-image> --size <sectors> [--offset <sectors>] [--uuid <uuid>] [--force]
+       replog unshipped <device-or-image> --slink <slink_nr> [--offset <sectors>] [--dev <dev_nr>]
+       replog dirty <device-or-image> --region-size <sectors> [--offset <sectors>] [--length <sectors>]
        replog config check FILE
        replog config tables FILE
        replog config up FILE [--dry-run]
        replog config down FILE [--dry-run]
        replog config show FILE [--interval <seconds>]
        replog config metrics FILE
+
+failback: run on the old primary's logs while its group is not running
+  unshipped  what site link <slink_nr> never received, from the replication
+             log: '<dev_nr> <sector> <sectors>' per live entry from the link's
+             position on (in sequence order; writes, discards, write-zeroes
+             whose site-link map names it; all live entries if the link has
+             no usable position), then '<dev_nr> all' per device whose
+             given-up writes were not recorded (copy it whole); --dev keeps
+             one device. Exit status as check's; 2: nothing printed.
+  dirty      the out-of-sync regions of a dm-log 'disk' dirty log, merged:
+             '<sector> <sectors>' per extent, ascending; --length (the
+             device's sectors) clips the last one and counts regions the log
+             does not cover as out of sync. Exit status: 0 done; 2 bad
+             magic, version or size (nothing printed); 3 usage, cannot read.
+  Feed each extent to the new primary's replicator-dev of the device:
+  'dmsetup message <replicator-dev> 0 mark <slink_nr> <sector> <sectors>'
+  ('all': sector 0, the device's size).
 
 config: the replication groups of FILE (Documentation/assembly.rst)
   check    validate FILE (FILE:LINE: reason), then look for its devices
@@ -60,6 +83,10 @@ struct Options {
     json: bool,
     force: bool,
     uuid: Option<[u8; 16]>,
+    slink: Option<u32>,
+    dev: Option<u32>,
+    region_size: Option<u64>,
+    length: Option<u64>,
 }
 
 fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
@@ -87,6 +114,24 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
                         .ok_or_else(|| format!("--uuid: not a UUID: {text}"))?,
                 );
             }
+            "--slink" => {
+                let text = value("a site link number")?;
+                o.slink =
+                    Some(parse_slink_number(text).map_err(|e| format!("--slink: {e}: {text}"))?);
+            }
+            "--dev" => {
+                let text = value("a device number")?;
+                o.dev = Some(
+                    parse_u32(text).map_err(|_| format!("--dev: not a device number: {text}"))?,
+                );
+            }
+            "--region-size" => {
+                let text = value("a number of sectors")?;
+                o.region_size = Some(
+                    parse_region_size(text).map_err(|e| format!("--region-size: {e}: {text}"))?,
+                );
+            }
+            "--length" => o.length = Some(number(value("a number of sectors")?)?),
             "--json" => o.json = true,
             "--force" => o.force = true,
             _ if o.path.is_none() => o.path = Some(arg.clone()),
@@ -111,6 +156,8 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         "check" => &["--offset"],
         "dump" => &["--offset", "--json"],
         "format" => &["--offset", "--size", "--uuid", "--force"],
+        "unshipped" => &["--offset", "--slink", "--dev"],
+        "dirty" => &["--offset", "--region-size", "--length"],
         "help" | "--help" | "-h" => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -133,6 +180,8 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let result = match command.as_str() {
         "check" => cmd_check(path, &o, out),
         "dump" => cmd_dump(path, &o, out),
+        "unshipped" => cmd_unshipped(path, &o, out, err),
+        "dirty" => cmd_dirty(path, &o, out, err),
         _ => cmd_format(path, &o, out),
     };
     match result {
@@ -159,6 +208,30 @@ fn cmd_dump(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String
     out.write_all(dump.out.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(if dump.found { 0 } else { 2 })
+}
+
+fn cmd_unshipped(
+    path: &Path,
+    o: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, String> {
+    let slink = match o.slink {
+        None => return Err("--slink <slink_nr> is required".to_string()),
+        Some(0) => return Err("--slink: 0 is the local site; give a remote site link".to_string()),
+        Some(nr) => nr,
+    };
+    crate::unshipped::command(path, o.offset, slink, o.dev, out, err)
+}
+
+fn cmd_dirty(
+    path: &Path,
+    o: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, String> {
+    let region_size = o.region_size.ok_or("--region-size <sectors> is required")?;
+    crate::dirty::command(path, o.offset, region_size, o.length, out, err)
 }
 
 fn cmd_format(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String> {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod config_check;
 pub mod config_cli;
 pub mod config_parse;
+pub mod dirty;
 pub mod dmsetup;
 pub mod dump;
 pub mod hostdev;
@@ -23,6 +24,7 @@ pub mod show;
 pub mod state;
 pub mod status;
 pub mod tables;
+pub mod unshipped;
 
 use dmr_logic::replog::Crc32c;
 
