@@ -1,31 +1,14 @@
 //! `replog dirty` on hand-built dm-log `disk` dirty logs (header at byte
 //! 0, clean bitmap at byte 1024, as `drivers/md/dm-log.c` writes them).
 
+mod common;
+use common::replog;
+
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
-use std::process::Command;
 
 const MIRROR_MAGIC: u32 = 0x4D69_5272;
 
-/// Runs `replog args`: exit status, stdout lines, stderr lines.
-fn replog(args: &[&str]) -> (i32, Vec<String>, Vec<String>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_replog"))
-        .args(args)
-        .output()
-        .expect("run replog");
-    let lines = |b: Vec<u8>| {
-        String::from_utf8(b)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    };
-    (
-        out.status.code().unwrap_or(-1),
-        lines(out.stdout),
-        lines(out.stderr),
-    )
-}
 
 /// Writes a dirty log image `name`: `pad` zero sectors, the header, the
 /// bitmap of `nr_regions` with the regions `dirty` clear (out of sync),

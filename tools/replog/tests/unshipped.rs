@@ -1,10 +1,12 @@
 //! `replog unshipped` on images `replog format` makes and
 //! `replog::append` fills: exact stdout lines, stderr and exit status.
 
+mod common;
+use common::replog;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dmr_logic::replog::entry::EntryFlags;
 use dmr_logic::replog::writer::Op;
@@ -22,25 +24,6 @@ fn image_path(name: &str) -> PathBuf {
     path
 }
 
-/// Runs `replog args`: exit status, stdout lines, stderr lines.
-fn replog(args: &[&str]) -> (i32, Vec<String>, Vec<String>) {
-    let out = Command::new(env!("CARGO_BIN_EXE_replog"))
-        .args(args)
-        .output()
-        .expect("run replog");
-    let lines = |b: Vec<u8>| {
-        String::from_utf8(b)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect()
-    };
-    (
-        out.status.code().unwrap_or(-1),
-        lines(out.stdout),
-        lines(out.stderr),
-    )
-}
 
 /// Formats a new image of 2048 sectors, `offset` sectors in.
 fn formatted(name: &str, offset: u64) -> PathBuf {
