@@ -124,10 +124,10 @@ impl SlinkPositions {
             return false;
         }
         let mut moving = (slink, dev);
-        for r in self.lost.iter_mut().take(self.lost_len + 1).skip(at) {
+        for r in self.lost.iter_mut().take(self.lost_len.saturating_add(1)).skip(at) {
             moving = core::mem::replace(r, moving);
         }
-        self.lost_len += 1;
+        self.lost_len = self.lost_len.saturating_add(1);
         true
     }
 
@@ -169,10 +169,10 @@ impl SlinkPositions {
         }
         // Move the higher links up by one, then put this one in place.
         let mut moving = (slink, seq);
-        for r in self.records.iter_mut().take(self.len + 1).skip(at) {
+        for r in self.records.iter_mut().take(self.len.saturating_add(1)).skip(at) {
             moving = core::mem::replace(r, moving);
         }
-        self.len += 1;
+        self.len = self.len.saturating_add(1);
         true
     }
 
@@ -201,15 +201,15 @@ impl SlinkPositions {
     fn encode(&self, b: &mut Block) {
         le::put_u32(b, POSITIONS, u32::try_from(self.len).unwrap_or(0));
         for (i, (nr, seq)) in self.iter().enumerate() {
-            let at = POSITION_RECORDS + i * POSITION_BYTES;
+            let at = POSITION_RECORDS.saturating_add(i.saturating_mul(POSITION_BYTES));
             le::put_u32(b, at, nr);
-            le::put_u64(b, at + 8, seq);
+            le::put_u64(b, at.saturating_add(8), seq);
         }
         le::put_u32(b, LOST, u32::try_from(self.lost_len).unwrap_or(0));
         for (i, (nr, dev)) in self.lost().enumerate() {
-            let at = LOST_RECORDS + i * LOST_BYTES;
+            let at = LOST_RECORDS.saturating_add(i.saturating_mul(LOST_BYTES));
             le::put_u32(b, at, nr);
-            le::put_u32(b, at + 4, dev);
+            le::put_u32(b, at.saturating_add(4), dev);
         }
     }
 
@@ -221,16 +221,16 @@ impl SlinkPositions {
         }
         let mut p = SlinkPositions::new();
         for (i, r) in p.records.iter_mut().take(n).enumerate() {
-            let at = POSITION_RECORDS + i * POSITION_BYTES;
-            if le::u32_at(b, at + 4) != 0 {
+            let at = POSITION_RECORDS.saturating_add(i.saturating_mul(POSITION_BYTES));
+            if le::u32_at(b, at.saturating_add(4)) != 0 {
                 return Err(FormatError::CheckpointSlinks);
             }
-            *r = (le::u32_at(b, at), le::u64_at(b, at + 8));
+            *r = (le::u32_at(b, at), le::u64_at(b, at.saturating_add(8)));
         }
         p.len = n;
         for (i, r) in p.lost.iter_mut().take(m).enumerate() {
-            let at = LOST_RECORDS + i * LOST_BYTES;
-            *r = (le::u32_at(b, at), le::u32_at(b, at + 4));
+            let at = LOST_RECORDS.saturating_add(i.saturating_mul(LOST_BYTES));
+            *r = (le::u32_at(b, at), le::u32_at(b, at.saturating_add(4)));
         }
         p.lost_len = m;
         p.validate()?;

@@ -73,7 +73,7 @@ const POLY: u32 = 0x82f6_3b78;
 /// Product of `a` and `b` in GF(2)[x] modulo the CRC-32C polynomial, in
 /// the register's reflected convention (bit 31 is x^0, bit 0 is x^31).
 const fn gf2_multiply(mut a: u32, b: u32) -> u32 {
-    let (mut product, mut bx, mut i) = (0, b, 0);
+    let (mut product, mut bx, mut i) = (0, b, 0u32);
     while i < 32 {
         // Coefficient i of `a`, times `b * x^i`.
         if a & 0x8000_0000 != 0 {
@@ -81,7 +81,7 @@ const fn gf2_multiply(mut a: u32, b: u32) -> u32 {
         }
         a <<= 1;
         bx = times_x(bx);
-        i += 1;
+        i = i.saturating_add(1);
     }
     product
 }
@@ -105,10 +105,11 @@ impl ZeroTail {
         let used = if used < CRC_OFFSET { used } else { CRC_OFFSET };
         // x^(8n) modulo the polynomial, from x^0 (bit 31).
         let mut factor = 0x8000_0000u32;
-        let mut bits = 8 * (CRC_OFFSET - used);
+        // `used <= CRC_OFFSET` (above), and the bits of a block fit.
+        let mut bits = CRC_OFFSET.saturating_sub(used).saturating_mul(8);
         while bits > 0 {
             factor = times_x(factor);
-            bits -= 1;
+            bits = bits.saturating_sub(1);
         }
         ZeroTail { used, factor }
     }
