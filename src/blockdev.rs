@@ -8,7 +8,7 @@
 
 use crate::dm::{BlockDevice, DevId, DirtyLog};
 use crate::registry::SlinkType;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 /// Regions one search for resync work looks at, at most.
@@ -56,6 +56,13 @@ pub(crate) struct RemoteDev {
     pub(crate) scanned: AtomicU64,
     /// Regions copied by resynchronisation since it was last in sync.
     pub(crate) resynced: AtomicU64,
+    /// Whether the copy may not be a point-in-time image (see
+    /// [`RemoteDev::diverge`]).
+    inconsistent: AtomicBool,
+    /// The sequence number the site must hold durably before the copy is
+    /// a point-in-time image again: region copies may hold writes of
+    /// entries before it that the link has not shipped yet.
+    settles_at: AtomicU64,
 }
 
 impl RemoteDev {
@@ -76,7 +83,55 @@ impl RemoteDev {
             cursor: AtomicU64::new(0),
             scanned: AtomicU64::new(0),
             resynced: AtomicU64::new(0),
+            inconsistent: AtomicBool::new(false),
+            settles_at: AtomicU64::new(0),
         })
+    }
+
+    /// Whether the copy is known to be a point-in-time image of the
+    /// device: the writes of some prefix of its history, in order. The
+    /// log ships entries in order, so a copy that only falls behind stays
+    /// one; a region copy, or an entry shipped while some region is out
+    /// of sync (its older writes missing there), breaks that until every
+    /// region is in sync and the link has shipped every entry a region
+    /// copy may have taken.
+    pub(crate) fn consistent(&self) -> bool {
+        !self.inconsistent.load(Ordering::Relaxed)
+    }
+
+    /// The copy stops being a point-in-time image: a write reaches it out
+    /// of order, or regions of it are declared different. `upto` is the
+    /// end of the log when a region copy reads the local device (every
+    /// entry it may hold is before it), 0 otherwise. Returns whether the
+    /// state changed. Called under the log's lock.
+    pub(crate) fn diverge(&self, upto: u64) -> bool {
+        self.settles_at.fetch_max(upto, Ordering::Relaxed);
+        !self.inconsistent.swap(true, Ordering::Relaxed)
+    }
+
+    /// Whether an entry shipped now reaches the copy out of order: some
+    /// region is out of sync, its older writes missing at the site.
+    pub(crate) fn behind_regions(&self) -> bool {
+        self.in_sync() < self.regions()
+    }
+
+    /// The copy is a point-in-time image again if every region is in sync,
+    /// none is being copied (`copying`) and the site holds every entry
+    /// before `durable`. Returns whether the state changed. Called under
+    /// the log's lock.
+    pub(crate) fn settle(&self, durable: u64, copying: bool) -> bool {
+        if self.consistent() || copying || self.behind_regions() || durable < self.settles_at.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.inconsistent.store(false, Ordering::Relaxed);
+        true
+    }
+
+    /// Take the state of `old`, the device this one replaces on a reload.
+    pub(crate) fn inherit_consistency(&self, old: &RemoteDev) {
+        if !old.consistent() {
+            self.diverge(old.settles_at.load(Ordering::Relaxed));
+        }
     }
 
     /// Number of regions.

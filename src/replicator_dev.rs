@@ -445,6 +445,14 @@ impl Target for ReplicatorDev {
                         r.remote.regions()
                     );
                 }
+                // Shown while a remote copy is not a point-in-time image:
+                // one character per device, in the order above.
+                if remotes.iter().any(|(_, r)| !r.remote.consistent()) {
+                    let _ = write!(out, " consistency -");
+                    for (_, r) in remotes.iter() {
+                        let _ = write!(out, "{}", if r.remote.consistent() { 'C' } else { 'I' });
+                    }
+                }
                 if let Some(v) = self.verify.lock().as_ref() {
                     v.status(out);
                 }

@@ -92,6 +92,13 @@ impl Engine {
             if s.next >= st.durable && s.inflight.len() < MAX_COPIES / 2 {
                 Self::resync_step(q, st, s);
             }
+            for dev in s.devices.iter() {
+                let copying = s.resync.iter().any(|r| Arc::ptr_eq(&r.dev, dev));
+                if dev.settle(s.durable, copying) {
+                    pr_info!("replicator: slink={} device {} consistent\n", s.nr, dev.dev_nr);
+                    changed = true;
+                }
+            }
             if s.probing && s.idle() && !s.blocked {
                 // Nothing to send: nothing is known to fail either. A link
                 // waiting for a detached device has not been tried: it
@@ -224,7 +231,7 @@ impl Engine {
             };
             let (sector, sectors) = dev.region_extent(region);
             let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
-            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms() };
+            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms(), upto: st.entries.end_seq() };
             // Room for MAX_RESYNCS from the link's creation: no allocation.
             if s.resync.push(r, GFP_NOWAIT).is_err() {
                 return;
@@ -324,6 +331,15 @@ impl Engine {
         let mut changed = error.is_none() && !matches!(op, RemoteOp::Flush) && s.link_up();
         match op {
             RemoteOp::Copy(seq) => {
+                if error.is_none() {
+                    // A write reached the copy while older ones are missing
+                    // there (regions out of sync): out of write order. A
+                    // failed write is taken as not written.
+                    let dev = s.inflight.iter().find(|c| c.seq == seq).and_then(|c| s.device(c.dev));
+                    if let Some(dev) = dev.filter(|d| d.behind_regions()) {
+                        changed |= Self::diverged(s.nr, dev, 0, "writes reach it while regions are out of sync");
+                    }
+                }
                 crate::dm::retain(&mut s.inflight, |c| c.seq != seq);
                 if error.is_some() {
                     s.failed = Some(s.failed.map_or(seq, |f| f.min(seq)));
@@ -338,6 +354,11 @@ impl Engine {
                 }
             }
             RemoteOp::Resync(slot) if error.is_none() => {
+                // The region holds the local device's writes of entries
+                // the link may not have shipped yet.
+                for r in s.resync.iter().filter(|r| r.slot == slot) {
+                    changed |= Self::diverged(s.nr, &r.dev, r.upto, "resynchronising out of write order");
+                }
                 // Copied: in sync once durable at the site.
                 let tag = Tag::Remote(s.nr, RemoteOp::ResyncFlush(slot)).encode();
                 let short = s
@@ -383,6 +404,16 @@ impl Engine {
             }
         }
         changed
+    }
+
+    /// A write reached remote device `dev` out of write order (see
+    /// [`RemoteDev::diverge`]); returns whether that changed its state.
+    fn diverged(nr: u32, dev: &RemoteDev, upto: u64, why: &str) -> bool {
+        if !dev.diverge(upto) {
+            return false;
+        }
+        pr_info!("replicator: slink={} device {} inconsistent: {}\n", nr, dev.dev_nr, why);
+        true
     }
 
     /// Region `r.region` is copied: record it in sync. Returns whether
@@ -464,6 +495,9 @@ impl Engine {
                         dev.log.set_in_sync(r);
                     }
                 }
+                if same {
+                    dev.inherit_consistency(o);
+                }
             }
             devices.push(dev.clone(), GFP_KERNEL)?;
             let kept = s.replicates(dev.dev_nr);
@@ -484,6 +518,14 @@ impl Engine {
                         dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
                     }
                 }
+            }
+            // A copy with regions out of sync that is not the same device
+            // of a reload is not known to be a point-in-time image: its
+            // link may have shipped later writes before (the dirty log
+            // does not say).
+            let same = old.as_ref().is_some_and(|o| o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors);
+            if !same && dev.behind_regions() {
+                dev.diverge(0);
             }
             old
         };

@@ -80,6 +80,9 @@ pub(crate) struct Resync {
     pub(crate) sectors: u64,
     /// When it was issued (ms since boot).
     pub(crate) at_ms: u64,
+    /// The end of the log when it was issued: the region copy may hold
+    /// the writes of any entry before it.
+    pub(crate) upto: u64,
 }
 
 impl Resync {

@@ -67,14 +67,21 @@ fn written(st: &State, from: u64, dev_nr: u32, sector: u64, sectors: u32) -> boo
 /// and let the resync copy them (a verify's repair, `mark`). The resync
 /// search starts again from the first of them.
 pub(super) fn mark_out_of_sync(q: &EngineQueue, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result {
-    {
+    let diverged = {
         let _st = q.inner().state.lock();
         dev.mark_out_of_sync(sector, sectors);
         if let Some(first) = dev.regions_of(sector, sectors).next() {
             dev.cursor.store(first, core::sync::atomic::Ordering::Relaxed);
         }
-    }
+        // The regions differ from the local device: whatever the copy
+        // holds there is not part of the local device's history.
+        dev.diverge(0)
+    };
     let r = dev.log.flush();
+    if diverged {
+        pr_info!("replicator: slink={} device {} inconsistent: regions marked out of sync\n", dev.slink, dev.dev_nr);
+        q.inner().raise_event();
+    }
     q.kick();
     r
 }
