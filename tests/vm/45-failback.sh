@@ -7,10 +7,11 @@
 # At the DR a new group takes over D, with P as its remote (down), and
 # writes. When P returns, what it never shipped is computed from its log
 # (`replog unshipped`: the entries it holds) and its dirty log (`replog
-# dirty`: the regions of the entries it gave up) and fed to the
-# new group (`mark`); the link comes up and copies only the union of
-# those regions and the new writes: a sentinel planted on P in a region
-# nobody wrote is still there, every other byte of P equals D.
+# dirty`: the regions of the entries it gave up), merged into runs of
+# regions (`replog failback`) and fed to the new group (`mark`); the link
+# comes up and copies only the union of those regions and the new writes:
+# a sentinel planted on P in a region nobody wrote is still there, every
+# other byte of P equals D.
 . /tests/lib.sh
 
 len=16384 # 8 MiB devices, 128 regions of 64 KiB (128 sectors)
@@ -67,21 +68,13 @@ cat dirty.out
 awk '$1 != 0 { exit 1 }' unshipped.out || fail "an unshipped entry of another device: $(cat unshipped.out)"
 # The regions of both lists, merged into runs: what the failback must
 # copy, and no more; one `mark` per run (a dmsetup costs ~0.6 s here).
-{ sed 's/^[0-9]* //' unshipped.out; cat dirty.out; } |
-	awk '{ for (r = int($1 / 128); r <= int(($1 + $2 - 1) / 128); r++) seen[r] = 1 }
-	END {
-		for (r = 0; r < 128; r++) {
-			if (seen[r] && !in_run) { first = r; in_run = 1 }
-			if (!seen[r] && in_run) { print first * 128, (r - first) * 128; in_run = 0 }
-		}
-		if (in_run) print first * 128, (128 - first) * 128
-	}' >runs.out
-cat runs.out
+replog failback /dev/mapper/loga --slink 1 --dev 0 --dirty-log /dev/mapper/dla \
+	--region-size 128 --length $len --mark pb | tee marks.out | sh -e
+cat marks.out
 union=0
-while read -r sector sectors; do
-	dmc message pb 0 mark 1 "$sector" "$sectors"
+while read -r _ _ _ _ _ _ sector sectors; do
 	union=$((union + sectors / 128))
-done <runs.out
+done <marks.out
 [ "$union" -lt 128 ] || fail "the lists cover the whole device"
 
 step "the old primary comes back as the DR"

@@ -1,11 +1,13 @@
-//! Command line: `replog check|dump|format`, `replog unshipped|dirty`
-//! (failback, in `crate::unshipped` and `crate::dirty`), and `replog
-//! config ...` (boot-time assembly of groups, in `crate::config_cli`).
+//! Command line: `replog check|dump|format`, `replog
+//! unshipped|dirty|failback` (failback, in `crate::unshipped`,
+//! `crate::dirty` and `crate::failback`), and `replog config ...`
+//! (boot-time assembly of groups, in `crate::config_cli`).
 //!
 //! Exit status: 0 clean; 1 only crash residue that recovery discards; 2
 //! damaged (the kernel would refuse the log), or no log; 3 the command
 //! could not run (usage, cannot open, refused). `unshipped` exits as
-//! `check`; `dirty` 0, 2 (not a usable dirty log) or 3. `config` has its
+//! `check`; `dirty` 0, 2 (not a usable dirty log) or 3; `failback` as
+//! `unshipped`, 2 also for a dirty log `dirty` refuses. `config` has its
 //! own (see `crate::config_cli`).
 
 use std::io::Write;
@@ -33,6 +35,8 @@ usage: replog check <device-or-image> [--offset <sectors>]
        replog format <device-or-image> --size <sectors> [--offset <sectors>] [--uuid <uuid>] [--force]
        replog unshipped <device-or-image> --slink <slink_nr> [--offset <sectors>] [--dev <dev_nr>]
        replog dirty <device-or-image> --region-size <sectors> [--offset <sectors>] [--length <sectors>]
+       replog failback <device-or-image> --slink <slink_nr> --dev <dev_nr> --dirty-log <device-or-image>
+                       --region-size <sectors> --length <sectors> [--offset <sectors>] [--mark <replicator-dev>]
        replog config check FILE
        replog config tables FILE
        replog config up FILE [--dry-run]
@@ -53,6 +57,16 @@ failback: run on the old primary's logs while its group is not running
              device's sectors) clips the last one and counts regions the log
              does not cover as out of sync. Exit status: 0 done; 2 bad
              magic, version or size (nothing printed); 3 usage, cannot read.
+  failback   both for device <dev_nr>, in one: the log's unshipped lines of
+             the device and the out-of-sync regions of its dirty log
+             (--dirty-log; --region-size its region size, --length the
+             device's sectors: the dirty log must have ceil(length / region
+             size) regions), widened to whole regions and merged into runs:
+             '<sector> <sectors>' per run, ascending; with --mark, the
+             'dmsetup message' line of each run for that replicator-dev, for
+             sh. The last stderr line: '<k> of <n> regions to copy back'.
+             Exit status as unshipped's; 2 also a bad dirty log; 3 also a
+             region count or an entry that does not fit --length.
   Feed each extent to the new primary's replicator-dev of the device:
   'dmsetup message <replicator-dev> 0 mark <slink_nr> <sector> <sectors>'
   ('all': sector 0, the device's size).
@@ -87,6 +101,8 @@ struct Options {
     dev: Option<u32>,
     region_size: Option<u64>,
     length: Option<u64>,
+    dirty_log: Option<String>,
+    mark: Option<String>,
 }
 
 fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
@@ -132,6 +148,8 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
                 );
             }
             "--length" => o.length = Some(number(value("a number of sectors")?)?),
+            "--dirty-log" => o.dirty_log = Some(value("a dirty log device or image")?.to_string()),
+            "--mark" => o.mark = Some(value("a replicator-dev name")?.to_string()),
             "--json" => o.json = true,
             "--force" => o.force = true,
             _ if o.path.is_none() => o.path = Some(arg.clone()),
@@ -158,6 +176,15 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         "format" => &["--offset", "--size", "--uuid", "--force"],
         "unshipped" => &["--offset", "--slink", "--dev"],
         "dirty" => &["--offset", "--region-size", "--length"],
+        "failback" => &[
+            "--offset",
+            "--slink",
+            "--dev",
+            "--dirty-log",
+            "--region-size",
+            "--length",
+            "--mark",
+        ],
         "help" | "--help" | "-h" => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -182,6 +209,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         "dump" => cmd_dump(path, &o, out),
         "unshipped" => cmd_unshipped(path, &o, out, err),
         "dirty" => cmd_dirty(path, &o, out, err),
+        "failback" => cmd_failback(path, &o, out, err),
         _ => cmd_format(path, &o, out),
     };
     match result {
@@ -210,18 +238,53 @@ fn cmd_dump(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, String
     Ok(if dump.found { 0 } else { 2 })
 }
 
+/// The remote site link `--slink` names (required, not 0).
+fn remote_slink(o: &Options) -> Result<u32, String> {
+    match o.slink {
+        None => Err("--slink <slink_nr> is required".to_string()),
+        Some(0) => Err("--slink: 0 is the local site; give a remote site link".to_string()),
+        Some(nr) => Ok(nr),
+    }
+}
+
 fn cmd_unshipped(
     path: &Path,
     o: &Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, String> {
-    let slink = match o.slink {
-        None => return Err("--slink <slink_nr> is required".to_string()),
-        Some(0) => return Err("--slink: 0 is the local site; give a remote site link".to_string()),
-        Some(nr) => nr,
-    };
+    let slink = remote_slink(o)?;
     crate::unshipped::command(path, o.offset, slink, o.dev, out, err)
+}
+
+fn cmd_failback(
+    path: &Path,
+    o: &Options,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, String> {
+    let slink = remote_slink(o)?;
+    let dev = o.dev.ok_or("--dev <dev_nr> is required")?;
+    let dirty_log = o
+        .dirty_log
+        .as_deref()
+        .ok_or("--dirty-log <device-or-image> is required")?;
+    let region_size = o.region_size.ok_or("--region-size <sectors> is required")?;
+    let length = o.length.ok_or("--length <sectors> is required")?;
+    let device = crate::failback::Device::new(region_size, length)?;
+    if let Some(name) = &o.mark {
+        crate::failback::check_mark_name(name)?;
+    }
+    let request = crate::failback::Request {
+        log: path,
+        offset: o.offset,
+        slink,
+        dev,
+        dirty_log: Path::new(dirty_log),
+        device,
+        mark: o.mark.as_deref(),
+    };
+    crate::failback::command(&request, out, err)
 }
 
 fn cmd_dirty(

@@ -370,7 +370,7 @@ pub fn extents(
 
 /// The dirty log in `file`, `offset` bytes in: its header, checked to fit
 /// with its bitmap.
-fn open(file: &mut File, offset: u64) -> Result<Header, DirtyError> {
+pub fn open(file: &mut File, offset: u64) -> Result<Header, DirtyError> {
     let len = file.seek(SeekFrom::End(0))?;
     let have = len.saturating_sub(offset);
     let need = HEADER_BYTES as u128;

@@ -16,6 +16,7 @@ pub mod config_parse;
 pub mod dirty;
 pub mod dmsetup;
 pub mod dump;
+pub mod failback;
 pub mod hostdev;
 pub mod image;
 pub mod metrics;
