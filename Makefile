@@ -12,8 +12,17 @@
 #                  show replication, a DR outage and its resync
 #   make bench     benchmark suite on the release kernel (QUICK=1: ~6 min);
 #                  reference results into Documentation/bench/
-#   make module    build dm_replicator.ko (FLAVOUR=debug|release)
+#   make module    build dm_replicator.ko (FLAVOUR=debug|release, or
+#                  KDIR=DIR: against any Rust-enabled kernel build tree)
 #   make check     host tests only (cargo)
+#   make install   install dm_replicator.ko (for the running kernel, KDIR=DIR
+#                  or FLAVOUR=), replog and the systemd unit; INSTALL_MOD_PATH,
+#                  DESTDIR, PREFIX, INSTALL_PARTS (scripts/install.sh)
+#   make install-dkms  the module's source for DKMS instead of a built module
+#   make kernel-package  Debian packages of a Rust-enabled Linux 6.12 with
+#                  Debian's configuration (KCONFIG_BASE=test: the test
+#                  guests'; CONFIG_ONLY=1: stop after the configuration)
+#   See Documentation/install.rst for a server.
 
 FLAVOUR ?= debug
 SHELL := /bin/bash
@@ -21,7 +30,8 @@ SHELL := /bin/bash
 ROUNDS ?= 200
 CUTS ?= 3600
 
-.PHONY: all deps kernel module check vm-test pair-test test torture demo bench clean
+.PHONY: all deps kernel module check vm-test pair-test test torture demo bench clean \
+	install install-dkms kernel-package
 
 all: module
 
@@ -33,7 +43,7 @@ kernel: deps
 	@scripts/kernel.sh $(FLAVOUR) >/dev/null
 
 module: deps
-	@scripts/module.sh $(FLAVOUR)
+	@$(if $(KDIR),scripts/install.sh --build-only,scripts/module.sh $(FLAVOUR))
 
 check: deps
 	@scripts/host-test.sh
@@ -71,6 +81,20 @@ demo: deps
 bench: deps
 	@scripts/deps.sh bench
 	@QUICK=$(QUICK) scripts/bench.sh
+
+# Not after deps: on a server, install only what the build needs
+# (Documentation/install.rst). FLAVOUR only when given: without it and
+# KDIR the module is built for the running kernel.
+install_flavour = $(if $(filter command line environment%,$(origin FLAVOUR)),$(FLAVOUR))
+install:
+	@FLAVOUR=$(install_flavour) scripts/install.sh
+
+install-dkms:
+	@INSTALL_PARTS="$(or $(INSTALL_PARTS),dkms replog unit doc)" scripts/install.sh
+
+# Hours on 2 cores with Debian's configuration; packages into the cache.
+kernel-package: deps
+	@scripts/kernel-package.sh $(if $(CONFIG_ONLY),--config-only)
 
 clean:
 	rm -rf target

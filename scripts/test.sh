@@ -72,8 +72,36 @@ vm() {
 crash() { DMR_FLAVOUR=debug scripts/crash-test.sh 10 >"$logs/crash" 2>&1; echo $? >"$logs/crash.rc"; }
 # Two guests: tests/pair/ (primary and DR site over NBD).
 pair() { DMR_FLAVOUR=debug scripts/vm-pair.sh >"$logs/pair" 2>&1; echo $? >"$logs/pair.rc"; }
+# make install into a scratch root (the module only): the .ko lands under
+# updates/, depmod's modules.dep names it, and its version is that of
+# src/kmod.rs and dkms.conf. One test line, counted with the host tests.
+install_check() {
+	local root ko want why=
+	root=$(mktemp -d)
+	want=$(sed -n 's/^const VERSION: \[u32; 3\] = \[\([0-9]*\), \([0-9]*\), \([0-9]*\)\];$/\1.\2.\3/p' src/kmod.rs)
+	if [ -z "${DMR_MODULE:-}" ]; then
+		why="the module was not built"
+	elif ! make --no-print-directory -s install FLAVOUR=debug INSTALL_MOD_PATH="$root" \
+		INSTALL_PARTS=module >"$logs/install.out" 2>&1; then
+		why="make install failed: $(tail -n 1 "$logs/install.out")"
+	else
+		ko=$(cd "$root" && find lib/modules -path '*/updates/dm-replicator/dm_replicator.ko')
+		if [ -z "$ko" ]; then
+			why="no lib/modules/*/updates/dm-replicator/dm_replicator.ko in $root"
+		elif ! grep -q '^updates/dm-replicator/dm_replicator.ko:' "$root/${ko%%/updates/*}/modules.dep" 2>/dev/null; then
+			why="modules.dep does not name updates/dm-replicator/dm_replicator.ko"
+		elif [ "$(modinfo -F version "$root/$ko")" != "$want" ]; then
+			why="modinfo -F version says '$(modinfo -F version "$root/$ko")', src/kmod.rs '$want'"
+		elif ! grep -qx "PACKAGE_VERSION=\"$want\"" dkms.conf; then
+			why="dkms.conf's PACKAGE_VERSION is not $want"
+		fi
+	fi
+	rm -rf "$root"
+	if [ -z "$why" ]; then echo "ok install"; else echo "FAIL install: $why"; fi
+}
+timed install install_check >"$logs/install"
 wait $hostpid
-cat "$logs/host"
+cat "$logs/host" "$logs/install"
 hrc=$(cat "$logs/host.rc" 2>/dev/null || echo 1)
 if [ "${DMR_TEST_LANES:-2}" = 1 ]; then
 	timed "vm" vm 1/1
@@ -93,6 +121,7 @@ hp=$(count 'host: ' 1 "$logs/host"); hf=$(count 'host: ' 2 "$logs/host")
 hp=${hp:-0}; hf=${hf:-0}
 [ "$hrc" = 0 ] || [ "$hf" != 0 ] || hf=1
 np=$hp nf=$hf
+if grep -q '^ok install$' "$logs/install"; then np=$((np + 1)); else nf=$((nf + 1)); fi
 # part LOG RCFILE: add a suite's counts; a suite that printed no closing
 # line, or failed without a failed test, failed as a whole.
 part() {

@@ -6,10 +6,19 @@
 #include <linux/bio.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "../../include/dm_shim.h"
+
+/*
+ * 6.12's Rust module! macro has no version key: the module's version
+ * (modinfo, /sys/module/dm_replicator/version) is set here. Keep it equal
+ * to the target version in src/kmod.rs and PACKAGE_VERSION in dkms.conf
+ * (scripts/test.sh checks all three).
+ */
+MODULE_VERSION("0.1.0");
 
 unsigned int dmr_bio_op(struct bio *bio)
 {
