@@ -133,6 +133,8 @@ u32 dmr_bio_devt(struct bio *bio);
 void dmr_bio_requeue(struct bio *bio);
 /* Size of a block device in sectors. */
 u64 dmr_bdev_sectors(struct block_device *bdev);
+/* The device's logical block size in bytes. */
+unsigned int dmr_bdev_lbs(struct block_device *bdev);
 /* The target's per-bio data (ti->per_io_data_size bytes). */
 void *dmr_bio_per_data(struct bio *bio, unsigned int size);
 

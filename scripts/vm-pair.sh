@@ -28,7 +28,11 @@
 # runs it too, for dr_order_check) in the primary, nbd-server in the DR. Both
 # guests boot with kmemleak=off and without the initcalls they do not need.
 # The primary loads dm_replicator.ko for each test (DMR_MODULE as in
-# vm.sh); the DR never loads one. Other settings: see vm.sh.
+# vm.sh). The DR loads it only when a selected test says "# dr-agent: 1"
+# in its header: then the DR also mounts the share and runs the scripts
+# the primary puts there (tests/pair/lib.sh: dr_run), with dmsetup,
+# nbd-client, replog and the module, so that it can be a primary site
+# too. Other settings: see vm.sh.
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 
@@ -48,7 +52,9 @@ else
 fi
 limit=300 # both boots under TCG, slack
 ndisks=1
+agent=0
 for n in "${names[@]}"; do
+	! grep -q '^# dr-agent: *1' "$tdir/$n.sh" || agent=1
 	t=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
 	limit=$((limit + ${t:-300} + 30))
 	d=$(sed -n 's/^# dr-disks: *\([0-9][0-9]*\).*/\1/p' "$tdir/$n.sh" | head -1)
@@ -108,13 +114,21 @@ dr_launch() {
 		export DMR_KERNEL=$dr_kernel DMR_LOGDIR=$run/dr-$n DMR_GUEST_BINS=/usr/bin/nbd-server DMR_MODULE=none DMR_TESTS_DIR=$tdir
 		export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init,brd_init $user_append"
 		VM_QEMU_EXTRA=()
+		extra=()
+		if [ $agent = 1 ]; then
+			unset DMR_MODULE
+			DMR_GUEST_BINS="/usr/bin/nbd-server /usr/sbin/nbd-client $targetdir/release/replog"
+			DMR_APPEND="kmemleak=off initcall_blacklist=drbd_init,brd_init DMR_DR_AGENT=1 $user_append"
+			VM_QEMU_EXTRA+=(-virtfs "local,path=$share,mount_tag=pair,security_model=none")
+			extra=("$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh")
+		fi
 		for f in "${imgs[@]}"; do
 			VM_QEMU_EXTRA+=(-drive "file=$f,if=virtio,format=raw,cache=writeback")
 		done
 		VM_QEMU_EXTRA+=(-netdev "stream,id=pair,server=off,addr.type=unix,addr.path=$sock"
 			-device virtio-net-pci,netdev=pair,mac=52:54:00:77:00:02)
 		VM_LINE_HOOK=dr_line
-		vm_boot run /tests/dr.sh "$((limit + 60))" || true
+		vm_boot run /tests/dr.sh "$((limit + 60))" "${extra[@]}" || true
 		[ ! -f "$run/dr-$n.killed" ] || VM_STATUS=killed
 		echo "DR boot $n: $VM_STATUS after $VM_SECS s (/init at ${VM_UP:-?} s)" >>"$run/host.log"
 	) </dev/null >"$run/dr-$n.out" 2>&1 &
@@ -247,11 +261,12 @@ if [ ! -x "$reconnect" ] || [ "$tdir/nbd-reconnect.c" -nt "$reconnect" ]; then
 	fi
 fi
 
-# crashwriter: the write-order load in the primary, its checker on the host.
+# crashwriter: the write-order load in the primary, its checker on the
+# host; replog: failback in the primary, and in the DR agent.
 targetdir=${CARGO_TARGET_DIR:-$DMR_TOP/target}
 cw=$targetdir/release/crashwriter
-if ! (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter) >"$run/cargo.log" 2>&1; then
-	echo "FAIL ${names[0]}: cargo build of crashwriter failed"
+if ! (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter -p replog) >"$run/cargo.log" 2>&1; then
+	echo "FAIL ${names[0]}: cargo build of crashwriter or replog failed"
 	tail -n 20 "$run/cargo.log" | sed 's/^/    /'
 	echo "0 passed, ${#names[@]} failed"
 	exit 1
@@ -260,7 +275,7 @@ fi
 # --- run ----------------------------------------------------------------
 t_start=$(date +%s)
 dr_launch
-export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/sbin/tc $reconnect $cw" DMR_TESTS_DIR=$tdir
+export DMR_LOGDIR=$run/primary DMR_GUEST_BINS="/usr/sbin/nbd-client /usr/bin/nbd-server /usr/sbin/tc $reconnect $cw $targetdir/release/replog" DMR_TESTS_DIR=$tdir
 vm_guest_tool dmstat
 export DMR_APPEND="kmemleak=off initcall_blacklist=drbd_init DMR_KMEMLEAK=0 $user_append"
 for v in DMR_TEST_TIMEOUT DMR_XTRACE DMR_VERBOSE; do

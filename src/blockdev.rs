@@ -63,6 +63,8 @@ pub(crate) struct RemoteDev {
     /// a point-in-time image again: region copies may hold writes of
     /// entries before it that the link has not shipped yet.
     settles_at: AtomicU64,
+    /// Whether a write too small for the device's block size was logged.
+    warned_block_size: AtomicBool,
 }
 
 impl RemoteDev {
@@ -85,6 +87,7 @@ impl RemoteDev {
             resynced: AtomicU64::new(0),
             inconsistent: AtomicBool::new(false),
             settles_at: AtomicU64::new(0),
+            warned_block_size: AtomicBool::new(false),
         })
     }
 
@@ -202,6 +205,19 @@ impl RemoteDev {
         }
         self.scanned.store(0, Ordering::Relaxed);
         Scan::None
+    }
+
+    /// Say once that writes smaller than the device's block size of
+    /// `lbs` sectors go by region.
+    pub(crate) fn warn_block_size(&self, lbs: u64) {
+        if !self.warned_block_size.swap(true, Ordering::Relaxed) {
+            pr_warn!(
+                "replicator: slink={} device {}: writes not aligned to the remote's {}-byte blocks are resynchronised by region\n",
+                self.slink,
+                self.dev_nr,
+                lbs.saturating_mul(512)
+            );
+        }
     }
 
     /// Mark the regions of `sector..sector + sectors` out of sync.

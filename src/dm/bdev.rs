@@ -87,6 +87,16 @@ impl BlockDevice {
         unsafe { bindings::dmr_bdev_sectors(self.bdev().cast()) }
     }
 
+    /// Logical block size in sectors (at least 1): the smallest write
+    /// the device takes, and the alignment of every write to it. It can
+    /// change while the device is open (a reloaded dm device, a
+    /// reconnected NBD device).
+    pub(crate) fn logical_block_sectors(&self) -> u64 {
+        // SAFETY: the device is open (type invariant).
+        let bytes = unsafe { bindings::dmr_bdev_lbs(self.bdev().cast()) };
+        (u64::from(bytes) / 512).max(1)
+    }
+
     /// Synchronous I/O of `len` bytes at `buf` (kmalloc'ed or vmalloc'ed).
     fn io(&self, opf: u32, sector: u64, buf: *mut u8, len: usize) -> Result {
         if len % 512 != 0 {

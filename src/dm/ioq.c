@@ -706,6 +706,11 @@ u64 dmr_bdev_sectors(struct block_device *bdev)
 	return bdev_nr_sectors(bdev);
 }
 
+unsigned int dmr_bdev_lbs(struct block_device *bdev)
+{
+	return bdev_logical_block_size(bdev);
+}
+
 void *dmr_bio_per_data(struct bio *bio, unsigned int size)
 {
 	return dm_per_bio_data(bio, size);

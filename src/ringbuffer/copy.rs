@@ -147,6 +147,23 @@ impl Engine {
             if s.busy(e.dev, e.sector, sectors) {
                 return;
             }
+            let lbs = dev.bdev.logical_block_sectors();
+            if e.sector % lbs != 0 || sectors % lbs != 0 {
+                // The site's device takes no write this small or this
+                // misaligned (its block size grew since the table was
+                // loaded: a reloaded path, an NBD device connected with
+                // 4 KiB blocks). Resynchronised by region instead, whole
+                // regions being whole blocks; durably marked before the
+                // link passes the entry.
+                dev.mark_out_of_sync(e.sector, sectors);
+                if let Err(err) = dev.log.flush() {
+                    pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, e.dev, err);
+                    return;
+                }
+                dev.warn_block_size(lbs);
+                s.next += 1;
+                continue;
+            }
             let zero = e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES);
             // The ring sector of the data (none for a zeroing job).
             let src = match zero {
@@ -396,6 +413,17 @@ impl Engine {
                         s.retest_ms
                     );
                     changed = true;
+                } else if s.retries.is_power_of_two() {
+                    // A retry failed: say why now and then (tries 1, 2,
+                    // 4, 8...), so a link that stays down can be diagnosed.
+                    pr_info!(
+                        "replicator: slink={} still down after {} tries ({} error, {} failed: {})\n",
+                        s.nr,
+                        s.retries,
+                        if err == LinkError::Read { "read" } else { "write" },
+                        what,
+                        errno
+                    );
                 }
                 s.error = Some(err);
                 s.probing = false;

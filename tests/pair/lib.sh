@@ -22,6 +22,9 @@
 #                            line, fails the test if the image is not the
 #                            state after a prefix of the logged writes (after
 #                            at least write AT_LEAST)
+#   dr_run SCRIPT            run the shell script SCRIPT (text, sh -e) in the
+#                            DR guest (needs "# dr-agent: 1" in the test's
+#                            header); prints its output, returns its status
 #   nbd_attach [DEV [DISK]]  import DR disk DISK (0) as DEV (/dev/nbd0) with
 #                            nbd-client (netlink mode, I/O timeout
 #                            $NBD_TIMEOUT = 10 s, 4 KiB blocks)
@@ -91,6 +94,22 @@ dr_start() { pair_req start-dr >/dev/null; }
 dr_kill() { pair_req kill-dr >/dev/null; }
 dr_sha() { pair_req dr-sha "${1:?dr_sha SECTORS START [DISK]}" "${2:-0}" "${3:-0}"; }
 dr_disks() { pair_req dr-disks; }
+
+dr_run() {
+	local id i=0 rc
+	id=$(cut -c1-8 /proc/sys/kernel/random/uuid)
+	[ -d /mnt/pair/dr-cmd ] || fail "dr_run: no agent in the DR guest (test header: # dr-agent: 1)"
+	printf 'export PATH=/usr/sbin:/usr/bin DM_DISABLE_UDEV=1\n%s\n' "${1:?dr_run SCRIPT}" >/mnt/pair/dr-cmd/$id.tmp
+	mv /mnt/pair/dr-cmd/$id.tmp /mnt/pair/dr-cmd/$id.sh
+	while [ ! -f /mnt/pair/dr-cmd/$id.rc ]; do
+		i=$((i + 1))
+		[ $i -le $((PAIR_WAIT * 5)) ] || fail "the DR did not run its script within $PAIR_WAIT s: $1"
+		sleep 0.2
+	done
+	rc=$(cat /mnt/pair/dr-cmd/$id.rc)
+	sed 's/^/  dr| /' /mnt/pair/dr-cmd/$id.out
+	return "$rc"
+}
 
 dr_export() {
 	if [ "${1:-0}" = 0 ]; then echo dr; else echo "dr$1"; fi

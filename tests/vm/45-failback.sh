@@ -68,8 +68,16 @@ cat dirty.out
 awk '$1 != 0 { exit 1 }' unshipped.out || fail "an unshipped entry of another device: $(cat unshipped.out)"
 # The regions of both lists, merged into runs: what the failback must
 # copy, and no more; one `mark` per run (a dmsetup costs ~0.6 s here).
+# Copying back discards what the old primary never shipped: refused
+# unless asked for.
+rc=0
 replog failback /dev/mapper/loga --slink 1 --dev 0 --dirty-log /dev/mapper/dla \
-	--region-size 128 --length $len --mark pb | tee marks.out | sh -e
+	--region-size 128 --length $len --mark pb >refused.out 2>refused.err || rc=$?
+assert_eq "$rc" 4 "replog failback without --discard-unshipped: exit status"
+assert_eq "$(tail -n 1 refused.err)" "replog failback: the old primary holds writes the other site never received (51 of 128 regions); copying back discards them: give --discard-unshipped to do so" "the refusal"
+[ ! -s refused.out ] || fail "a refused failback printed: $(cat refused.out)"
+replog failback /dev/mapper/loga --slink 1 --dev 0 --dirty-log /dev/mapper/dla \
+	--region-size 128 --length $len --mark pb --discard-unshipped | tee marks.out | sh -e
 cat marks.out
 union=0
 while read -r _ _ _ _ _ _ sector sectors; do

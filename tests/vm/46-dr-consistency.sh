@@ -8,7 +8,9 @@
 # raises an event. The recipe of replicator.rst ("Keeping a consistent
 # image through a resync"): a dm-snapshot of the DR device taken while
 # the link is down, before the resync, holds the image the DR had; it
-# is dropped once the copy is consistent again.
+# is dropped once the copy is consistent again. Last, a remote whose
+# block size grew under the table: writes it cannot take as they are go
+# by region instead of taking the link down for good.
 . /tests/lib.sh
 
 len=16384 # 8 MiB, 128 regions of 64 KiB (128 sectors)
@@ -106,6 +108,21 @@ lower toD "0 $len linear $R 0"
 wait_eq "$ctl 0 replicating 2 0 A - 1 A 128/128" "in sync and consistent at the end" status_of d0
 assert_eq "$(sha $R $len)" "$(sha $L $len)" "DR equals local at the end"
 
+step "the remote's block size grows: small writes go by region"
+# The DR device through a loop device with 4 KiB blocks; d0 keeps the
+# 512-byte blocks it stacked at load, so a 512-byte write is taken and
+# cannot be copied as it is.
+lo=$(losetup --show -f --direct-io=on --sector-size 4096 $R) || fail "losetup"
+lower toD "0 $len linear $lo 0"
+dmesg_mark
+scribble /dev/mapper/d0 1 $((30 * 128 + 3))
+expect_dmesg "replicator: slink=1 device 0: writes not aligned to the remote's 4096-byte blocks are resynchronised by region"
+wait_eq "$ctl 0 replicating 2 0 A - 1 A 128/128" "the region resynchronised, consistent" status_of d0
+wait_eq "A,0,0" "the link holds nothing" slink_backlog 1
+assert_eq "$(sha $R $len)" "$(sha $L $len)" "DR equals local after the small write"
+_dmesg_has "slink=1 down" && fail "the small write took the link down: $(_dmesg_since_mark)"
+
 dmc remove d0
 dmc remove repl
 dmc remove toD
+losetup -d $lo

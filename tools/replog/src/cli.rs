@@ -7,7 +7,8 @@
 //! damaged (the kernel would refuse the log), or no log; 3 the command
 //! could not run (usage, cannot open, refused). `unshipped` exits as
 //! `check`; `dirty` 0, 2 (not a usable dirty log) or 3; `failback` as
-//! `unshipped`, 2 also for a dirty log `dirty` refuses. `config` has its
+//! `unshipped`, 2 also for a dirty log `dirty` refuses, and 4 when it
+//! would discard writes without `--discard-unshipped`. `config` has its
 //! own (see `crate::config_cli`).
 
 use std::io::Write;
@@ -37,6 +38,7 @@ usage: replog check <device-or-image> [--offset <sectors>]
        replog dirty <device-or-image> --region-size <sectors> [--offset <sectors>] [--length <sectors>]
        replog failback <device-or-image> --slink <slink_nr> --dev <dev_nr> --dirty-log <device-or-image>
                        --region-size <sectors> --length <sectors> [--offset <sectors>] [--mark <replicator-dev>]
+                       [--discard-unshipped]
        replog config check FILE
        replog config tables FILE
        replog config up FILE [--dry-run]
@@ -65,8 +67,13 @@ failback: run on the old primary's logs while its group is not running
              '<sector> <sectors>' per run, ascending; with --mark, the
              'dmsetup message' line of each run for that replicator-dev, for
              sh. The last stderr line: '<k> of <n> regions to copy back'.
+             Copying back discards the writes the old primary never
+             shipped: if there are regions to copy back, failback refuses
+             without --discard-unshipped (nothing printed, one more stderr
+             line says why, exit 4).
              Exit status as unshipped's; 2 also a bad dirty log; 3 also a
-             region count or an entry that does not fit --length.
+             region count or an entry that does not fit --length; 4 refused
+             for want of --discard-unshipped (over 1).
   Feed each extent to the new primary's replicator-dev of the device:
   'dmsetup message <replicator-dev> 0 mark <slink_nr> <sector> <sectors>'
   ('all': sector 0, the device's size).
@@ -103,6 +110,7 @@ struct Options {
     length: Option<u64>,
     dirty_log: Option<String>,
     mark: Option<String>,
+    discard_unshipped: bool,
 }
 
 fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
@@ -152,6 +160,7 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--mark" => o.mark = Some(value("a replicator-dev name")?.to_string()),
             "--json" => o.json = true,
             "--force" => o.force = true,
+            "--discard-unshipped" => o.discard_unshipped = true,
             _ if o.path.is_none() => o.path = Some(arg.clone()),
             _ => return Err(format!("unexpected argument {arg}")),
         }
@@ -184,6 +193,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             "--region-size",
             "--length",
             "--mark",
+            "--discard-unshipped",
         ],
         "help" | "--help" | "-h" => {
             let _ = out.write_all(USAGE.as_bytes());
@@ -283,6 +293,7 @@ fn cmd_failback(
         dirty_log: Path::new(dirty_log),
         device,
         mark: o.mark.as_deref(),
+        discard_unshipped: o.discard_unshipped,
     };
     crate::failback::command(&request, out, err)
 }

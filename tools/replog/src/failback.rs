@@ -12,8 +12,14 @@
 //! <sectors>`): the resync then copies back those regions and what the new
 //! primary wrote since, and nothing else.
 //!
+//! Copying those regions back discards the writes the old primary made
+//! and never shipped (with the new primary writing too, a split brain):
+//! a choice to make explicitly, as DRBD's after-split-brain resolution
+//! is. Unless `--discard-unshipped` is given, a non-empty union is
+//! refused (exit 4, nothing on stdout).
+//!
 //! ```text
-//! replog failback <device-or-image> --slink N --dev D --dirty-log <dlog> --region-size R --length L [--offset <sectors>] [--mark <replicator-dev>]
+//! replog failback <device-or-image> --slink N --dev D --dirty-log <dlog> --region-size R --length L [--offset <sectors>] [--mark <replicator-dev>] [--discard-unshipped]
 //! ```
 //!
 //! - `<device-or-image>`, `--offset` sectors in, is the old primary's
@@ -46,13 +52,19 @@
 //! `unshipped` (the link's position, crash residue, lost devices, its
 //! count), the dirty log's count, and last
 //! `replog failback: <k> of <n> regions to copy back (<bytes> bytes of <L * 512>)`.
+//! Refused for want of `--discard-unshipped`, one more line follows it:
+//! `replog failback: the old primary holds writes the other site never
+//! received (<k> of <n> regions); copying back discards them: give
+//! --discard-unshipped to do so`.
 //!
 //! Exit status as `unshipped`'s: 0 clean; 1 crash residue in the log that
 //! recovery discards (the runs are printed all the same); 2 a damaged or no
 //! replication log, or not a usable dirty log (bad magic or version, shorter
 //! than its bitmap); 3 usage, a refused combination (the dirty log's region
-//! count, an entry of `D` past `L`), cannot open or read either log. For 2
-//! and 3 nothing is on stdout, the reason is on stderr.
+//! count, an entry of `D` past `L`), cannot open or read either log; 4
+//! regions to copy back without `--discard-unshipped` (4 wins over 1). For
+//! 2, 3 and 4 nothing is on stdout, the reason is on stderr. An empty union
+//! needs no `--discard-unshipped`: nothing is printed, exit 0 or 1.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -68,6 +80,10 @@ use crate::unshipped::{self, Unshipped};
 
 /// Exit status of a refusal (as a usage error).
 const REFUSED: i32 = 3;
+
+/// Exit status when there are regions to copy back and
+/// `--discard-unshipped` was not given.
+pub const UNSHIPPED_KEPT: i32 = 4;
 
 /// Longest dm device name (`DM_NAME_LEN` less its NUL).
 pub const DM_NAME_MAX: usize = 127;
@@ -230,9 +246,9 @@ pub struct Report {
     /// or 1).
     pub runs: Vec<Run>,
     /// Lines for stderr, without the `replog failback: ` prefix; the
-    /// summary last when there are runs to print.
+    /// summary last for 0 and 1, the refusal after it for 4.
     pub notes: Vec<String>,
-    /// Exit status: 0, 1, 2 or 3.
+    /// Exit status: 0, 1, 2, 3 or 4 (after [`Report::unless_discarding`]).
     pub code: i32,
 }
 
@@ -242,6 +258,30 @@ impl Report {
             runs: Vec::new(),
             notes: vec![note],
             code,
+        }
+    }
+
+    /// The report to act on: as is if `discard_unshipped` or there is
+    /// nothing to copy back (an empty union, or a failure); else refused,
+    /// exit [`UNSHIPPED_KEPT`], no runs, the refusal the last note.
+    /// `regions` is the device's count.
+    pub fn unless_discarding(self, discard_unshipped: bool, regions: u64) -> Report {
+        if discard_unshipped || self.runs.is_empty() {
+            return self;
+        }
+        let copy: u64 = self
+            .runs
+            .iter()
+            .map(Run::regions)
+            .fold(0, u64::saturating_add);
+        let mut notes = self.notes;
+        notes.push(format!(
+            "the old primary holds writes the other site never received ({copy} of {regions} regions); copying back discards them: give --discard-unshipped to do so"
+        ));
+        Report {
+            runs: Vec::new(),
+            notes,
+            code: UNSHIPPED_KEPT,
         }
     }
 }
@@ -366,11 +406,15 @@ pub struct Request<'a> {
     /// `--mark`: the new primary's `replicator-dev` name, checked by
     /// [`check_mark_name`].
     pub mark: Option<&'a str>,
+    /// `--discard-unshipped`: print the runs, discarding what the old
+    /// primary never shipped; without it a non-empty union is refused.
+    pub discard_unshipped: bool,
 }
 
-/// `replog failback`: runs `req` and writes the runs and notes. `Err` if
-/// the replication log cannot be opened or the output written (exit
-/// status 3).
+/// `replog failback`: runs `req` and writes the runs and notes (no runs,
+/// exit [`UNSHIPPED_KEPT`], if there are some and `req` does not discard
+/// unshipped writes). `Err` if the replication log cannot be opened or the
+/// output written (exit status 3).
 pub fn command(req: &Request<'_>, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, String> {
     let mut image = Image::open(req.log, req.offset).map_err(|e| e.to_string())?;
     let dlog_name = req.dirty_log.display().to_string();
@@ -385,7 +429,8 @@ pub fn command(req: &Request<'_>, out: &mut dyn Write, err: &mut dyn Write) -> R
             req.device,
         ),
         Err(e) => Report::failed(REFUSED, format!("{dlog_name}: {e}")),
-    };
+    }
+    .unless_discarding(req.discard_unshipped, req.device.regions());
     let mark = req.mark.map(shell_word);
     let mut w = BufWriter::new(out);
     for &run in &report.runs {
@@ -476,6 +521,33 @@ mod tests {
             [run(0, 3), run(5, 9), run(11, 12)]
         );
         assert_eq!(merge([run(0, 10), run(3, 4), run(0, 10)]), [run(0, 10)]);
+    }
+
+    #[test]
+    fn unshipped_writes_kept_unless_discarding() {
+        let report = |runs: Vec<Run>, code| Report {
+            runs,
+            notes: vec!["summary".to_string()],
+            code,
+        };
+        let some = report(vec![run(0, 2), run(5, 6)], 1);
+        assert_eq!(some.clone().unless_discarding(true, 19), some);
+        assert_eq!(
+            some.unless_discarding(false, 19),
+            Report {
+                runs: Vec::new(),
+                notes: vec![
+                    "summary".to_string(),
+                    "the old primary holds writes the other site never received (3 of 19 regions); copying back discards them: give --discard-unshipped to do so".to_string(),
+                ],
+                code: UNSHIPPED_KEPT,
+            }
+        );
+        // Nothing to copy back, or a failure: as is.
+        let none = report(Vec::new(), 0);
+        assert_eq!(none.clone().unless_discarding(false, 19), none);
+        let failed = Report::failed(2, "damaged".to_string());
+        assert_eq!(failed.clone().unless_discarding(false, 19), failed);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `replog failback` on replication logs `replog format` makes and
 //! `replog::append` fills, with hand-built dm-log `disk` dirty logs: exact
-//! stdout lines, stderr and exit status.
+//! stdout lines, stderr and exit status. Copying back discards the old
+//! primary's unshipped writes: runs are printed only with
+//! `--discard-unshipped`, `D` below.
 //!
 //! The device is mostly 150 sectors at region size 8: 19 regions, the last
 //! one 6 sectors (144..150).
@@ -136,6 +138,14 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `--discard-unshipped`.
+const D: &str = "--discard-unshipped";
+
+/// The last stderr line of a failback refused for want of `D`.
+fn refusal(copy: u64, regions: u64) -> String {
+    format!("replog failback: the old primary holds writes the other site never received ({copy} of {regions} regions); copying back discards them: give --discard-unshipped to do so")
+}
+
 /// `replog failback <log> --slink <slink> --dev 1 --dirty-log <dlog>
 /// --region-size 8 --length 150`, then `extra`.
 fn failback(
@@ -175,7 +185,7 @@ fn runs_merged_across_both_sources() {
     // Regions 1 (joins the entries' 0 and 2..4), 3 (theirs too), 13
     // (after 12's entry), 16 and the short last one.
     let dlog = dirty_log("merged", MIRROR_MAGIC, 19, &[1, 3, 13, 16, 18]);
-    let (code, out, err) = failback(&log, &dlog, "1", &["--offset", "64"]);
+    let (code, out, err) = failback(&log, &dlog, "1", &["--offset", "64", D]);
     assert_eq!(
         (code, out),
         (0, lines(&["0 32", "96 16", "128 8", "144 6"]))
@@ -218,7 +228,7 @@ fn overlapping_and_adjacent_runs() {
         &[],
     );
     let dlog = dirty_log("overlap", MIRROR_MAGIC, 19, &[2, 3, 4, 5, 13]);
-    let (code, out, err) = failback(&log, &dlog, "1", &[]);
+    let (code, out, err) = failback(&log, &dlog, "1", &[D]);
     assert_eq!((code, out), (0, lines(&["0 56", "72 40"])));
     assert_eq!(
         err.last().map(String::as_str),
@@ -231,7 +241,7 @@ fn a_short_last_region() {
     // An entry in the last region only, the dirty log the one before.
     let log = log_with("short", 0, &[(1, 148, 2)], &[(1, 1)], &[]);
     let dlog = dirty_log("short", MIRROR_MAGIC, 19, &[17]);
-    let (code, out, err) = failback(&log, &dlog, "1", &[]);
+    let (code, out, err) = failback(&log, &dlog, "1", &[D]);
     assert_eq!((code, out), (0, lines(&["136 14"])));
     assert_eq!(
         err.last().map(String::as_str),
@@ -239,7 +249,7 @@ fn a_short_last_region() {
     );
     // The entry alone: the 6 sectors of the last region.
     let dlog = dirty_log("short-clean", MIRROR_MAGIC, 19, &[]);
-    let (code, out, _) = failback(&log, &dlog, "1", &[]);
+    let (code, out, _) = failback(&log, &dlog, "1", &[D]);
     assert_eq!((code, out), (0, lines(&["144 6"])));
 }
 
@@ -255,7 +265,7 @@ fn a_lost_device_is_copied_whole() {
         &[(1, 1), (2, 2)],
     );
     let dlog = dirty_log("lost", MIRROR_MAGIC, 19, &[3, 18]);
-    let (code, out, err) = failback(&log, &dlog, "1", &[]);
+    let (code, out, err) = failback(&log, &dlog, "1", &[D]);
     assert_eq!((code, out), (0, lines(&["0 150"])));
     assert_eq!(
         err,
@@ -268,7 +278,7 @@ fn a_lost_device_is_copied_whole() {
         ])
     );
     // Slink 2 lost device 2, not 1: both entries and the dirty regions.
-    let (code, out, _) = failback(&log, &dlog, "2", &[]);
+    let (code, out, _) = failback(&log, &dlog, "2", &[D]);
     assert_eq!((code, out), (0, lines(&["0 8", "24 8", "64 8", "144 6"])));
 }
 
@@ -276,7 +286,7 @@ fn a_lost_device_is_copied_whole() {
 fn mark_lines() {
     let log = log_with("mark", 0, &[(1, 3, 2), (1, 100, 1)], &[(2, 1)], &[]);
     let dlog = dirty_log("mark", MIRROR_MAGIC, 19, &[1, 18]);
-    let (code, out, err) = failback(&log, &dlog, "2", &["--mark", "pb"]);
+    let (code, out, err) = failback(&log, &dlog, "2", &["--mark", "pb", D]);
     assert_eq!(
         (code, out),
         (
@@ -293,7 +303,7 @@ fn mark_lines() {
         Some("replog failback: 4 of 19 regions to copy back (15360 bytes of 76800)")
     );
     // A name sh would split is quoted.
-    let (code, out, _) = failback(&log, &dlog, "2", &["--mark", "new primary's"]);
+    let (code, out, _) = failback(&log, &dlog, "2", &[D, "--mark", "new primary's"]);
     assert_eq!(code, 0);
     assert_eq!(out[0], r"dmsetup message 'new primary'\''s' 0 mark 2 0 16");
 }
@@ -301,7 +311,7 @@ fn mark_lines() {
 #[test]
 fn nothing_to_copy() {
     // Slink 1 holds everything (position at the next seq), the dirty log
-    // is clean.
+    // is clean: nothing to discard, no --discard-unshipped needed.
     let log = log_with("nothing", 0, &[(1, 0, 8), (1, 64, 8)], &[(1, 3)], &[]);
     let dlog = dirty_log("nothing", MIRROR_MAGIC, 19, &[]);
     let (code, out, err) = failback(&log, &dlog, "1", &[]);
@@ -317,6 +327,68 @@ fn nothing_to_copy() {
     );
     let (code, out, _) = failback(&log, &dlog, "1", &["--mark", "pb"]);
     assert_eq!((code, out.len()), (0, 0));
+    // The same with it.
+    let (code, out, err2) = failback(&log, &dlog, "1", &["--mark", "pb", D]);
+    assert_eq!((code, out.len(), err2), (0, 0, err));
+}
+
+#[test]
+fn unshipped_writes_are_discarded_only_when_asked() {
+    // As in `runs_merged_across_both_sources`.
+    let log = log_with(
+        "discard",
+        64,
+        &[(1, 60, 8), (1, 3, 2), (2, 40, 8), (1, 20, 8), (1, 100, 1)],
+        &[(1, 2)],
+        &[],
+    );
+    let dlog = dirty_log("discard", MIRROR_MAGIC, 19, &[1, 3, 13, 16, 18]);
+    let notes = lines(&[
+        "replog failback: slink 1: position seq 2 (checkpoint generation 3), the log holds seq 1..5",
+        "replog failback: 3 entries of 5 live unshipped for slink 1",
+        "replog failback: dirty log: 5 of 19 regions out of sync",
+        "replog failback: 8 of 19 regions to copy back (31744 bytes of 76800)",
+    ]);
+    for extra in [&["--offset", "64"][..], &["--offset", "64", "--mark", "pb"]] {
+        let (code, out, err) = failback(&log, &dlog, "1", extra);
+        assert_eq!((code, out.len()), (4, 0), "{extra:?}: {out:?}");
+        let mut refused = notes.clone();
+        refused.push(refusal(8, 19));
+        assert_eq!(err, refused, "{extra:?}");
+    }
+    let (code, out, err) = failback(&log, &dlog, "1", &["--offset", "64", D]);
+    assert_eq!(
+        (code, out, err),
+        (
+            0,
+            lines(&["0 32", "96 16", "128 8", "144 6"]),
+            notes.clone()
+        )
+    );
+    let (code, out, err) = failback(&log, &dlog, "1", &[D, "--offset", "64", "--mark", "pb"]);
+    assert_eq!(
+        (code, out, err),
+        (
+            0,
+            lines(&[
+                "dmsetup message pb 0 mark 1 0 32",
+                "dmsetup message pb 0 mark 1 96 16",
+                "dmsetup message pb 0 mark 1 128 8",
+                "dmsetup message pb 0 mark 1 144 6",
+            ]),
+            notes
+        )
+    );
+    // The dirty log alone is enough to refuse; the whole device counts
+    // for a lost one.
+    let clean = log_with("discard-clean", 0, &[(1, 0, 8)], &[(1, 2)], &[]);
+    let (code, out, err) = failback(&clean, &dlog, "1", &[]);
+    assert_eq!((code, out.len()), (4, 0));
+    assert_eq!(err.last(), Some(&refusal(5, 19)));
+    let lost = log_with("discard-lost", 0, &[(1, 0, 8)], &[(1, 2)], &[(1, 1)]);
+    let (code, out, err) = failback(&lost, &dlog, "1", &[]);
+    assert_eq!((code, out.len()), (4, 0));
+    assert_eq!(err.last(), Some(&refusal(19, 19)));
 }
 
 #[test]
@@ -329,7 +401,7 @@ fn crash_residue_still_prints_the_runs() {
     write(&mut log, 1, 96, 16); // seq 3 at block 7
     poke(&path, 7 + 2, 10, 0x80); // second data block of seq 3
     let dlog = dirty_log("torn", MIRROR_MAGIC, 19, &[5]);
-    let (code, out, err) = failback(&path, &dlog, "1", &[]);
+    let (code, out, err) = failback(&path, &dlog, "1", &[D]);
     assert_eq!((code, out), (1, lines(&["0 16", "40 8"])));
     assert_eq!(
         err[0],
@@ -338,6 +410,31 @@ fn crash_residue_still_prints_the_runs() {
     assert_eq!(
         err.last().map(String::as_str),
         Some("replog failback: 3 of 19 regions to copy back (12288 bytes of 76800)")
+    );
+    // Without --discard-unshipped the refusal wins over the residue.
+    let (code, out, refused) = failback(&path, &dlog, "1", &[]);
+    assert_eq!((code, out.len()), (4, 0));
+    let mut expected = err;
+    expected.push(refusal(3, 19));
+    assert_eq!(refused, expected);
+    // Residue and nothing to copy back: 1, nothing printed.
+    let dlog = dirty_log("torn-clean", MIRROR_MAGIC, 19, &[]);
+    let clean = formatted("torn-shipped", 0);
+    let mut log = open(&clean, 0);
+    log.slinks = links(&[0, 1]);
+    write(&mut log, 1, 0, 8); // seq 1 at block 3
+    write(&mut log, 1, 8, 8); // seq 2 at block 5
+    let mut p = SlinkPositions::new();
+    assert!(p.insert(1, 3));
+    log.set_positions(p);
+    log.checkpoint().unwrap();
+    write(&mut log, 1, 96, 16); // seq 3 at block 7
+    poke(&clean, 7 + 2, 10, 0x80);
+    let (code, out, err) = failback(&clean, &dlog, "1", &[]);
+    assert_eq!((code, out.len()), (1, 0), "{err:?}");
+    assert_eq!(
+        err.last().map(String::as_str),
+        Some("replog failback: 0 of 19 regions to copy back (0 bytes of 76800)")
     );
 }
 
@@ -440,8 +537,15 @@ fn refusals() {
         args.extend(extra.iter().map(|a| a.to_string()));
         args
     };
-    let (code, out, _) = replog(&refs(&all));
+    let (code, out, _) = replog(&refs(&plus(&[D])));
     assert_eq!((code, out), (0, lines(&["0 16", "136 14"])));
+    let (code, out, err) = replog(&refs(&all));
+    assert_eq!((code, out.len()), (4, 0));
+    assert_eq!(err.last(), Some(&refusal(4, 19)));
+    assert_eq!(
+        first(&plus(&[D, "yes"])),
+        (3, "replog failback: unexpected argument yes".to_string())
+    );
 
     assert_eq!(
         first(&with("--region-size", "12")),
@@ -458,6 +562,10 @@ fn refusals() {
         )
     };
     assert_eq!(first(&with("--length", "160")), (3, mismatch(20, 160, 8)));
+    // With the flag too: it discards, it does not overrule a refusal.
+    let mut args = with("--length", "160");
+    args.push(D.to_string());
+    assert_eq!(first(&args), (3, mismatch(20, 160, 8)));
     assert_eq!(
         first(&with("--region-size", "16")),
         (3, mismatch(10, 150, 16))
@@ -531,4 +639,5 @@ fn usage_names_failback() {
     assert!(out.iter().any(|l| l.starts_with(
         "       replog failback <device-or-image> --slink <slink_nr> --dev <dev_nr> --dirty-log"
     )));
+    assert!(out.iter().any(|l| l.trim() == "[--discard-unshipped]"));
 }
