@@ -9,7 +9,8 @@
 #                  6120 in all) and the long tests of tests/torture/
 #   make pair-test two guests, a primary and a DR site over NBD (tests/pair/)
 #   make demo      build the release kernel, boot a primary and a DR guest,
-#                  show replication, a DR outage and its resync
+#                  show replication, a DR outage and its resync, then a
+#                  takeover at the DR site and a failback
 #   make bench     benchmark suite on the release kernel (QUICK=1: ~6 min);
 #                  reference results into Documentation/bench/
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release, or

@@ -1,5 +1,6 @@
 #!/bin/sh
 # timeout: 900
+# dr-agent: 1
 # `make demo` as a test of the two-site suite, so a broken demo fails
 # `make test`: tests/pair/demo.sh as it is, its narration in the test's
 # output instead of on the host's terminal.

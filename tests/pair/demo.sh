@@ -1,5 +1,6 @@
 #!/bin/sh
 # timeout: 900
+# dr-agent: 1
 # `make demo`: the main job end to end on two sites. Runs in the primary
 # guest of scripts/vm-pair.sh (not part of the test suite: its name has
 # no number). The DR guest's disk, imported over NBD, holds the remote
@@ -7,7 +8,10 @@
 # fall-behind limit. A write load runs while the link is slowed down,
 # then while the DR guest is killed (the primary keeps serving) and after
 # it is back (only the regions written meanwhile are resynchronised).
-# The checksums of both sites agree at the end.
+# The checksums of both sites agree. Then the primary site is lost: the
+# DR site takes over and writes; the old primary comes back as the new
+# DR site and gets back only the regions either side changed
+# (Documentation/dr-guide.rst), shown against the devices' size.
 . /tests/lib.sh
 
 len=16384 # each replicated device: 8 MiB, 32 regions of 256 KiB
@@ -73,14 +77,16 @@ nbd_watch /dev/nbd0
 say "  /dev/nbd0 = the DR's 64 MiB disk, over TCP on a private link (169.254.77.2:10809)"
 dmc create dr0 --table "0 $len linear /dev/nbd0 0"
 dmc create dr1 --table "0 $len linear /dev/nbd0 $len"
-for i in 0 1 2; do ramdev $i >/dev/null; done
+for i in 0 1 2 3; do ramdev $i >/dev/null; done
+dmc create dl0 --table "0 2048 linear /dev/ram3 0"
+dmc create dl1 --table "0 2048 linear /dev/ram3 2048"
 
 say "== A replication group: an 8 MiB log on /dev/ram0, site link 1 asynchronous, at most 256 writes behind"
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 16384 blockdev 1 0 blockdev 4 1 asynchronous ios 256"
 dmc message repl 0 slink message 1 retest 1s
-say "== Two replicated devices: local /dev/ram1, /dev/ram2; remote slices of /dev/nbd0; 256 KiB regions, initial copy (sync)"
-dmc create data0 --table "0 $len replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/dr0 core 2 512 sync"
-dmc create data1 --table "0 $len replicator-dev /dev/mapper/repl 1 0 1 /dev/ram2 nolog 0 1 1 /dev/mapper/dr1 core 2 512 sync"
+say "== Two replicated devices: local /dev/ram1, /dev/ram2; remote slices of /dev/nbd0; 256 KiB regions in disk dirty logs, initial copy (sync)"
+dmc create data0 --table "0 $len replicator-dev /dev/mapper/repl 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/dr0 disk 3 /dev/mapper/dl0 512 sync"
+dmc create data1 --table "0 $len replicator-dev /dev/mapper/repl 1 0 1 /dev/ram2 nolog 0 1 1 /dev/mapper/dr1 disk 3 /dev/mapper/dl1 512 sync"
 say "  dmsetup table:"
 dmc table | while read -r l; do say "    $l"; done
 wait_synced
@@ -127,9 +133,111 @@ say "         DR      $r1"
 [ "$l0" = "$r0" ] && [ "$l1" = "$r1" ] || fail "the sites differ"
 say "  both sites hold the same data"
 
+say "== The primary site is lost: its link goes dark during a write load on the first 1 MiB, then its group stops"
+netem_set loss 100%
+load lost 6 1M
+fio_done lost
+show
 dmc remove data0
 dmc remove data1
 dmc remove repl
 dmc remove dr0
 dmc remove dr1
 nbd_detach /dev/nbd0
+netem_clear
+say "  what the primary never shipped stays in its log and dirty logs"
+
+say "== Takeover: the DR site starts a group over its copies, the old primary its remote (down), and writes"
+# The DR's disk: the copies at 0 and 8 MiB, its log at 16 MiB, its
+# dirty logs at 20 MiB (headers cleared: whatever an earlier test left
+# there is not this group's).
+dr_run "
+dd if=/dev/zero of=/dev/vda bs=1M count=6 seek=16 oflag=direct status=none
+dmsetup create bd0 --table '0 $len linear /dev/vda 0'
+dmsetup create bd1 --table '0 $len linear /dev/vda $len'
+dmsetup create blog --table '0 8192 linear /dev/vda 32768'
+dmsetup create bdl0 --table '0 2048 linear /dev/vda 40960'
+dmsetup create bdl1 --table '0 2048 linear /dev/vda 43008'
+dmsetup create toA0 --table '0 $len error'
+dmsetup create toA1 --table '0 $len error'
+dmsetup create replB --table '0 1 replicator ringbuffer 4 /dev/mapper/blog 0 create 8192 blockdev 1 0 blockdev 2 1 asynchronous'
+dmsetup message replB 0 slink message 1 retest 1000
+ctl=\$(dmsetup info -c --noheadings -o major,minor --separator : replB | tr -d ' ')
+dmsetup create b0 --table \"0 $len replicator-dev \$ctl 0 0 1 /dev/mapper/bd0 nolog 0 1 1 /dev/mapper/toA0 disk 3 /dev/mapper/bdl0 512 nosync\"
+dmsetup create b1 --table \"0 $len replicator-dev \$ctl 1 0 1 /dev/mapper/bd1 nolog 0 1 1 /dev/mapper/toA1 disk 3 /dev/mapper/bdl1 512 nosync\"
+# The application at the DR site: 512 KiB at 6 MiB of b0, 256 KiB at 7 MiB of b1.
+dd if=/dev/urandom of=/dev/mapper/b0 bs=64k count=8 seek=96 oflag=direct status=none
+dd if=/dev/urandom of=/dev/mapper/b1 bs=64k count=4 seek=112 oflag=direct status=none
+echo \"replB: \$(dmsetup status replB | cut -d' ' -f4-)\"
+echo \"b0:    \$(dmsetup status b0 | cut -d' ' -f4-)\"
+" >takeover.out || fail "takeover at the DR site: $(cat takeover.out)"
+while read -r l; do say "$l"; done <takeover.out
+
+say "== The old primary returns as the DR site: only what either side changed is copied to it"
+# Its writes the DR never received: from its log and dirty logs, while
+# its group is down; copying the DR's data over them discards them.
+marks=
+for d in 0 1; do
+	replog failback /dev/ram0 --slink 1 --dev $d --dirty-log /dev/mapper/dl$d --region-size 512 --length $len \
+		--mark b$d --discard-unshipped >marks$d.sh 2>failback$d.err || [ $? = 1 ] || fail "replog failback: $(cat failback$d.err)"
+	say "  device $d: $(tail -n 1 failback$d.err)"
+	marks="$marks$(cat marks$d.sh)
+"
+done
+# The old primary exports its devices; the new primary marks the regions,
+# imports them and swaps its error tables for them.
+mkdir -p /var/run /tmp/nbd-a
+cat >/tmp/nbd-a/config <<CONF
+[generic]
+	user = root
+	group = root
+	listenaddr = $PAIR_PRIMARY
+[a0]
+	exportname = /dev/ram1
+	flush = true
+	fua = true
+[a1]
+	exportname = /dev/ram2
+	flush = true
+	fua = true
+CONF
+nbd-server -C /tmp/nbd-a/config || fail "nbd-server on the old primary"
+sleep 1
+dr_run "
+$marks
+for d in 0 1; do
+	nbd-client $PAIR_PRIMARY 10809 /dev/nbd\$d -N a\$d -t $NBD_TIMEOUT -b 4096 >/dev/null
+	dmsetup suspend --noflush toA\$d
+	dmsetup load toA\$d --table \"0 $len linear /dev/nbd\$d 0\"
+	dmsetup resume toA\$d
+done
+i=0
+until [ \"\$(dmsetup status b0 | cut -d' ' -f11-) \$(dmsetup status b1 | cut -d' ' -f11-)\" = '1 A 32/32 1 A 32/32' ] &&
+	dmsetup status replB | grep -q ' 1 A,0,0 '; do
+	i=\$((i + 1)); [ \$i -le 600 ] || { dmsetup status; exit 1; }; sleep 0.5
+done
+dmesg | sed -n 's/.*replicator: \\(slink=1 device [01] in sync; .*\\)/kernel: \\1/p'
+echo \"b0:    \$(dmsetup status b0 | cut -d' ' -f4-)\"
+echo \"b1:    \$(dmsetup status b1 | cut -d' ' -f4-)\"
+" >back.out || fail "failback at the DR site: $(cat back.out)"
+while read -r l; do say "$l"; done <back.out
+copied=$(sed -n 's/.*in sync; \([0-9]*\) regions resynchronised/\1/p' back.out | paste -sd+ - | sed 's/^$/0/' | bc)
+say "  failback copied $copied of 64 regions ($((copied / 4)) MiB of 16 MiB) to the old primary, plus the new primary's writes from its log"
+
+say "== Checksums after the failback"
+n0=$(sha /dev/ram1 $len); n1=$(sha /dev/ram2 $len)
+d0=$(dr_sha $len 0); d1=$(dr_sha $len $len)
+say "  device 0  new primary $d0"
+say "            new DR      $n0"
+say "  device 1  new primary $d1"
+say "            new DR      $n1"
+[ "$n0" = "$d0" ] && [ "$n1" = "$d1" ] || fail "the sites differ after the failback"
+say "  both sites hold the same data again"
+
+dr_run "
+for d in b0 b1 replB toA0 toA1 bd0 bd1 blog bdl0 bdl1; do dmsetup remove \$d; done
+nbd-client -d /dev/nbd0 >/dev/null; nbd-client -d /dev/nbd1 >/dev/null
+" >/dev/null
+for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
+dmc remove dl0
+dmc remove dl1
