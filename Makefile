@@ -15,10 +15,11 @@
 #                  reference results into Documentation/bench/
 #   make module    build dm_replicator.ko (FLAVOUR=debug|release, or
 #                  KDIR=DIR: against any Rust-enabled kernel build tree)
-#   make check     host tests only (cargo)
+#   make check     host tests only (cargo test, cargo clippy -D warnings)
 #   make install   install dm_replicator.ko (for the running kernel, KDIR=DIR
-#                  or FLAVOUR=), replog and the systemd unit; INSTALL_MOD_PATH,
-#                  DESTDIR, PREFIX, INSTALL_PARTS (scripts/install.sh)
+#                  or FLAVOUR=), replog, nbd-reconnect and the systemd units;
+#                  INSTALL_MOD_PATH, DESTDIR, PREFIX, INSTALL_PARTS
+#                  (scripts/install.sh)
 #   make install-dkms  the module's source for DKMS instead of a built module
 #   make kernel-package  Debian packages of a Rust-enabled Linux 6.12 with
 #                  Debian's configuration (KCONFIG_BASE=test: the test
@@ -91,7 +92,7 @@ install:
 	@FLAVOUR=$(install_flavour) scripts/install.sh
 
 install-dkms:
-	@INSTALL_PARTS="$(or $(INSTALL_PARTS),dkms replog unit doc)" scripts/install.sh
+	@INSTALL_PARTS="$(or $(INSTALL_PARTS),dkms replog nbd-reconnect unit doc)" scripts/install.sh
 
 # Hours on 2 cores with Debian's configuration; packages into the cache.
 kernel-package: deps

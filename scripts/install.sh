@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make install: build dm_replicator.ko against one kernel and install it,
-# with the replog tool, the systemd unit and the documentation.
+# with the replog and nbd-reconnect tools, the systemd units and the
+# documentation.
 # make install-dkms: the module's source for DKMS instead of a built module.
 # make module KDIR=DIR: only build the module against DIR (--build-only).
 #
@@ -19,12 +20,15 @@
 #   INSTALL_MOD_PATH  root of the module tree (default /): the module goes to
 #                     $INSTALL_MOD_PATH/lib/modules/VER/updates/dm-replicator/,
 #                     VER the kernelrelease of the tree it was built against
-#   DESTDIR, PREFIX   replog to $DESTDIR$PREFIX/sbin (PREFIX=/usr/local), the
-#                     unit to $DESTDIR/lib/systemd/system, the documentation
+#   DESTDIR, PREFIX   replog and nbd-reconnect to $DESTDIR$PREFIX/sbin
+#                     (PREFIX=/usr/local), the units to
+#                     $DESTDIR/lib/systemd/system, the documentation
 #                     to $DESTDIR/usr/share/doc/dm-replicator, the DKMS
 #                     source to $DESTDIR/usr/src/dm-replicator-VERSION
-#   INSTALL_PARTS     what to install: "module replog unit doc" by default;
-#                     "dkms" (make install-dkms) instead of "module"
+#   INSTALL_PARTS     what to install: "module replog nbd-reconnect unit doc"
+#                     by default; "dkms" (make install-dkms) instead of
+#                     "module"
+#   CC, CFLAGS        the C compiler for nbd-reconnect (cc, -O2)
 #   INSTALL_MOD_STRIP as for modules_install: 1 strips the module's debug
 #                     information (a kernel with CONFIG_DEBUG_INFO, such as
 #                     Debian's configuration, makes a 6 MiB module)
@@ -40,10 +44,10 @@ case ${1:-} in
 *) echo "usage: install.sh [--build-only]" >&2; exit 2 ;;
 esac
 
-parts=${INSTALL_PARTS:-module replog unit doc}
+parts=${INSTALL_PARTS:-module replog nbd-reconnect unit doc}
 for p in $parts; do
-	case $p in module | replog | unit | doc | dkms) ;;
-	*) echo "install.sh: unknown part '$p' in INSTALL_PARTS (known: module replog unit doc dkms)" >&2; exit 2 ;;
+	case $p in module | replog | nbd-reconnect | unit | doc | dkms) ;;
+	*) echo "install.sh: unknown part '$p' in INSTALL_PARTS (known: module replog nbd-reconnect unit doc dkms)" >&2; exit 2 ;;
 	esac
 done
 has_part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -209,16 +213,39 @@ if has_part replog; then
 	say "$destdir$prefix/sbin/replog"
 fi
 
+# The NBD reconnection helper (Documentation/install.rst, "Reconnection"):
+# plain C with libc and the kernel's UAPI headers, built with the system's
+# compiler into the cache.
+if has_part nbd-reconnect; then
+	nr_src=$DMR_TOP/tools/nbd-reconnect/nbd-reconnect.c
+	nr_out=$DMR_CACHE/nbd-reconnect/nbd-reconnect
+	cc=${CC:-cc}
+	command -v "$cc" >/dev/null ||
+		die "no C compiler '$cc' for nbd-reconnect (apt-get install gcc, or set CC)"
+	mkdir -p "${nr_out%/*}"
+	# shellcheck disable=SC2086 # CFLAGS and LDFLAGS are word lists
+	"$cc" ${CFLAGS:--O2} -Wall ${CPPFLAGS:-} -o "$nr_out.tmp" "$nr_src" ${LDFLAGS:-} >&2 ||
+		die "cannot build nbd-reconnect with $cc (it needs linux/nbd-netlink.h: apt-get install linux-libc-dev)"
+	mv "$nr_out.tmp" "$nr_out"
+	install -D -m 755 "$nr_out" "$destdir$prefix/sbin/nbd-reconnect"
+	say "$destdir$prefix/sbin/nbd-reconnect"
+fi
+
 if has_part unit; then
-	# With the absolute path of the replog installed here: systemd finds a
+	# With the absolute paths of the tools installed here: systemd finds a
 	# bare name only in its own fixed list of directories.
-	unit=$destdir/lib/systemd/system/dm-replicator.service
-	mkdir -p "${unit%/*}"
-	sed -e "s|^\(Exec[A-Za-z]*\)=replog |\1=$prefix/sbin/replog |" \
-		"$DMR_TOP/scripts/systemd/dm-replicator.service" >"$unit.tmp"
-	chmod 644 "$unit.tmp"
-	mv "$unit.tmp" "$unit"
-	say "$unit (enable with: systemctl daemon-reload; systemctl enable dm-replicator.service)"
+	unitdir=$destdir/lib/systemd/system
+	mkdir -p "$unitdir"
+	for u in dm-replicator.service nbd-reconnect@.service; do
+		sed -e "s|^\(Exec[A-Za-z]*\)=replog |\1=$prefix/sbin/replog |" \
+			-e "s|^\(Exec[A-Za-z]*\)=nbd-reconnect |\1=$prefix/sbin/nbd-reconnect |" \
+			"$DMR_TOP/scripts/systemd/$u" >"$unitdir/$u.tmp"
+		chmod 644 "$unitdir/$u.tmp"
+		mv "$unitdir/$u.tmp" "$unitdir/$u"
+	done
+	say "$unitdir/dm-replicator.service (enable with: systemctl daemon-reload; systemctl enable dm-replicator.service)"
+	say "$unitdir/nbd-reconnect@.service (per remote NBD device: /etc/dm-replicator/nbd-NAME.conf," \
+		"then systemctl enable --now nbd-reconnect@NAME.service)"
 fi
 
 if has_part doc; then

@@ -24,7 +24,7 @@
 # pair-*, the 5 latest runs), with each guest boot's logs below it.
 #
 # Guest tools: nbd-client, tc (iproute2), nbd-reconnect (built here from
-# tests/pair/nbd-reconnect.c) and crashwriter (cargo, release; the host
+# tools/nbd-reconnect/nbd-reconnect.c) and crashwriter (cargo, release; the host
 # runs it too, for dr_order_check) in the primary, nbd-server in the DR. Both
 # guests boot with kmemleak=off and without the initcalls they do not need.
 # The primary loads dm_replicator.ko for each test (DMR_MODULE as in
@@ -251,9 +251,10 @@ if [ -n "${DMR_PAIR_DR_FLAVOUR:-}" ] && ! dr_kernel=$(DMR_KERNEL='' DMR_FLAVOUR=
 	exit 1
 fi
 reconnect=$DMR_CACHE/pair/nbd-reconnect
-if [ ! -x "$reconnect" ] || [ "$tdir/nbd-reconnect.c" -nt "$reconnect" ]; then
+reconnect_src=$DMR_TOP/tools/nbd-reconnect/nbd-reconnect.c
+if [ ! -x "$reconnect" ] || [ "$reconnect_src" -nt "$reconnect" ]; then
 	mkdir -p "$(dirname "$reconnect")"
-	if ! gcc -O2 -Wall -o "$reconnect" "$tdir/nbd-reconnect.c" 2>"$run/gcc.log"; then
+	if ! gcc -O2 -Wall -o "$reconnect" "$reconnect_src" 2>"$run/gcc.log"; then
 		echo "FAIL ${names[0]}: cannot build nbd-reconnect"
 		sed 's/^/    /' "$run/gcc.log"
 		echo "0 passed, ${#names[@]} failed"

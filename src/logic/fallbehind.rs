@@ -63,7 +63,11 @@ impl FallBehindKind {
     /// `timeout`.
     pub fn multiplier(&self, unit: Option<u8>) -> Option<u64> {
         let Some(unit) = unit else {
-            return Some(if *self == FallBehindKind::Timeout { 1000 } else { 1 });
+            return Some(if *self == FallBehindKind::Timeout {
+                1000
+            } else {
+                1
+            });
         };
         let lower = unit.to_ascii_lowercase();
         match self {

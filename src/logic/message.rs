@@ -22,11 +22,11 @@ use super::blockdev::BlockdevParams;
 use super::error::TableError;
 use super::fallbehind::FallBehind;
 use super::framing::Framed;
+use super::number::parse_u64;
 use super::policy::Policy;
 use super::replicator_dev_table::ReplicatorDevTable;
 use super::replicator_table::split_slink;
 use super::ringbuffer::parse_replog_size;
-use super::number::parse_u64;
 use super::slink::parse_slink_number;
 
 /// `statistics` argument.
@@ -163,7 +163,11 @@ fn remote_slink(args: &[&str]) -> Result<u32, TableError> {
 fn parse_retest(word: &str) -> Result<u32, TableError> {
     let t = FallBehind::parse("timeout", word).map_err(|_| TableError::RetestInvalid)?;
     // The time units of a fall-behind timeout, but milliseconds by default.
-    let ms = if t.unit.is_none() { t.value } else { t.base_value() };
+    let ms = if t.unit.is_none() {
+        t.value
+    } else {
+        t.base_value()
+    };
     match u32::try_from(ms) {
         Ok(ms) if (10..=3_600_000).contains(&ms) => Ok(ms),
         _ => Err(TableError::RetestInvalid),
@@ -387,7 +391,11 @@ impl<'a> ReplicatorDevMessage<'a> {
                         Ok(n) if n > 0 => n,
                         _ => return Err(TableError::MarkExtentInvalid),
                     };
-                    Ok(ReplicatorDevMessage::Mark { slink, sector, sectors })
+                    Ok(ReplicatorDevMessage::Mark {
+                        slink,
+                        sector,
+                        sectors,
+                    })
                 }
                 _ => Err(TableError::MarkArgs),
             },
@@ -421,10 +429,20 @@ impl fmt::Display for ReplicatorDevMessage<'_> {
             ReplicatorDevMessage::Stop => f.write_str("stop"),
             ReplicatorDevMessage::DeviceAdd { table } => write!(f, "device add {table}"),
             ReplicatorDevMessage::DeviceDel { slink } => write!(f, "device del {slink}"),
-            ReplicatorDevMessage::Verify { slink, repair: false } => write!(f, "verify {slink}"),
-            ReplicatorDevMessage::Verify { slink, repair: true } => write!(f, "verify {slink} repair"),
+            ReplicatorDevMessage::Verify {
+                slink,
+                repair: false,
+            } => write!(f, "verify {slink}"),
+            ReplicatorDevMessage::Verify {
+                slink,
+                repair: true,
+            } => write!(f, "verify {slink} repair"),
             ReplicatorDevMessage::VerifyStop => f.write_str("verify stop"),
-            ReplicatorDevMessage::Mark { slink, sector, sectors } => write!(f, "mark {slink} {sector} {sectors}"),
+            ReplicatorDevMessage::Mark {
+                slink,
+                sector,
+                sectors,
+            } => write!(f, "mark {slink} {sector} {sectors}"),
         }
     }
 }

@@ -116,15 +116,27 @@ impl SlinkPositions {
         if slink == 0 || slink >= SLINK_MAX {
             return false;
         }
-        let at = self.lost().position(|p| p >= (slink, dev)).unwrap_or(self.lost_len);
-        if self.lost.get(at).is_some_and(|&p| at < self.lost_len && p == (slink, dev)) {
+        let at = self
+            .lost()
+            .position(|p| p >= (slink, dev))
+            .unwrap_or(self.lost_len);
+        if self
+            .lost
+            .get(at)
+            .is_some_and(|&p| at < self.lost_len && p == (slink, dev))
+        {
             return true;
         }
         if self.lost_len >= MAX_LOST_DEVICES {
             return false;
         }
         let mut moving = (slink, dev);
-        for r in self.lost.iter_mut().take(self.lost_len.saturating_add(1)).skip(at) {
+        for r in self
+            .lost
+            .iter_mut()
+            .take(self.lost_len.saturating_add(1))
+            .skip(at)
+        {
             moving = core::mem::replace(r, moving);
         }
         self.lost_len = self.lost_len.saturating_add(1);
@@ -158,7 +170,10 @@ impl SlinkPositions {
         if slink == 0 || slink >= SLINK_MAX || seq < FIRST_SEQ {
             return false;
         }
-        let at = self.iter().position(|(nr, _)| nr >= slink).unwrap_or(self.len);
+        let at = self
+            .iter()
+            .position(|(nr, _)| nr >= slink)
+            .unwrap_or(self.len);
         if let Some(r) = self.records.get_mut(at).filter(|r| r.0 == slink) {
             // Within `len`: unused records are (0, 0) and `slink` is not 0.
             r.1 = seq;
@@ -169,7 +184,12 @@ impl SlinkPositions {
         }
         // Move the higher links up by one, then put this one in place.
         let mut moving = (slink, seq);
-        for r in self.records.iter_mut().take(self.len.saturating_add(1)).skip(at) {
+        for r in self
+            .records
+            .iter_mut()
+            .take(self.len.saturating_add(1))
+            .skip(at)
+        {
             moving = core::mem::replace(r, moving);
         }
         self.len = self.len.saturating_add(1);

@@ -155,7 +155,12 @@ fn lvm2_core_forms() {
     // A disk log keeps 0 invalid; nolog has no region.
     let w = ["/dev/x", "0"];
     assert!(DirtyLogSpec::parse("disk", &w).is_err());
-    assert_eq!(DirtyLogSpec::parse("nolog", &[]).unwrap().kernel_region_size(1024), None);
+    assert_eq!(
+        DirtyLogSpec::parse("nolog", &[])
+            .unwrap()
+            .kernel_region_size(1024),
+        None
+    );
 }
 
 #[test]
@@ -163,7 +168,10 @@ fn table_text_with_the_tables_region() {
     let w = |text, region| std::format!("{}", WithRegion { text, region });
     assert_eq!(w("core 2 1024 sync", 0), "core 2 0 sync");
     assert_eq!(w("core 1 1024", 2048), "core 1 2048");
-    assert_eq!(w("disk 3 253:4 1024 nosync", 4096), "disk 3 253:4 4096 nosync");
+    assert_eq!(
+        w("disk 3 253:4 1024 nosync", 4096),
+        "disk 3 253:4 4096 nosync"
+    );
     assert_eq!(w("userspace 3 a b c", 8), "userspace 3 a b c");
     assert_eq!(w("", 8), "");
 }

@@ -5,7 +5,9 @@ use std::string::{String, ToString};
 use super::{emit_with, words};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::fallbehind::FallBehind;
-use crate::logic::message::{ReplicatorDevMessage, ReplicatorMessage, ReplogMessage, Scope, StatsCmd};
+use crate::logic::message::{
+    ReplicatorDevMessage, ReplicatorMessage, ReplogMessage, Scope, StatsCmd,
+};
 use crate::logic::policy::Policy;
 
 /// Parses a replicator message; the canonical text or the error.
@@ -30,13 +32,22 @@ fn start_stop() {
     assert_eq!(parsed("resume all"), ReplicatorMessage::Start(Scope::All));
     assert_eq!(parsed("stop"), ReplicatorMessage::Stop(Scope::Group));
     assert_eq!(parsed("suspend"), ReplicatorMessage::Stop(Scope::Group));
-    assert_eq!(parsed("postsuspend all"), ReplicatorMessage::Stop(Scope::All));
+    assert_eq!(
+        parsed("postsuspend all"),
+        ReplicatorMessage::Stop(Scope::All)
+    );
     assert_eq!(parsed("stop 2"), ReplicatorMessage::Stop(Scope::Slink(2)));
-    assert_eq!(parsed("resume 1"), ReplicatorMessage::Start(Scope::Slink(1)));
+    assert_eq!(
+        parsed("resume 1"),
+        ReplicatorMessage::Start(Scope::Slink(1))
+    );
     assert_eq!(msg("resume all"), Ok("start all".into()));
     assert_eq!(msg("postsuspend"), Ok("stop".into()));
     assert_eq!(msg("suspend 3"), Ok("stop 3".into()));
-    assert_eq!(msg("stop 0"), Err("Site link 0 cannot be started or stopped"));
+    assert_eq!(
+        msg("stop 0"),
+        Err("Site link 0 cannot be started or stopped")
+    );
     assert_eq!(msg("start 1 2"), Err("Too many message arguments"));
     assert_eq!(
         msg("start everything"),
@@ -313,23 +324,51 @@ fn dev_device_add_del() {
     assert_eq!(dev_msg("verify stop"), Ok("verify stop".into()));
     assert!(matches!(
         ReplicatorDevMessage::parse(&["verify", "3", "repair"]),
-        Ok(ReplicatorDevMessage::Verify { slink: 3, repair: true })
+        Ok(ReplicatorDevMessage::Verify {
+            slink: 3,
+            repair: true
+        })
     ));
-    assert_eq!(dev_msg("verify"), Err("Missing site link number or stop after verify"));
+    assert_eq!(
+        dev_msg("verify"),
+        Err("Missing site link number or stop after verify")
+    );
     assert_eq!(dev_msg("verify 0"), Err("Site link 0 cannot be verified"));
     assert_eq!(dev_msg("verify x"), Err("Invalid site link number"));
-    assert_eq!(dev_msg("verify 1 fix"), Err("Only repair may follow verify <slink_nr>"));
-    assert_eq!(dev_msg("verify 1 repair now"), Err("Too many message arguments"));
+    assert_eq!(
+        dev_msg("verify 1 fix"),
+        Err("Only repair may follow verify <slink_nr>")
+    );
+    assert_eq!(
+        dev_msg("verify 1 repair now"),
+        Err("Too many message arguments")
+    );
     assert_eq!(dev_msg("verify stop 1"), Err("Invalid site link number"));
     assert_eq!(dev_msg("mark 1 0 8"), Ok("mark 1 0 8".into()));
     assert!(matches!(
         ReplicatorDevMessage::parse(&["mark", "2", "1024", "256"]),
-        Ok(ReplicatorDevMessage::Mark { slink: 2, sector: 1024, sectors: 256 })
+        Ok(ReplicatorDevMessage::Mark {
+            slink: 2,
+            sector: 1024,
+            sectors: 256
+        })
     ));
-    assert_eq!(dev_msg("mark"), Err("mark takes <slink_nr> <sector> <sectors>"));
-    assert_eq!(dev_msg("mark 1 0"), Err("mark takes <slink_nr> <sector> <sectors>"));
-    assert_eq!(dev_msg("mark 1 0 8 9"), Err("mark takes <slink_nr> <sector> <sectors>"));
-    assert_eq!(dev_msg("mark 0 0 8"), Err("Site link 0 has no regions to mark"));
+    assert_eq!(
+        dev_msg("mark"),
+        Err("mark takes <slink_nr> <sector> <sectors>")
+    );
+    assert_eq!(
+        dev_msg("mark 1 0"),
+        Err("mark takes <slink_nr> <sector> <sectors>")
+    );
+    assert_eq!(
+        dev_msg("mark 1 0 8 9"),
+        Err("mark takes <slink_nr> <sector> <sectors>")
+    );
+    assert_eq!(
+        dev_msg("mark 0 0 8"),
+        Err("Site link 0 has no regions to mark")
+    );
     assert_eq!(dev_msg("mark 1 x 8"), Err("Invalid extent to mark"));
     assert_eq!(dev_msg("mark 1 0 0"), Err("Invalid extent to mark"));
     assert_eq!(dev_msg("mark 1 0 -8"), Err("Invalid extent to mark"));

@@ -104,7 +104,6 @@ pub fn block_for(seed: u64, blocks: u64, threads: u64, d: u64, t: u64, k: u64) -
     t + (r % owned) * threads
 }
 
-
 /// The payload does not depend on the frontier: a write issued again
 /// after a killed run (same k, later F) differs only in its header.
 fn payload_rng(seed: u64, w: &Write) -> Rng {

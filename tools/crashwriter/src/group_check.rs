@@ -46,8 +46,6 @@ use crate::group::{
 use crate::writer::aligned;
 use crate::BLOCK_SIZE;
 
-/// Problems printed before the rest are only counted.
-
 /// Devices that passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {

@@ -42,7 +42,11 @@ const MAX_SHOWN: usize = 50;
 
 /// Writes the first [`MAX_SHOWN`] of `problems` as `<prefix>: <problem>`
 /// lines, then how many more there are.
-pub(crate) fn print_problems(out: &mut (dyn Write + Send), prefix: &str, problems: &[String]) -> Result<(), String> {
+pub(crate) fn print_problems(
+    out: &mut (dyn Write + Send),
+    prefix: &str,
+    problems: &[String],
+) -> Result<(), String> {
     let io = |e: std::io::Error| format!("stdout: {e}");
     for p in problems.iter().take(MAX_SHOWN) {
         writeln!(out, "{prefix}: {p}").map_err(io)?;

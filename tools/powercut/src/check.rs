@@ -80,8 +80,14 @@ const CATCH_UP_SECS: u64 = 120;
 /// comments and blank lines are skipped.
 pub fn parse_tables(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-        let (name, table) = line.split_once(char::is_whitespace).ok_or_else(|| format!("tables: no table for {line}"))?;
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (name, table) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| format!("tables: no table for {line}"))?;
         Target::parse(table)?;
         out.push((name.to_string(), table.trim().to_string()));
     }
@@ -92,7 +98,11 @@ pub fn parse_tables(text: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// Substitutes `%N` and `@NAME` in a table line.
-fn substitute(line: &str, devs: &[String], created: &BTreeMap<String, String>) -> Result<Target, String> {
+fn substitute(
+    line: &str,
+    devs: &[String],
+    created: &BTreeMap<String, String>,
+) -> Result<Target, String> {
     let words: Result<Vec<String>, String> = line
         .split_whitespace()
         .map(|w| {
@@ -102,7 +112,10 @@ fn substitute(line: &str, devs: &[String], created: &BTreeMap<String, String>) -
                     .and_then(|n| devs.get(n).cloned())
                     .ok_or_else(|| format!("tables: no device {w}"))
             } else if let Some(name) = w.strip_prefix('@') {
-                created.get(name).cloned().ok_or_else(|| format!("tables: {w} is not created before"))
+                created
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("tables: {w} is not created before"))
             } else {
                 Ok(w.to_string())
             }
@@ -152,7 +165,11 @@ struct Phases {
 
 impl Phases {
     fn line(&self, remote: bool) -> String {
-        let catch_up = if remote { format!(", remote catch-up {:.0} s", self.catch_up) } else { String::new() };
+        let catch_up = if remote {
+            format!(", remote catch-up {:.0} s", self.catch_up)
+        } else {
+            String::new()
+        };
         format!(
             "put {:.0} s, replog check {:.0} s, activation {:.0} s, verify {:.0} s{catch_up}, removal {:.0} s, checks after {:.0} s",
             self.put, self.precheck, self.activate, self.verify, self.remove, self.postcheck
@@ -188,7 +205,11 @@ impl Checker<'_> {
 
     /// Verifies `paths` (in the load's device order) against `acks`;
     /// returns the violations (at most 5 listed) or a summary.
-    fn verify(&mut self, paths: &[String], acks: &AckLog) -> io::Result<Result<String, Vec<String>>> {
+    fn verify(
+        &mut self,
+        paths: &[String],
+        acks: &AckLog,
+    ) -> io::Result<Result<String, Vec<String>>> {
         let table = match acks.table(&vec![self.spec.blocks; paths.len()]) {
             Ok(t) => t,
             Err(e) => return Ok(Err(vec![e])),
@@ -224,7 +245,11 @@ impl Checker<'_> {
         let t0 = Instant::now();
         let bytes = self.spec.blocks as usize * BLOCK_SIZE;
         let open = |p: &String| crashwriter::writer::open(p, false, true);
-        let pairs = paths.iter().zip(remotes).map(|(a, b)| Ok((open(a)?, open(b)?))).collect::<io::Result<Vec<_>>>()?;
+        let pairs = paths
+            .iter()
+            .zip(remotes)
+            .map(|(a, b)| Ok((open(a)?, open(b)?)))
+            .collect::<io::Result<Vec<_>>>()?;
         let (mut a, ao) = aligned(bytes);
         let (mut b, bo) = aligned(bytes);
         for (i, (local, remote)) in pairs.iter().enumerate() {
@@ -235,7 +260,10 @@ impl Checker<'_> {
                     break;
                 }
                 if t0.elapsed().as_secs() >= CATCH_UP_SECS {
-                    return Ok(Err(format!("{} differs from {} after {CATCH_UP_SECS} s", remotes[i], paths[i])));
+                    return Ok(Err(format!(
+                        "{} differs from {} after {CATCH_UP_SECS} s",
+                        remotes[i], paths[i]
+                    )));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -244,12 +272,30 @@ impl Checker<'_> {
     }
 
     fn remove_all(&self, created: &[String]) -> Vec<String> {
-        created.iter().rev().filter_map(|n| self.ctl.remove(n).err().map(|e| e.to_string())).collect()
+        created
+            .iter()
+            .rev()
+            .filter_map(|n| self.ctl.remove(n).err().map(|e| e.to_string()))
+            .collect()
     }
 
-    fn one(&mut self, images: &[Vec<u8>], acks: &AckLog, order: Option<Order>) -> io::Result<Outcome> {
-        let fail = |why: String, details: Vec<String>| Ok(Outcome { failure: Some((why, details)) });
-        if let Some(Order::Broken { shows, flush, violations }) = order {
+    fn one(
+        &mut self,
+        images: &[Vec<u8>],
+        acks: &AckLog,
+        order: Option<Order>,
+    ) -> io::Result<Outcome> {
+        let fail = |why: String, details: Vec<String>| {
+            Ok(Outcome {
+                failure: Some((why, details)),
+            })
+        };
+        if let Some(Order::Broken {
+            shows,
+            flush,
+            violations,
+        }) = order
+        {
             return fail(
                 format!("the remote copy shows write {shows}, issued after the flush of write {flush}, without what came before"),
                 violations,
@@ -313,7 +359,12 @@ impl Checker<'_> {
         if code != 0 {
             return fail(format!("replog check after removal: {line}"), vec![]);
         }
-        let locals: Vec<String> = self.spec.local.iter().map(|&i| self.spec.devs[i].clone()).collect();
+        let locals: Vec<String> = self
+            .spec
+            .local
+            .iter()
+            .map(|&i| self.spec.devs[i].clone())
+            .collect();
         let locals_ok = self.verify(&locals, acks)?;
         lap(&mut t, &mut self.phases.postcheck);
         if let Err(v) = locals_ok {
@@ -329,7 +380,11 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
     if spec.devs.len() != trace.initial.len() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("the trace has {} devices, {} given", trace.initial.len(), spec.devs.len()),
+            format!(
+                "the trace has {} devices, {} given",
+                trace.initial.len(),
+                spec.devs.len()
+            ),
         ));
     }
     let mut files = Vec::new();
@@ -337,11 +392,20 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
         let f = OpenOptions::new().read(true).write(true).open(path)?;
         let size = crashwriter::writer::blocks_of(&f)? * BLOCK_SIZE as u64;
         if size < image.len() as u64 {
-            return Err(io::Error::other(format!("{path}: {size} bytes, the trace needs {}", image.len())));
+            return Err(io::Error::other(format!(
+                "{path}: {size} bytes, the trace needs {}",
+                image.len()
+            )));
         }
         files.push(f);
     }
-    let mut ck = Checker { spec, ctl: Control::open()?, files, buf: aligned(CHUNK_BLOCKS * BLOCK_SIZE), phases: Phases::default() };
+    let mut ck = Checker {
+        spec,
+        ctl: Control::open()?,
+        files,
+        buf: aligned(CHUNK_BLOCKS * BLOCK_SIZE),
+        phases: Phases::default(),
+    };
     let layout = LogLayout {
         dev: spec.log as u8,
         start: 0,
@@ -397,8 +461,16 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
             }
         }
     }
-    let moments_line: Vec<String> =
-        per.iter().map(|(m, (n, f))| if *f > 0 { format!("{} {n} ({f} failed)", m.name()) } else { format!("{} {n}", m.name()) }).collect();
+    let moments_line: Vec<String> = per
+        .iter()
+        .map(|(m, (n, f))| {
+            if *f > 0 {
+                format!("{} {n} ({f} failed)", m.name())
+            } else {
+                format!("{} {n}", m.name())
+            }
+        })
+        .collect();
     writeln!(
         out,
         "powercut {}: {} cuts of {} events in {:.0} s, {} failed; by moment: {}; volatile writes {} kept, {} lost, {} torn",
@@ -419,7 +491,12 @@ pub fn check(trace: &Trace, spec: &CheckSpec, out: &mut dyn Write) -> io::Result
             spec.name, remote_required
         )?;
     }
-    writeln!(out, "powercut {}: time: {}", spec.name, ck.phases.line(spec.remote_image.is_some()))?;
+    writeln!(
+        out,
+        "powercut {}: time: {}",
+        spec.name,
+        ck.phases.line(spec.remote_image.is_some())
+    )?;
     Ok(failed)
 }
 

@@ -71,7 +71,11 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
         if !allowed.contains(&flag) {
             return Err(format!("unexpected argument {flag}"));
         }
-        let mut text = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut text = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag {
             "--dev" => o.devs.push(text()?),
             "--verify" => o.verify.push(text()?),
@@ -96,7 +100,8 @@ fn parse(args: &[String], allowed: &[&str]) -> Result<Options, String> {
 }
 
 fn need<T: Clone>(v: &Option<T>, flag: &str) -> Result<T, String> {
-    v.clone().ok_or_else(|| format!("usage: {flag} is required"))
+    v.clone()
+        .ok_or_else(|| format!("usage: {flag} is required"))
 }
 
 fn load_trace(o: &Options) -> Result<Trace, String> {
@@ -113,11 +118,21 @@ fn read_acks(o: &Options) -> Result<String, String> {
 }
 
 fn cmd_record(o: &Options, out: &mut dyn Write) -> Result<i32, String> {
-    let devs = o.devs.iter().map(|d| DeviceSpec::parse(d)).collect::<Result<Vec<_>, _>>()?;
+    let devs = o
+        .devs
+        .iter()
+        .map(|d| DeviceSpec::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
     if devs.is_empty() || devs.len() > 8 {
         return Err("usage: one to eight --dev".to_string());
     }
-    record(&devs, &need(&o.marks, "--marks")?, &need(&o.out, "--out")?, out).map_err(|e| e.to_string())?;
+    record(
+        &devs,
+        &need(&o.marks, "--marks")?,
+        &need(&o.out, "--out")?,
+        out,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(0)
 }
 
@@ -149,7 +164,7 @@ fn cmd_check(o: &Options, out: &mut dyn Write) -> Result<i32, String> {
     if spec.remote_image.is_some_and(|r| r >= spec.devs.len()) {
         return Err("usage: --remote-image names a trace device".to_string());
     }
-    if spec.remote_image.is_some() != !spec.remote.is_empty()
+    if spec.remote_image.is_none() != spec.remote.is_empty()
         || (!spec.remote.is_empty() && spec.remote.len() != spec.verify.len())
     {
         return Err("usage: --remote-image with as many --remote as --verify".to_string());
@@ -195,8 +210,20 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let allowed: &[&str] = match cmd.as_str() {
         "record" => &["--dev", "--marks", "--out"],
         "check" => &[
-            "--trace", "--dev", "--tables", "--verify", "--local", "--log", "--blocks", "--points", "--seed", "--acks",
-            "--name", "--remote-image", "--remote", "--resyncing",
+            "--trace",
+            "--dev",
+            "--tables",
+            "--verify",
+            "--local",
+            "--log",
+            "--blocks",
+            "--points",
+            "--seed",
+            "--acks",
+            "--name",
+            "--remote-image",
+            "--remote",
+            "--resyncing",
         ],
         "state" => &["--trace", "--seed", "--out", "--acks"],
         "help" | "--help" | "-h" => {

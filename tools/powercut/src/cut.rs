@@ -83,7 +83,13 @@ impl<'t> Builder<'t> {
         for dev in 0..self.base.len() {
             let upto = self.last_flush[dev].max(self.durable_upto[dev]);
             for i in self.durable_upto[dev]..upto {
-                if let Event::Write { dev: d, offset, data, .. } = &self.trace.events[i] {
+                if let Event::Write {
+                    dev: d,
+                    offset,
+                    data,
+                    ..
+                } = &self.trace.events[i]
+                {
                     if *d as usize == dev {
                         put(&mut self.base[dev], *offset, data);
                     }
@@ -95,7 +101,13 @@ impl<'t> Builder<'t> {
         let mut losses = Losses::default();
         let from = self.durable_upto.iter().copied().min().unwrap_or(at);
         for i in from..at {
-            let Event::Write { dev, offset, fua, data } = &self.trace.events[i] else {
+            let Event::Write {
+                dev,
+                offset,
+                fua,
+                data,
+            } = &self.trace.events[i]
+            else {
                 continue;
             };
             let dev = *dev as usize;
@@ -219,23 +231,36 @@ fn landmarks(trace: &Trace, log: &LogLayout) -> Vec<Option<Landmark>> {
         .events
         .iter()
         .map(|e| {
-            let Event::Write { dev, offset, data, .. } = e else { return None };
+            let Event::Write {
+                dev, offset, data, ..
+            } = e
+            else {
+                return None;
+            };
             if *dev != log.dev || *offset < log.start {
                 return None;
             }
             let block = (offset - log.start) / crate::trace::BLOCK as u64;
             if log.checkpoint_blocks.contains(&block) {
                 // A write from the block's start holds the ring size.
-                let at_start = (offset - log.start) % crate::trace::BLOCK as u64 == 0;
+                let at_start = (offset - log.start).is_multiple_of(crate::trace::BLOCK as u64);
                 let size = data
                     .get(CHECKPOINT_RING_BLOCKS..CHECKPOINT_RING_BLOCKS + 8)
                     .filter(|_| at_start)
-                    .map(|b| b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)));
+                    .map(|b| {
+                        b.iter()
+                            .rev()
+                            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+                    });
                 let resized = matches!((ring_size, size), (Some(a), Some(b)) if a != b && b != 0);
                 if size.is_some_and(|b| b != 0) {
                     ring_size = size;
                 }
-                return Some(if resized { Landmark::Resize } else { Landmark::Checkpoint });
+                return Some(if resized {
+                    Landmark::Resize
+                } else {
+                    Landmark::Checkpoint
+                });
             }
             if block < log.ring_start {
                 return None;
@@ -252,12 +277,15 @@ pub fn moments(trace: &Trace, log: &LogLayout) -> Vec<Moment> {
     let marks = landmarks(trace, log);
     let mut out = Vec::with_capacity(trace.events.len() + 1);
     let mut since_flush: Vec<bool> = vec![false; trace.initial.len()];
-    let (mut last_cp, mut last_resize, mut last_wrap) = (None::<usize>, None::<usize>, None::<usize>);
+    let (mut last_cp, mut last_resize, mut last_wrap) =
+        (None::<usize>, None::<usize>, None::<usize>);
     out.push(Moment::Quiet);
     for (i, e) in trace.events.iter().enumerate() {
         match e {
             Event::Flush { dev } => since_flush[*dev as usize] = false,
-            Event::Write { dev, fua: false, .. } => since_flush[*dev as usize] = true,
+            Event::Write {
+                dev, fua: false, ..
+            } => since_flush[*dev as usize] = true,
             _ => {}
         }
         match marks[i] {
@@ -268,7 +296,10 @@ pub fn moments(trace: &Trace, log: &LogLayout) -> Vec<Moment> {
         }
         let recent = |x: Option<usize>| x.is_some_and(|x| i - x < RECENT);
         let log_dirty = since_flush.get(log.dev as usize).copied().unwrap_or(false);
-        let other_dirty = since_flush.iter().enumerate().any(|(d, &v)| v && d != log.dev as usize);
+        let other_dirty = since_flush
+            .iter()
+            .enumerate()
+            .any(|(d, &v)| v && d != log.dev as usize);
         out.push(if recent(last_resize) {
             Moment::Resize
         } else if recent(last_cp) {
@@ -324,7 +355,12 @@ mod tests {
     use super::*;
 
     fn w(dev: u8, offset: u64, fua: bool, byte: u8) -> Event {
-        Event::Write { dev, offset, fua, data: vec![byte; 1024] }
+        Event::Write {
+            dev,
+            offset,
+            fua,
+            data: vec![byte; 1024],
+        }
     }
 
     fn trace() -> Trace {
@@ -372,7 +408,10 @@ mod tests {
             let mut b = Builder::new(&t);
             let (img, l) = b.state(4, &mut Rng::new(seed));
             assert_eq!(l.kept + l.lost + l.torn, 2);
-            assert!(img[0][2048..3072].iter().all(|&x| x == 0), "write after the cut landed");
+            assert!(
+                img[0][2048..3072].iter().all(|&x| x == 0),
+                "write after the cut landed"
+            );
             assert!(img[0][..1024].iter().all(|&x| x == 1));
             zero |= img[0][1024] == 0;
             three |= img[0][1024] == 3;
@@ -396,7 +435,12 @@ mod tests {
         let t = trace();
         assert_eq!(marks_before(&t, 5), "");
         assert_eq!(marks_before(&t, 6), "A 1 0 0 1\n");
-        let log = LogLayout { dev: 0, start: 0, checkpoint_blocks: [5, 6], ring_start: 0 };
+        let log = LogLayout {
+            dev: 0,
+            start: 0,
+            checkpoint_blocks: [5, 6],
+            ring_start: 0,
+        };
         let m = moments(&t, &log);
         assert_eq!(m.len(), 8);
         assert_eq!(m[1], Moment::Commit);
@@ -409,8 +453,14 @@ mod tests {
 
     fn checkpoint(offset: u64, ring_blocks: u64) -> Event {
         let mut data = vec![0u8; 4096];
-        data[CHECKPOINT_RING_BLOCKS..CHECKPOINT_RING_BLOCKS + 8].copy_from_slice(&ring_blocks.to_le_bytes());
-        Event::Write { dev: 0, offset, fua: true, data }
+        data[CHECKPOINT_RING_BLOCKS..CHECKPOINT_RING_BLOCKS + 8]
+            .copy_from_slice(&ring_blocks.to_le_bytes());
+        Event::Write {
+            dev: 0,
+            offset,
+            fua: true,
+            data,
+        }
     }
 
     #[test]
@@ -424,13 +474,21 @@ mod tests {
                 checkpoint(4096, 150),
             ],
         };
-        let log = LogLayout { dev: 0, start: 0, checkpoint_blocks: [1, 2], ring_start: 3 };
+        let log = LogLayout {
+            dev: 0,
+            start: 0,
+            checkpoint_blocks: [1, 2],
+            ring_start: 3,
+        };
         let m = moments(&t, &log);
         assert_eq!(m[1], Moment::Checkpoint);
         assert_eq!(m[3], Moment::Checkpoint);
         assert_eq!(m[4], Moment::Resize);
         let picks = choose(&m, 9, &mut Rng::new(7));
-        assert!(picks.contains(&4), "the only resize cut is taken: {picks:?}");
+        assert!(
+            picks.contains(&4),
+            "the only resize cut is taken: {picks:?}"
+        );
     }
 
     #[test]

@@ -56,9 +56,17 @@ impl Target {
         };
         let start = num("start sector")?;
         let len = num("length")?;
-        let kind = it.next().ok_or_else(|| format!("table line needs a target type: {line}"))?.to_string();
+        let kind = it
+            .next()
+            .ok_or_else(|| format!("table line needs a target type: {line}"))?
+            .to_string();
         let args: Vec<&str> = it.collect();
-        Ok(Target { start, len, kind, args: args.join(" ") })
+        Ok(Target {
+            start,
+            len,
+            kind,
+            args: args.join(" "),
+        })
     }
 }
 
@@ -81,13 +89,21 @@ fn get_u64(b: &[u8], at: usize) -> u64 {
 impl Control {
     /// Opens the control device.
     pub fn open() -> io::Result<Control> {
-        Ok(Control { file: OpenOptions::new().read(true).write(true).open("/dev/mapper/control")? })
+        Ok(Control {
+            file: OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/mapper/control")?,
+        })
     }
 
     /// A request buffer for device `name`.
     fn request(name: &str) -> io::Result<Vec<u8>> {
         if name.len() >= NAME_LEN || name.is_empty() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("bad device name {name}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad device name {name}"),
+            ));
         }
         let mut b = vec![0u8; BUF_SIZE];
         put_u32(&mut b, 0, 4);
@@ -130,7 +146,10 @@ impl Control {
             // from this spec (from the ioctl header for the first).
             let next = (params + t.args.len() + 1).next_multiple_of(8);
             if next > b.len() || t.kind.len() >= 16 {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("table of {name} too large")));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("table of {name} too large"),
+                ));
             }
             b[spec..spec + 8].copy_from_slice(&t.start.to_ne_bytes());
             b[spec + 8..spec + 16].copy_from_slice(&t.len.to_ne_bytes());
@@ -190,7 +209,10 @@ mod tests {
     #[test]
     fn parses_table_lines() {
         let t = Target::parse("0 8192 replicator-dev 253:0 0 0 1 /dev/ram1 nolog 0").unwrap();
-        assert_eq!((t.start, t.len, t.kind.as_str()), (0, 8192, "replicator-dev"));
+        assert_eq!(
+            (t.start, t.len, t.kind.as_str()),
+            (0, 8192, "replicator-dev")
+        );
         assert_eq!(t.args, "253:0 0 0 1 /dev/ram1 nolog 0");
         assert!(Target::parse("0 x linear").is_err());
         assert!(Target::parse("0 8").is_err());

@@ -73,7 +73,11 @@ impl Served {
         let (kernel_end, our_end) = UnixStream::pair()?;
         ioctl_arg(&dev, NBD_SET_BLKSIZE, 512)?;
         ioctl_arg(&dev, NBD_SET_SIZE, size)?;
-        ioctl_arg(&dev, NBD_SET_FLAGS, NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA)?;
+        ioctl_arg(
+            &dev,
+            NBD_SET_FLAGS,
+            NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH | NBD_FLAG_SEND_FUA,
+        )?;
         ioctl_arg(&dev, NBD_SET_SOCK, kernel_end.as_raw_fd() as u64)?;
         let server = std::thread::spawn(move || serve(our_end, index, &rec));
         let runner = dev.try_clone()?;
@@ -85,7 +89,11 @@ impl Served {
             drop(kernel_end);
             r
         });
-        Ok(Served { dev, client: Some(client), server: Some(server) })
+        Ok(Served {
+            dev,
+            client: Some(client),
+            server: Some(server),
+        })
     }
 
     /// Disconnects the device (nothing may hold it open) and returns how
@@ -148,7 +156,11 @@ struct Pending {
 
 /// Answers the pending writes in the order they came, recording each as
 /// it completes.
-fn complete(sock: &mut UnixStream, rec: &Mutex<Recording>, pending: &mut Vec<Pending>) -> io::Result<()> {
+fn complete(
+    sock: &mut UnixStream,
+    rec: &Mutex<Recording>,
+    pending: &mut Vec<Pending>,
+) -> io::Result<()> {
     if pending.is_empty() {
         return Ok(());
     }
@@ -183,7 +195,10 @@ fn serve(mut sock: UnixStream, dev: u8, rec: &Mutex<Recording>) -> io::Result<u6
             Err(e) => return Err(e),
         }
         if be32(&head, 0) != REQUEST_MAGIC {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad NBD request magic"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad NBD request magic",
+            ));
         }
         let ty = be32(&head, 4);
         let mut cookie = [0u8; 8];
@@ -205,7 +220,15 @@ fn serve(mut sock: UnixStream, dev: u8, rec: &Mutex<Recording>) -> io::Result<u6
                         dst.copy_from_slice(&data);
                         let fua = ty & NBD_CMD_FLAG_FUA != 0;
                         drop(r);
-                        pending.push(Pending { cookie, event: Event::Write { dev, offset: from, fua, data } });
+                        pending.push(Pending {
+                            cookie,
+                            event: Event::Write {
+                                dev,
+                                offset: from,
+                                fua,
+                                data,
+                            },
+                        });
                     }
                     None => {
                         drop(r);
@@ -226,7 +249,10 @@ fn serve(mut sock: UnixStream, dev: u8, rec: &Mutex<Recording>) -> io::Result<u6
             CMD_FLUSH => {
                 // Recorded before the writes still pending: it was issued
                 // before they completed, so it need not cover them.
-                rec.lock().map_err(|_| poisoned())?.events.push(Event::Flush { dev });
+                rec.lock()
+                    .map_err(|_| poisoned())?
+                    .events
+                    .push(Event::Flush { dev });
                 reply(&mut sock, 0, &cookie, &[])?;
             }
             _ => reply(&mut sock, EIO, &cookie, &[])?,

@@ -44,7 +44,12 @@ struct Marks {
 
 impl Marks {
     fn before(trace: &Trace, at: usize) -> Marks {
-        let mut m = Marks { issue: HashMap::new(), ack: HashMap::new(), flushes: Vec::new(), lines: Vec::new() };
+        let mut m = Marks {
+            issue: HashMap::new(),
+            ack: HashMap::new(),
+            flushes: Vec::new(),
+            lines: Vec::new(),
+        };
         for e in trace.events.iter().take(at) {
             let Event::Mark(line) = e else { continue };
             let pos = m.lines.len();
@@ -87,13 +92,23 @@ pub enum Order {
     Held { required: usize, flush: Option<u64> },
     /// It shows write `shows` (issued after the flush of write `flush`)
     /// but lacks writes acknowledged before that flush.
-    Broken { shows: u64, flush: u64, violations: Vec<String> },
+    Broken {
+        shows: u64,
+        flush: u64,
+        violations: Vec<String>,
+    },
 }
 
 /// Checks a remote copy: `image` holds the copies of the load's devices
 /// back to back, `blocks` blocks each; the marks are those of the first
 /// `at` events of `trace`.
-pub fn check(trace: &Trace, at: usize, image: &[u8], blocks: u64, devices: usize) -> Result<Order, String> {
+pub fn check(
+    trace: &Trace,
+    at: usize,
+    image: &[u8],
+    blocks: u64,
+    devices: usize,
+) -> Result<Order, String> {
     let marks = Marks::before(trace, at);
     // The newest write the copy shows, by when it was issued.
     let Some((shows, issued)) = shown(image)
@@ -101,10 +116,16 @@ pub fn check(trace: &Trace, at: usize, image: &[u8], blocks: u64, devices: usize
         .filter_map(|s| marks.issue.get(&s).map(|&p| (s, p)))
         .max_by_key(|&(_, p)| p)
     else {
-        return Ok(Order::Held { required: 0, flush: None });
+        return Ok(Order::Held {
+            required: 0,
+            flush: None,
+        });
     };
     let Some(&(_, flush)) = marks.flushes.iter().rev().find(|&&(p, _)| p < issued) else {
-        return Ok(Order::Held { required: 0, flush: None });
+        return Ok(Order::Held {
+            required: 0,
+            flush: None,
+        });
     };
     let upto = *marks
         .ack
@@ -114,7 +135,11 @@ pub fn check(trace: &Trace, at: usize, image: &[u8], blocks: u64, devices: usize
     let table = acks.table(&vec![blocks; devices])?;
     let dev_bytes = blocks as usize * BLOCK_SIZE;
     if image.len() < dev_bytes * devices {
-        return Err(format!("the remote image has {} bytes, {} devices of {blocks} blocks need more", image.len(), devices));
+        return Err(format!(
+            "the remote image has {} bytes, {} devices of {blocks} blocks need more",
+            image.len(),
+            devices
+        ));
     }
     let mut violations = Vec::new();
     let mut buf = vec![0u8; BLOCK_SIZE];
@@ -136,9 +161,16 @@ pub fn check(trace: &Trace, at: usize, image: &[u8], blocks: u64, devices: usize
     .map_err(|e| e.to_string())?;
     if st.bad > 0 {
         violations.push(format!("{} bad blocks of {}", st.bad, st.blocks));
-        return Ok(Order::Broken { shows, flush, violations });
+        return Ok(Order::Broken {
+            shows,
+            flush,
+            violations,
+        });
     }
-    Ok(Order::Held { required: acks.acks.len(), flush: Some(flush) })
+    Ok(Order::Held {
+        required: acks.acks.len(),
+        flush: Some(flush),
+    })
 }
 
 #[cfg(test)]
@@ -158,7 +190,10 @@ mod tests {
     }
 
     fn marks(lines: &[&str]) -> Trace {
-        Trace { initial: vec![], events: lines.iter().map(|l| Event::Mark(l.to_string())).collect() }
+        Trace {
+            initial: vec![],
+            events: lines.iter().map(|l| Event::Mark(l.to_string())).collect(),
+        }
     }
 
     #[test]
@@ -167,24 +202,74 @@ mod tests {
         let t = marks(&["I 1", "A 1 0 0 1", "F 1", "I 2", "A 2 0 1 1"]);
         let n = t.events.len();
         // Both: held. Only 1: held (2 in flight). Only 2: broken.
-        assert_eq!(check(&t, n, &image_with(&[(1, 0), (2, 1)]), BLOCKS, 1), Ok(Order::Held { required: 1, flush: Some(1) }));
-        assert_eq!(check(&t, n, &image_with(&[(1, 0)]), BLOCKS, 1), Ok(Order::Held { required: 0, flush: None }));
+        assert_eq!(
+            check(&t, n, &image_with(&[(1, 0), (2, 1)]), BLOCKS, 1),
+            Ok(Order::Held {
+                required: 1,
+                flush: Some(1)
+            })
+        );
+        assert_eq!(
+            check(&t, n, &image_with(&[(1, 0)]), BLOCKS, 1),
+            Ok(Order::Held {
+                required: 0,
+                flush: None
+            })
+        );
         assert!(matches!(
             check(&t, n, &image_with(&[(2, 1)]), BLOCKS, 1),
-            Ok(Order::Broken { shows: 2, flush: 1, .. })
+            Ok(Order::Broken {
+                shows: 2,
+                flush: 1,
+                ..
+            })
         ));
-        assert_eq!(check(&t, n, &image_with(&[]), BLOCKS, 1), Ok(Order::Held { required: 0, flush: None }));
+        assert_eq!(
+            check(&t, n, &image_with(&[]), BLOCKS, 1),
+            Ok(Order::Held {
+                required: 0,
+                flush: None
+            })
+        );
     }
 
     #[test]
     fn writes_of_one_epoch_land_in_any_order() {
         // 1 and 2 acked in one epoch (no flush between): 2 without 1 is fine.
-        let t = marks(&["I 1", "I 2", "A 2 0 1 1", "A 1 0 0 1", "I 3", "A 3 0 2 1", "F 3"]);
+        let t = marks(&[
+            "I 1",
+            "I 2",
+            "A 2 0 1 1",
+            "A 1 0 0 1",
+            "I 3",
+            "A 3 0 2 1",
+            "F 3",
+        ]);
         let n = t.events.len();
-        assert_eq!(check(&t, n, &image_with(&[(2, 1)]), BLOCKS, 1), Ok(Order::Held { required: 0, flush: None }));
+        assert_eq!(
+            check(&t, n, &image_with(&[(2, 1)]), BLOCKS, 1),
+            Ok(Order::Held {
+                required: 0,
+                flush: None
+            })
+        );
         // A later write over an earlier one's block satisfies it.
-        let t = marks(&["I 1", "A 1 0 0 1", "F 1", "I 2", "A 2 0 0 1", "I 3", "A 3 0 1 1"]);
+        let t = marks(&[
+            "I 1",
+            "A 1 0 0 1",
+            "F 1",
+            "I 2",
+            "A 2 0 0 1",
+            "I 3",
+            "A 3 0 1 1",
+        ]);
         let n = t.events.len();
-        assert_eq!(check(&t, n, &image_with(&[(2, 0), (3, 1)]), BLOCKS, 1), Ok(Order::Held { required: 1, flush: Some(1) }));
+        assert_eq!(
+            check(&t, n, &image_with(&[(2, 0), (3, 1)]), BLOCKS, 1),
+            Ok(Order::Held {
+                required: 1,
+                flush: Some(1)
+            })
+        );
     }
 }

@@ -29,7 +29,9 @@ pub struct DeviceSpec {
 impl DeviceSpec {
     /// Parses `NBD=SIZE[:IMAGE]`, SIZE in bytes or with a K/M suffix.
     pub fn parse(text: &str) -> Result<DeviceSpec, String> {
-        let (nbd, rest) = text.split_once('=').ok_or_else(|| format!("--dev {text}: NBD=SIZE[:IMAGE]"))?;
+        let (nbd, rest) = text
+            .split_once('=')
+            .ok_or_else(|| format!("--dev {text}: NBD=SIZE[:IMAGE]"))?;
         let (size, image) = match rest.split_once(':') {
             Some((s, i)) => (s, Some(i.to_string())),
             None => (rest, None),
@@ -47,7 +49,11 @@ impl DeviceSpec {
             .and_then(|n| n.checked_mul(unit))
             .filter(|&n| n > 0 && n % 4096 == 0 && n <= 1 << 30)
             .ok_or_else(|| format!("--dev {text}: size must be a multiple of 4096 up to 1G"))?;
-        Ok(DeviceSpec { nbd: nbd.to_string(), size, image })
+        Ok(DeviceSpec {
+            nbd: nbd.to_string(),
+            size,
+            image,
+        })
     }
 }
 
@@ -63,9 +69,20 @@ fn initial_image(spec: &DeviceSpec) -> io::Result<Vec<u8>> {
 
 /// Records until `end` arrives on `marks`; writes the trace to `out` and
 /// a summary line to `report`.
-pub fn record(devs: &[DeviceSpec], marks: &str, out: &str, report: &mut dyn Write) -> io::Result<()> {
-    let initial = devs.iter().map(initial_image).collect::<io::Result<Vec<_>>>()?;
-    let rec = Arc::new(Mutex::new(Recording { images: initial.clone(), events: Vec::new() }));
+pub fn record(
+    devs: &[DeviceSpec],
+    marks: &str,
+    out: &str,
+    report: &mut dyn Write,
+) -> io::Result<()> {
+    let initial = devs
+        .iter()
+        .map(initial_image)
+        .collect::<io::Result<Vec<_>>>()?;
+    let rec = Arc::new(Mutex::new(Recording {
+        images: initial.clone(),
+        events: Vec::new(),
+    }));
     let mut served = Vec::new();
     for (i, d) in devs.iter().enumerate() {
         match Served::start(&d.nbd, i as u8, rec.clone()) {
@@ -92,7 +109,10 @@ pub fn record(devs: &[DeviceSpec], marks: &str, out: &str, report: &mut dyn Writ
             }
             if line.starts_with("A ") || line.starts_with("F ") || line.starts_with("I ") {
                 lines += 1;
-                rec.lock().map_err(|_| io::Error::other("recording lock poisoned"))?.events.push(Event::Mark(line));
+                rec.lock()
+                    .map_err(|_| io::Error::other("recording lock poisoned"))?
+                    .events
+                    .push(Event::Mark(line));
             }
         }
     }
@@ -100,7 +120,12 @@ pub fn record(devs: &[DeviceSpec], marks: &str, out: &str, report: &mut dyn Writ
     for s in served {
         requests += s.stop()?;
     }
-    let events = std::mem::take(&mut rec.lock().map_err(|_| io::Error::other("recording lock poisoned"))?.events);
+    let events = std::mem::take(
+        &mut rec
+            .lock()
+            .map_err(|_| io::Error::other("recording lock poisoned"))?
+            .events,
+    );
     let trace = Trace { initial, events };
     let (mut writes, mut flushes, mut fua) = (0, 0, 0);
     for e in &trace.events {
@@ -129,7 +154,10 @@ mod tests {
     #[test]
     fn device_specs() {
         let d = DeviceSpec::parse("/dev/nbd0=2M").unwrap();
-        assert_eq!((d.nbd.as_str(), d.size, d.image), ("/dev/nbd0", 2 << 20, None));
+        assert_eq!(
+            (d.nbd.as_str(), d.size, d.image),
+            ("/dev/nbd0", 2 << 20, None)
+        );
         let d = DeviceSpec::parse("/dev/nbd1=8K:/tmp/x").unwrap();
         assert_eq!((d.size, d.image.as_deref()), (8192, Some("/tmp/x")));
         assert!(DeviceSpec::parse("/dev/nbd0=1000").is_err());

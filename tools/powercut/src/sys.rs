@@ -21,7 +21,11 @@ struct PollFd {
 /// Whether `f` has data to read right now (or is at its end).
 pub fn readable(f: &impl AsRawFd) -> io::Result<bool> {
     const POLLIN: i16 = 1;
-    let mut p = PollFd { fd: f.as_raw_fd(), events: POLLIN, revents: 0 };
+    let mut p = PollFd {
+        fd: f.as_raw_fd(),
+        events: POLLIN,
+        revents: 0,
+    };
     // SAFETY: `p` is one valid `struct pollfd`, as `nfds` says; a zero
     // timeout returns at once.
     let r = unsafe { poll(&mut p, 1, 0) };
@@ -49,7 +53,10 @@ pub fn ioctl_arg(f: &impl AsRawFd, request: u64, arg: u64) -> io::Result<i32> {
 pub fn ioctl_buf(f: &impl AsRawFd, request: u64, buf: &mut [u8]) -> io::Result<i32> {
     let size = ((request >> 16) & 0x3fff) as usize;
     if buf.len() < size {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "ioctl buffer too small"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "ioctl buffer too small",
+        ));
     }
     // SAFETY: `buf` is valid for reads and writes of at least the size the
     // request encodes, which is all the kernel copies in or out (larger

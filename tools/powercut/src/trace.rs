@@ -28,7 +28,12 @@ const MAGIC: &[u8; 8] = b"DMRPCUT1";
 pub enum Event {
     /// Data written at byte `offset` of device `dev`; `fua`: durable when
     /// it completes.
-    Write { dev: u8, offset: u64, fua: bool, data: Vec<u8> },
+    Write {
+        dev: u8,
+        offset: u64,
+        fua: bool,
+        data: Vec<u8>,
+    },
     /// Every write to `dev` that completed before is durable.
     Flush { dev: u8 },
     /// A line of the load's output (an acknowledgement), recorded after
@@ -69,7 +74,12 @@ impl Trace {
         out.extend_from_slice(&(self.events.len() as u64).to_le_bytes());
         for e in &self.events {
             match e {
-                Event::Write { dev, offset, fua, data } => {
+                Event::Write {
+                    dev,
+                    offset,
+                    fua,
+                    data,
+                } => {
                     out.extend_from_slice(&[1, *dev, *fua as u8]);
                     out.extend_from_slice(&offset.to_le_bytes());
                     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -121,7 +131,12 @@ impl Trace {
                     let len = r.u32()? as usize;
                     let data = r.take(len)?.to_vec();
                     t.check_extent(dev, offset, len)?;
-                    Event::Write { dev, offset, fua, data }
+                    Event::Write {
+                        dev,
+                        offset,
+                        fua,
+                        data,
+                    }
                 }
                 2 => {
                     let dev = r.take(1)?[0];
@@ -130,7 +145,8 @@ impl Trace {
                 }
                 3 => {
                     let len = r.u32()? as usize;
-                    let text = String::from_utf8(r.take(len)?.to_vec()).map_err(|_| bad("mark is not text"))?;
+                    let text = String::from_utf8(r.take(len)?.to_vec())
+                        .map_err(|_| bad("mark is not text"))?;
                     Event::Mark(text)
                 }
                 k => return Err(bad(&format!("unknown event kind {k}"))),
@@ -147,10 +163,16 @@ impl Trace {
         let size = self
             .initial
             .get(dev as usize)
-            .ok_or_else(|| bad(&format!("event for device {dev}, which the trace does not have")))?
+            .ok_or_else(|| {
+                bad(&format!(
+                    "event for device {dev}, which the trace does not have"
+                ))
+            })?
             .len() as u64;
         if offset.checked_add(len as u64).is_none_or(|end| end > size) {
-            return Err(bad(&format!("write at {offset}+{len} is outside device {dev}")));
+            return Err(bad(&format!(
+                "write at {offset}+{len} is outside device {dev}"
+            )));
         }
         Ok(())
     }
@@ -167,7 +189,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> io::Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| bad("truncated"))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| bad("truncated"))?;
         let s = &self.bytes[self.at..end];
         self.at = end;
         Ok(s)
@@ -195,10 +221,20 @@ mod tests {
         Trace {
             initial: vec![a, vec![0; 1024]],
             events: vec![
-                Event::Write { dev: 0, offset: 512, fua: false, data: vec![5; 1024] },
+                Event::Write {
+                    dev: 0,
+                    offset: 512,
+                    fua: false,
+                    data: vec![5; 1024],
+                },
                 Event::Flush { dev: 1 },
                 Event::Mark("A 1 0 0 1".into()),
-                Event::Write { dev: 1, offset: 0, fua: true, data: vec![6; 512] },
+                Event::Write {
+                    dev: 1,
+                    offset: 0,
+                    fua: true,
+                    data: vec![6; 512],
+                },
             ],
         }
     }
@@ -216,7 +252,12 @@ mod tests {
             assert!(Trace::decode(&bytes[..cut]).is_err(), "truncated at {cut}");
         }
         let mut t = sample();
-        t.events.push(Event::Write { dev: 1, offset: 1000, fua: false, data: vec![1; 512] });
+        t.events.push(Event::Write {
+            dev: 1,
+            offset: 1000,
+            fua: false,
+            data: vec![1; 512],
+        });
         assert!(Trace::decode(&t.encode()).is_err());
         let mut t = sample();
         t.events.push(Event::Flush { dev: 2 });

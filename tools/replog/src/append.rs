@@ -8,7 +8,9 @@ use dmr_logic::replog::geometry::BLOCK_SIZE;
 use dmr_logic::replog::recovery::{DataCheck, Scanner};
 use dmr_logic::replog::ring::Extent;
 use dmr_logic::replog::writer::{Appended, Op};
-use dmr_logic::replog::{load, BlockWriter, Checkpoint, SlinkBitmap, SlinkPositions, Superblock, Writer};
+use dmr_logic::replog::{
+    load, BlockWriter, Checkpoint, SlinkBitmap, SlinkPositions, Superblock, Writer,
+};
 
 use crate::image::Image;
 use crate::HostCrc;

@@ -120,7 +120,11 @@ fn check_into(image: &mut Image, lines: &mut Vec<String>) -> Verdict {
         let held = r.head_seq <= seq && seq <= r.next_seq;
         lines.push(format!(
             "slink {nr}: position seq {seq}, {}",
-            if held { "resumes from the log" } else { "not in the log, resynchronises" }
+            if held {
+                "resumes from the log"
+            } else {
+                "not in the log, resynchronises"
+            }
         ));
     }
     if let Err(e) = r.check() {

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 const MIRROR_MAGIC: u32 = 0x4D69_5272;
 
-
 /// Writes a dirty log image `name`: `pad` zero sectors, the header, the
 /// bitmap of `nr_regions` with the regions `dirty` clear (out of sync),
 /// rounded up to 512 bytes as on a device.

@@ -24,7 +24,6 @@ fn image_path(name: &str) -> PathBuf {
     path
 }
 
-
 /// Formats a new image of 2048 sectors, `offset` sectors in.
 fn formatted(name: &str, offset: u64) -> PathBuf {
     let path = image_path(name);

@@ -2,7 +2,8 @@
 
 use super::SoftCrc;
 use crate::logic::replog::checkpoint::{
-    newest, slot_block, Checkpoint, SlinkPositions, CHECKPOINT_MAGIC, MAX_LOST_DEVICES, MAX_SLINK_POSITIONS,
+    newest, slot_block, Checkpoint, SlinkPositions, CHECKPOINT_MAGIC, MAX_LOST_DEVICES,
+    MAX_SLINK_POSITIONS,
 };
 use crate::logic::replog::checksum::CRC_OFFSET;
 use crate::logic::replog::geometry::{Block, BLOCK_SIZE};
@@ -220,8 +221,14 @@ fn slink_positions_insert() {
     assert!(p.insert(3, 10), "an update fits a full table");
     let nrs: std::vec::Vec<u32> = p.iter().map(|(nr, _)| nr).collect();
     assert!(nrs.windows(2).all(|w| w[0] < w[1]));
-    let cp = Checkpoint { slinks: p, ..sample() };
-    assert_eq!(Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0), Ok(cp));
+    let cp = Checkpoint {
+        slinks: p,
+        ..sample()
+    };
+    assert_eq!(
+        Checkpoint::decode::<SoftCrc>(&encoded(&cp), &super::UUID, 0),
+        Ok(cp)
+    );
 }
 
 /// `base` with `edit` applied and sealed again, decoded.
@@ -240,16 +247,37 @@ fn slink_positions_refusals() {
     });
     let refused = |edit: &dyn Fn(&mut Block)| decode_edited(&base, edit);
     let slinks = Err(FormatError::CheckpointSlinks);
-    assert_eq!(refused(&|b| b[88..92].copy_from_slice(&33u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[88..92].copy_from_slice(&u32::MAX.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| b[88..92].copy_from_slice(&33u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[88..92].copy_from_slice(&u32::MAX.to_le_bytes())),
+        slinks
+    );
     assert_eq!(refused(&|b| b[92] = 1), slinks);
     assert_eq!(refused(&|b| b[100] = 1), slinks);
     // Link 0, links out of order or twice, past 2047, sequence 0.
-    assert_eq!(refused(&|b| b[96..100].copy_from_slice(&0u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[112..116].copy_from_slice(&1u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[96..100].copy_from_slice(&8u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[112..116].copy_from_slice(&2048u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[104..112].copy_from_slice(&0u64.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| b[96..100].copy_from_slice(&0u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[112..116].copy_from_slice(&1u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[96..100].copy_from_slice(&8u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[112..116].copy_from_slice(&2048u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[104..112].copy_from_slice(&0u64.to_le_bytes())),
+        slinks
+    );
     // A count below the records written leaves the rest unread.
     let one = refused(&|b| b[88..92].copy_from_slice(&1u32.to_le_bytes())).unwrap();
     assert_eq!(one.slinks, positions(&[(1, 45)]));
@@ -264,7 +292,10 @@ fn lost_devices_layout() {
     assert!(p.insert_lost(1, 2), "a pair already there");
     assert!(!p.insert_lost(0, 1), "slink 0 is the local site");
     assert!(!p.insert_lost(2048, 1));
-    let cp = Checkpoint { slinks: p, ..sample() };
+    let cp = Checkpoint {
+        slinks: p,
+        ..sample()
+    };
     let b = encoded(&cp);
     assert_eq!(Checkpoint::decode::<SoftCrc>(&b, &super::UUID, 0), Ok(cp));
     assert_eq!(b[92..96], 3u32.to_le_bytes());
@@ -285,7 +316,10 @@ fn lost_devices_layout() {
         assert!(full.insert_lost(5, dev));
     }
     assert!(!full.insert_lost(4, 0), "full");
-    assert!(full.insert_lost(5, 0), "a pair already there fits a full table");
+    assert!(
+        full.insert_lost(5, 0),
+        "a pair already there fits a full table"
+    );
 }
 
 #[test]
@@ -293,13 +327,25 @@ fn lost_devices_refusals() {
     let mut p = positions(&[(1, 45)]);
     assert!(p.insert_lost(1, 2));
     assert!(p.insert_lost(3, 9));
-    let base = encoded(&Checkpoint { slinks: p, ..sample() });
+    let base = encoded(&Checkpoint {
+        slinks: p,
+        ..sample()
+    });
     let refused = |edit: &dyn Fn(&mut Block)| decode_edited(&base, edit);
     let slinks = Err(FormatError::CheckpointSlinks);
-    assert_eq!(refused(&|b| b[92..96].copy_from_slice(&65u32.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| b[92..96].copy_from_slice(&65u32.to_le_bytes())),
+        slinks
+    );
     // Link 0, past 2047, out of order, twice.
-    assert_eq!(refused(&|b| b[608..612].copy_from_slice(&0u32.to_le_bytes())), slinks);
-    assert_eq!(refused(&|b| b[616..620].copy_from_slice(&2048u32.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| b[608..612].copy_from_slice(&0u32.to_le_bytes())),
+        slinks
+    );
+    assert_eq!(
+        refused(&|b| b[616..620].copy_from_slice(&2048u32.to_le_bytes())),
+        slinks
+    );
     assert_eq!(
         refused(&|b| {
             b[616..620].copy_from_slice(&1u32.to_le_bytes());
@@ -315,7 +361,10 @@ fn lost_devices_refusals() {
         slinks
     );
     // A count past the records written reads a zero record: link 0.
-    assert_eq!(refused(&|b| b[92..96].copy_from_slice(&3u32.to_le_bytes())), slinks);
+    assert_eq!(
+        refused(&|b| b[92..96].copy_from_slice(&3u32.to_le_bytes())),
+        slinks
+    );
 }
 
 proptest::proptest! {
@@ -325,7 +374,7 @@ proptest::proptest! {
         let mut model = std::collections::BTreeSet::new();
         for &(nr, dev) in &pairs {
             let fits = model.contains(&(nr, dev)) || model.len() < MAX_LOST_DEVICES;
-            let valid = nr >= 1 && nr < 2048;
+            let valid = (1..2048).contains(&nr);
             proptest::prop_assert_eq!(p.insert_lost(nr, dev), valid && fits);
             if valid && fits {
                 model.insert((nr, dev));
@@ -344,7 +393,7 @@ proptest::proptest! {
         let mut model = std::collections::BTreeMap::new();
         for &(nr, seq) in &records {
             let fits = model.contains_key(&nr) || model.len() < MAX_SLINK_POSITIONS;
-            let valid = nr >= 1 && nr < 2048 && seq >= 1;
+            let valid = (1..2048).contains(&nr) && seq >= 1;
             proptest::prop_assert_eq!(p.insert(nr, seq), valid && fits);
             if valid && fits {
                 model.insert(nr, seq);

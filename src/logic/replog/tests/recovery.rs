@@ -684,7 +684,10 @@ fn a_torn_tail_an_earlier_run_dropped_ends_the_log_cleanly() {
     let data_block = t.block_of(torn.extent.start) + 1;
     t.mem.block(data_block)[100] ^= 1;
     let loaded = t.crash_and_recover(); // incarnation 2, tail hint at seq 2
-    assert!(matches!(loaded.recovered.end, ScanEnd::TornData { seq: 2, .. }));
+    assert!(matches!(
+        loaded.recovered.end,
+        ScanEnd::TornData { seq: 2, .. }
+    ));
     // Nothing written since: the torn copy is still where seq 2 goes, but
     // the run that wrote it is over and its recovery dropped it.
     let r = t.load().unwrap().recovered;
@@ -698,7 +701,13 @@ fn a_torn_tail_an_earlier_run_dropped_ends_the_log_cleanly() {
     );
     // `replog check`, which checks every entry's data, says the same.
     let r = t.scan(DataCheck::All);
-    assert_eq!(r.end, ScanEnd::Clean { block: t.block_of(2), found: Found::EarlierRun { incarnation: 1 } });
+    assert_eq!(
+        r.end,
+        ScanEnd::Clean {
+            block: t.block_of(2),
+            found: Found::EarlierRun { incarnation: 1 }
+        }
+    );
 }
 
 #[test]
