@@ -137,11 +137,10 @@ fn a_run_passes_and_replicas_are_judged_by_what_they_depend_on() {
     );
     let lines = log_lines(&log, 5, 2, 2);
     assert_eq!(lines.len(), 200);
-    // Both devices, all four threads wrote.
+    // Both devices were written. (Which of their threads got writes in
+    // is up to the scheduler: a busy host may starve one of them.)
     for d in 0..2 {
-        for t in 0..2 {
-            assert!(lines.iter().any(|w| (w.dev, w.thread) == (d, t)));
-        }
+        assert!(lines.iter().any(|w| w.dev == d), "device {d}");
     }
     let m = passes(&check(&devs, "5", &log, &[]));
     assert_eq!(m, lines.iter().map(|w| w.frontier).max().unwrap().min(200));
