@@ -130,6 +130,12 @@ impl RemoteDev {
         true
     }
 
+    /// Attached to a log afresh (a new table, or a log that replaced a
+    /// failed one): sequence numbers of another log mean nothing here.
+    pub(crate) fn rebase_settle(&self) {
+        self.settles_at.store(0, Ordering::Relaxed);
+    }
+
     /// Take the state of `old`, the device this one replaces on a reload.
     pub(crate) fn inherit_consistency(&self, old: &RemoteDev) {
         if !old.consistent() {

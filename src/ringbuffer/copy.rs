@@ -552,6 +552,9 @@ impl Engine {
             // link may have shipped later writes before (the dirty log
             // does not say).
             let same = old.as_ref().is_some_and(|o| o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors);
+            if old.is_none() {
+                dev.rebase_settle();
+            }
             if !same && dev.behind_regions() {
                 dev.diverge(0);
             }
