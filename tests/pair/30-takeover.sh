@@ -22,6 +22,7 @@ R=128
 
 # A's nbd-server, exporting /dev/ram1 as "a".
 a_export() {
+	a_unexport
 	mkdir -p /var/run /tmp/nbd-a
 	cat >/tmp/nbd-a/config <<CONF
 [generic]
@@ -35,14 +36,20 @@ a_export() {
 CONF
 	nbd-server -C /tmp/nbd-a/config || fail "nbd-server on A"
 	i=0
-	until netstat -ltn | grep -q ':10809 '; do
+	until netstat -ltn 2>/dev/null | grep -q ':10809 '; do
 		i=$((i + 1))
 		[ $i -le 100 ] || fail "A's nbd-server does not listen"
 		sleep 0.1
 	done
 }
 a_unexport() {
+	local i=0
 	for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
+	while netstat -ltn 2>/dev/null | grep -q ':10809 '; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "A's nbd-server does not go away"
+		sleep 0.1
+	done
 }
 
 # Shell text for B: wait until slink 1 of B's group holds nothing.
@@ -56,7 +63,14 @@ for i in 0 1 2; do ramdev $i >/dev/null; done
 step "site B is the primary, replicating to site A"
 a_export
 dr_start
+# B's disks as a new primary's: what earlier tests left there is gone
+# (the copies start equal: zeroes on both sides).
 dr_run "
+dmsetup remove_all
+for d in /dev/nbd0 /dev/nbd1 /dev/nbd2 /dev/nbd3; do nbd-client -d \$d >/dev/null 2>&1 || true; done
+dd if=/dev/zero of=/dev/vda bs=1M count=8 oflag=direct status=none
+dd if=/dev/zero of=/dev/vdb bs=1M count=4 oflag=direct status=none
+dd if=/dev/zero of=/dev/vdc bs=1M count=1 oflag=direct status=none
 nbd-client $PAIR_PRIMARY 10809 /dev/nbd0 -N a -t $NBD_TIMEOUT -b 4096
 dmsetup create repl --table '0 1 replicator ringbuffer 4 /dev/vdb 0 create 8192 blockdev 1 0 blockdev 2 1 asynchronous'
 ctl=\$(dmsetup info -c --noheadings -o major,minor --separator : repl | tr -d ' ')

@@ -152,6 +152,8 @@ say "== Takeover: the DR site starts a group over its copies, the old primary it
 # dirty logs at 20 MiB (headers cleared: whatever an earlier test left
 # there is not this group's).
 dr_run "
+dmsetup remove_all
+for d in /dev/nbd0 /dev/nbd1; do nbd-client -d \$d >/dev/null 2>&1 || true; done
 dd if=/dev/zero of=/dev/vda bs=1M count=6 seek=16 oflag=direct status=none
 dmsetup create bd0 --table '0 $len linear /dev/vda 0'
 dmsetup create bd1 --table '0 $len linear /dev/vda $len'
@@ -186,6 +188,14 @@ for d in 0 1; do
 done
 # The old primary exports its devices; the new primary marks the regions,
 # imports them and swaps its error tables for them.
+# (An nbd-server left by an earlier test of the suite goes first.)
+for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
+i=0
+while netstat -ltn 2>/dev/null | grep -q ':10809 '; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "an old nbd-server does not go away"
+	sleep 0.1
+done
 mkdir -p /var/run /tmp/nbd-a
 cat >/tmp/nbd-a/config <<CONF
 [generic]
