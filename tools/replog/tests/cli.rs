@@ -1,48 +1,24 @@
 //! The `replog` binary on images it formats and `replog::append` fills,
 //! intact and damaged: exit status and exact report lines.
 
+mod common;
+use common::replog_raw as replog;
+use common::{append, data, format_log, image_path, lines, open, poke, UUID};
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use dmr_logic::replog::entry::EntryFlags;
-use dmr_logic::replog::writer::{Appended, Op};
+use dmr_logic::replog::writer::Appended;
 use dmr_logic::replog::EntryHeader;
 use replog::append::Appender;
-use replog::image::Image;
 use replog::HostCrc;
 
-const UUID: &str = "00112233-4455-6677-8899-aabbccddeeff";
-
-/// A fresh path for image `name`.
-fn image_path(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("replog-{name}.img"));
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
-/// Runs `replog args`: exit status, stdout lines, stderr.
-fn replog(args: &[&str]) -> (i32, Vec<String>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_replog"))
-        .args(args)
-        .output()
-        .expect("run replog");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        stdout.lines().map(str::to_string).collect(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-/// Formats a new image of `sectors` sectors with the test UUID.
+/// Formats a new image `name` of `sectors` sectors with the test UUID.
 fn formatted(name: &str, sectors: u64) -> PathBuf {
-    let path = image_path(name);
-    let p = path.to_str().unwrap();
-    let (code, out, err) = replog(&["format", p, "--size", &sectors.to_string(), "--uuid", UUID]);
-    assert_eq!((code, err.as_str()), (0, ""));
-    assert_eq!(out.len(), 1);
+    let path = image_path("", name);
+    assert_eq!(format_log(&path, sectors, None).len(), 1);
     path
 }
 
@@ -52,38 +28,9 @@ fn check(path: &Path) -> (i32, Vec<String>) {
     (code, out)
 }
 
-fn open(path: &Path) -> Appender {
-    Appender::open(Image::create(path, 0, 0).unwrap()).unwrap()
-}
-
-fn data(seed: u8, sectors: u32) -> Vec<u8> {
-    (0..sectors as usize * 512)
-        .map(|i| seed.wrapping_add((i / 3) as u8))
-        .collect()
-}
-
 fn write(log: &mut Appender, sector: u64, sectors: u32) -> Appended {
-    let op = Op {
-        dev: 1,
-        flags: EntryFlags::empty(),
-        sector,
-        sectors,
-    };
-    log.append(op, &data(sector as u8, sectors)).unwrap()
-}
-
-/// XORs `mask` into the byte at `block * 4096 + offset`.
-fn poke(path: &Path, block: u64, offset: u64, mask: u8) {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let pos = block * 4096 + offset;
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, pos).unwrap();
-    byte[0] ^= mask;
-    file.write_all_at(&byte, pos).unwrap();
+    let bytes = data(sector as u8, 3, sectors);
+    append(log, 1, EntryFlags::empty(), sector, sectors, &bytes)
 }
 
 /// The first report lines of a 2048-sector test log just formatted.
@@ -107,10 +54,6 @@ fn opened_lines() -> Vec<String> {
     ]
 }
 
-fn lines(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 #[test]
 fn a_fresh_log_is_clean() {
     let path = formatted("fresh", 2048);
@@ -129,36 +72,19 @@ fn a_fresh_log_is_clean() {
 /// and FUA.
 fn four_entries(name: &str) -> (PathBuf, [u32; 2]) {
     let path = formatted(name, 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     let first = write(&mut log, 100, 8);
-    let discard = Op {
-        dev: 2,
-        flags: EntryFlags::DISCARD,
-        sector: 4096,
-        sectors: 65536,
-    };
-    log.append(discard, &[]).unwrap();
-    let flush = Op {
-        dev: 1,
-        flags: EntryFlags::FLUSH,
-        sector: 0,
-        sectors: 0,
-    };
-    log.append(flush, &[]).unwrap();
-    let last = Op {
-        dev: 3,
-        flags: EntryFlags::FLUSH.with(EntryFlags::FUA),
-        sector: 7,
-        sectors: 3,
-    };
-    let last = log.append(last, &data(9, 3)).unwrap();
+    append(&mut log, 2, EntryFlags::DISCARD, 4096, 65536, &[]);
+    append(&mut log, 1, EntryFlags::FLUSH, 0, 0, &[]);
+    let flush_fua = EntryFlags::FLUSH.with(EntryFlags::FUA);
+    let last = append(&mut log, 3, flush_fua, 7, 3, &data(9, 3, 3));
     (path, [first.header.data_crc, last.header.data_crc])
 }
 
 #[test]
 fn check_and_dump_a_log_with_entries() {
     let (path, [crc1, crc4]) = four_entries("entries");
-    assert_eq!(crc1, crc32c::crc32c(&data(100, 8)));
+    assert_eq!(crc1, crc32c::crc32c(&data(100, 3, 8)));
     let (code, out) = check(&path);
     let mut expect = opened_lines();
     expect.extend(lines(&[
@@ -269,7 +195,7 @@ fn bad_superblock_checksum_and_version() {
 #[test]
 fn torn_last_entry_is_recoverable() {
     let path = formatted("torn-data", 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     write(&mut log, 0, 8);
     write(&mut log, 8, 8);
     let last = write(&mut log, 16, 16);
@@ -287,7 +213,7 @@ fn torn_last_entry_is_recoverable() {
     );
 
     let path = formatted("torn-header", 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     write(&mut log, 0, 8);
     write(&mut log, 8, 8);
     poke(&path, 5, 3000, 0x01); // header of seq 2
@@ -307,7 +233,7 @@ fn torn_last_entry_is_recoverable() {
 fn a_wrapped_ring() {
     // 160 sectors: 20 blocks, a ring of 17.
     let path = formatted("wrapped", 160);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     for i in 0..5 {
         write(&mut log, i * 16, 16); // 3 blocks each: ring 0..15
     }
@@ -351,7 +277,7 @@ fn a_wrapped_ring() {
 #[test]
 fn a_torn_checkpoint_falls_back_to_the_other_slot() {
     let path = formatted("cp-torn", 2048);
-    let mut log = open(&path); // generation 2, slot 0
+    let mut log = open(&path, 0); // generation 2, slot 0
     write(&mut log, 0, 8);
     write(&mut log, 8, 8);
     log.free(1).unwrap(); // generation 3, slot 1
@@ -386,7 +312,7 @@ fn a_torn_checkpoint_falls_back_to_the_other_slot() {
 #[test]
 fn damage_before_the_checkpoint_tail_is_lost_data() {
     let path = formatted("lost", 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     for i in 0..3 {
         write(&mut log, i * 8, 8);
     }
@@ -407,7 +333,7 @@ fn damage_before_the_checkpoint_tail_is_lost_data() {
 #[test]
 fn an_intact_but_impossible_entry_is_damage() {
     let path = formatted("epoch", 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     write(&mut log, 0, 8);
     let second = write(&mut log, 8, 8);
     let header = EntryHeader {
@@ -448,12 +374,9 @@ fn a_truncated_device() {
 
 #[test]
 fn a_log_at_an_offset() {
-    let path = image_path("offset");
+    let path = image_path("", "offset");
     let p = path.to_str().unwrap();
-    let (code, _, err) = replog(&[
-        "format", p, "--size", "2048", "--offset", "64", "--uuid", UUID,
-    ]);
-    assert_eq!((code, err.as_str()), (0, ""));
+    format_log(&path, 2048, Some(64));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), (64 + 2048) * 512);
     let (code, out, _) = replog(&["check", p, "--offset", "64"]);
     assert_eq!((code, out.last().map(String::as_str)), (0, Some("clean")));
@@ -470,7 +393,7 @@ fn a_log_at_an_offset() {
 #[test]
 fn format_refuses_an_active_log_without_force() {
     let path = formatted("active", 2048);
-    let mut log = open(&path);
+    let mut log = open(&path, 0);
     write(&mut log, 0, 8);
     let p = path.to_str().unwrap();
     let (code, out, err) = replog(&["format", p, "--size", "2048"]);
@@ -525,7 +448,7 @@ fn usage_errors() {
         (code, err.lines().next()),
         (3, Some("replog check: missing device or image"))
     );
-    let path = image_path("nosize");
+    let path = image_path("", "nosize");
     let (code, _, err) = replog(&["format", path.to_str().unwrap()]);
     assert_eq!(code, 3);
     assert!(err.ends_with(": --size <sectors> is required\n"), "{err}");
@@ -551,12 +474,12 @@ fn usage_errors() {
 #[test]
 fn an_entry_left_by_an_earlier_run_ends_the_log() {
     let path = formatted("earlier-run", 2048);
-    let mut log = open(&path); // run 2
+    let mut log = open(&path, 0); // run 2
     write(&mut log, 0, 8); // seq 1 at block 3
     write(&mut log, 8, 8); // seq 2 at block 5
     write(&mut log, 16, 8); // seq 3 at block 7
     poke(&path, 5, 64, 0x01); // seq 2 torn: seq 3 was never acknowledged
-    let mut log = open(&path); // run 3 drops seq 2 and 3
+    let mut log = open(&path, 0); // run 3 drops seq 2 and 3
     let again = write(&mut log, 24, 8);
     assert_eq!((again.header.seq, again.header.incarnation), (2, 3));
     let (code, out) = check(&path);
@@ -576,7 +499,7 @@ fn an_entry_left_by_an_earlier_run_ends_the_log() {
 fn site_link_positions_are_reported() {
     use dmr_logic::replog::SlinkPositions;
     let path = formatted("positions", 2048);
-    let mut log = open(&path); // generation 2, slot 0
+    let mut log = open(&path, 0); // generation 2, slot 0
     write(&mut log, 0, 8);
     write(&mut log, 8, 8);
     write(&mut log, 16, 8);

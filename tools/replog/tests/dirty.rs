@@ -2,48 +2,18 @@
 //! 0, clean bitmap at byte 1024, as `drivers/md/dm-log.c` writes them).
 
 mod common;
-use common::replog;
+use common::{dirty_log, lines, replog, MIRROR_MAGIC};
 
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 
-const MIRROR_MAGIC: u32 = 0x4D69_5272;
-
-/// Writes a dirty log image `name`: `pad` zero sectors, the header, the
-/// bitmap of `nr_regions` with the regions `dirty` clear (out of sync),
-/// rounded up to 512 bytes as on a device.
-fn dirty_log(
-    name: &str,
-    pad: u64,
-    magic: u32,
-    version: u32,
-    nr_regions: u64,
-    dirty: &[u64],
-) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("replog-dirty-{name}.img"));
-    let mut b = vec![0u8; pad as usize * 512];
-    b.extend(magic.to_le_bytes());
-    b.extend(version.to_le_bytes());
-    b.extend(nr_regions.to_le_bytes());
-    b.resize(pad as usize * 512 + 1024, 0);
-    let mut map = vec![0u8; (nr_regions.div_ceil(64) * 8) as usize];
-    for r in (0..nr_regions).filter(|r| !dirty.contains(r)) {
-        map[(r / 8) as usize] |= 1 << (r % 8);
-    }
-    b.extend(map);
-    b.resize(b.len().div_ceil(512) * 512, 0);
-    std::fs::write(&path, b).unwrap();
-    path
-}
-
-fn lines(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
-}
+/// The prefix of this file's image names.
+const PREFIX: &str = "dirty-";
 
 #[test]
 fn merged_extents() {
     // 200 regions of 1024 sectors; dirty 0..3, 9, 10, 63, 64, 65, 199.
     let path = dirty_log(
+        PREFIX,
         "merged",
         0,
         MIRROR_MAGIC,
@@ -67,7 +37,7 @@ fn merged_extents() {
 
 #[test]
 fn a_clean_log_prints_nothing() {
-    let path = dirty_log("clean", 0, MIRROR_MAGIC, 2, 100, &[]);
+    let path = dirty_log(PREFIX, "clean", 0, MIRROR_MAGIC, 2, 100, &[]);
     let (code, out, _) = replog(&["dirty", path.to_str().unwrap(), "--region-size", "8"]);
     assert_eq!((code, out.len()), (0, 0));
 }
@@ -75,7 +45,7 @@ fn a_clean_log_prints_nothing() {
 #[test]
 fn length_clips_the_last_extent() {
     // 10 regions of 8 sectors over a device of 75 sectors.
-    let path = dirty_log("clip", 0, MIRROR_MAGIC, 2, 10, &[2, 8, 9]);
+    let path = dirty_log(PREFIX, "clip", 0, MIRROR_MAGIC, 2, 10, &[2, 8, 9]);
     let p = path.to_str().unwrap();
     let (code, out, err) = replog(&["dirty", p, "--region-size", "8", "--length", "75"]);
     assert_eq!((code, out), (0, lines(&["16 8", "64 11"])));
@@ -90,7 +60,7 @@ fn length_clips_the_last_extent() {
 
 #[test]
 fn a_grown_or_shrunk_device() {
-    let path = dirty_log("grown", 0, MIRROR_MAGIC, 2, 10, &[2]);
+    let path = dirty_log(PREFIX, "grown", 0, MIRROR_MAGIC, 2, 10, &[2]);
     let p = path.to_str().unwrap();
     // 100 sectors: 13 regions, 10..13 not in the log count as out of sync.
     let (code, out, err) = replog(&["dirty", p, "--region-size", "8", "--length", "100"]);
@@ -103,7 +73,7 @@ fn a_grown_or_shrunk_device() {
         ])
     );
     // 20 sectors: 3 regions, the rest ignored.
-    let path = dirty_log("shrunk", 0, MIRROR_MAGIC, 2, 10, &[2, 5]);
+    let path = dirty_log(PREFIX, "shrunk", 0, MIRROR_MAGIC, 2, 10, &[2, 5]);
     let (code, out, err) = replog(&[
         "dirty",
         path.to_str().unwrap(),
@@ -121,7 +91,7 @@ fn a_grown_or_shrunk_device() {
 
 #[test]
 fn a_log_at_an_offset() {
-    let path = dirty_log("offset", 16, MIRROR_MAGIC, 2, 64, &[1, 63]);
+    let path = dirty_log(PREFIX, "offset", 16, MIRROR_MAGIC, 2, 64, &[1, 63]);
     let p = path.to_str().unwrap();
     let (code, out, _) = replog(&["dirty", p, "--region-size", "16", "--offset", "16"]);
     assert_eq!((code, out), (0, lines(&["16 16", "1008 16"])));
@@ -137,7 +107,7 @@ fn a_log_at_an_offset() {
 
 #[test]
 fn bad_magic_version_and_size() {
-    let path = dirty_log("magic", 0, 0x6469_7274, 2, 10, &[1]);
+    let path = dirty_log(PREFIX, "magic", 0, 0x6469_7274, 2, 10, &[1]);
     let p = path.to_str().unwrap();
     let (code, out, err) = replog(&["dirty", p, "--region-size", "8"]);
     assert_eq!((code, out.len()), (2, 0));
@@ -147,7 +117,7 @@ fn bad_magic_version_and_size() {
             "replog dirty: {p}: bad magic 0x64697274 (not 0x4d695272): not a disk dirty log (the kernel would take every region as out of sync)"
         )])
     );
-    let path = dirty_log("version", 0, MIRROR_MAGIC, 3, 10, &[1]);
+    let path = dirty_log(PREFIX, "version", 0, MIRROR_MAGIC, 3, 10, &[1]);
     let p = path.to_str().unwrap();
     let (code, out, err) = replog(&["dirty", p, "--region-size", "8"]);
     assert_eq!((code, out.len()), (2, 0));
@@ -158,11 +128,11 @@ fn bad_magic_version_and_size() {
         )])
     );
     // Version 1 reads as 2 (a little-endian kernel does so).
-    let path = dirty_log("version1", 0, MIRROR_MAGIC, 1, 10, &[1]);
+    let path = dirty_log(PREFIX, "version1", 0, MIRROR_MAGIC, 1, 10, &[1]);
     let (code, out, _) = replog(&["dirty", path.to_str().unwrap(), "--region-size", "8"]);
     assert_eq!((code, out), (0, lines(&["8 8"])));
     // A header claiming more regions than the device holds.
-    let path = dirty_log("short", 0, MIRROR_MAGIC, 2, 10, &[1]);
+    let path = dirty_log(PREFIX, "short", 0, MIRROR_MAGIC, 2, 10, &[1]);
     let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.write_all_at(&100_000u64.to_le_bytes(), 8).unwrap();
     let p = path.to_str().unwrap();
@@ -178,7 +148,7 @@ fn bad_magic_version_and_size() {
 
 #[test]
 fn usage_errors() {
-    let path = dirty_log("usage", 0, MIRROR_MAGIC, 2, 10, &[1]);
+    let path = dirty_log(PREFIX, "usage", 0, MIRROR_MAGIC, 2, 10, &[1]);
     let p = path.to_str().unwrap();
     let first = |args: &[&str]| {
         let (code, out, err) = replog(args);

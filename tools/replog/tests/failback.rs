@@ -8,63 +8,22 @@
 //! one 6 sectors (144..150).
 
 mod common;
-use common::replog;
+use common::{append, data, formatted, lines, links, open, poke, replog, MIRROR_MAGIC};
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use dmr_logic::replog::entry::EntryFlags;
-use dmr_logic::replog::writer::Op;
-use dmr_logic::replog::{SlinkBitmap, SlinkPositions};
+use dmr_logic::replog::SlinkPositions;
 use replog::append::Appender;
-use replog::image::Image;
 
-const UUID: &str = "00112233-4455-6677-8899-aabbccddeeff";
-const MIRROR_MAGIC: u32 = 0x4D69_5272;
-
-/// A fresh path for image `name` of `kind` ("log", "dlog").
-fn image_path(name: &str, kind: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("replog-failback-{name}-{kind}.img"));
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
-/// Formats a new replication log of 2048 sectors, `offset` sectors in.
-fn formatted(name: &str, offset: u64) -> PathBuf {
-    let path = image_path(name, "log");
-    let p = path.to_str().unwrap();
-    let offset = offset.to_string();
-    let (code, _, err) = replog(&[
-        "format", p, "--size", "2048", "--offset", &offset, "--uuid", UUID,
-    ]);
-    assert_eq!((code, err.len()), (0, 0), "{err:?}");
-    path
-}
-
-fn open(path: &Path, offset: u64) -> Appender {
-    Appender::open(Image::create(path, offset, 0).unwrap()).unwrap()
-}
-
-fn links(nrs: &[u32]) -> SlinkBitmap {
-    let mut map = SlinkBitmap::new();
-    for &nr in nrs {
-        assert!(map.insert(nr));
-    }
-    map
-}
+/// The prefix of this file's replication log image names.
+const LOG: &str = "failback-log-";
 
 /// Appends a write of `sectors` at `sector` of device `dev`.
 fn write(log: &mut Appender, dev: u32, sector: u64, sectors: u32) {
-    let op = Op {
-        dev,
-        flags: EntryFlags::empty(),
-        sector,
-        sectors,
-    };
-    let data: Vec<u8> = (0..sectors as usize * 512).map(|i| (i / 3) as u8).collect();
-    log.append(op, &data).unwrap();
+    let bytes = data(0, 3, sectors);
+    append(log, dev, EntryFlags::empty(), sector, sectors, &bytes);
 }
 
 /// A replication log `offset` sectors in holding the writes `writes`
@@ -78,7 +37,7 @@ fn log_with(
     positions: &[(u32, u64)],
     lost: &[(u32, u32)],
 ) -> PathBuf {
-    let path = formatted(name, offset);
+    let path = formatted(LOG, name, offset);
     let mut log = open(&path, offset);
     log.slinks = links(&[0, 1, 2]);
     for &(dev, sector, sectors) in writes {
@@ -96,42 +55,11 @@ fn log_with(
     path
 }
 
-/// A dirty log image: the header, the bitmap of `nr_regions` with the
-/// regions `dirty` clear (out of sync), rounded up to 512 bytes as on a
-/// device (as `tests/dirty.rs` builds them).
+/// A dirty log image `name` at byte 0, version 2: the header, the bitmap
+/// of `nr_regions` with the regions `dirty` clear (out of sync), rounded up
+/// to 512 bytes as on a device (see `common::dirty_log`).
 fn dirty_log(name: &str, magic: u32, nr_regions: u64, dirty: &[u64]) -> PathBuf {
-    let path = image_path(name, "dlog");
-    let mut b = Vec::new();
-    b.extend(magic.to_le_bytes());
-    b.extend(2u32.to_le_bytes());
-    b.extend(nr_regions.to_le_bytes());
-    b.resize(1024, 0);
-    let mut map = vec![0u8; (nr_regions.div_ceil(64) * 8) as usize];
-    for r in (0..nr_regions).filter(|r| !dirty.contains(r)) {
-        map[(r / 8) as usize] |= 1 << (r % 8);
-    }
-    b.extend(map);
-    b.resize(b.len().div_ceil(512) * 512, 0);
-    std::fs::write(&path, b).unwrap();
-    path
-}
-
-/// XORs `mask` into the byte at `block * 4096 + offset`.
-fn poke(path: &Path, block: u64, offset: u64, mask: u8) {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let pos = block * 4096 + offset;
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, pos).unwrap();
-    byte[0] ^= mask;
-    file.write_all_at(&byte, pos).unwrap();
-}
-
-fn lines(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+    common::dirty_log("failback-dlog-", name, 0, magic, 2, nr_regions, dirty)
 }
 
 fn s(p: &Path) -> &str {
@@ -393,7 +321,7 @@ fn unshipped_writes_are_discarded_only_when_asked() {
 
 #[test]
 fn crash_residue_still_prints_the_runs() {
-    let path = formatted("torn", 0);
+    let path = formatted(LOG, "torn", 0);
     let mut log = open(&path, 0);
     log.slinks = links(&[0, 1]);
     write(&mut log, 1, 0, 8); // seq 1 at block 3
@@ -419,7 +347,7 @@ fn crash_residue_still_prints_the_runs() {
     assert_eq!(refused, expected);
     // Residue and nothing to copy back: 1, nothing printed.
     let dlog = dirty_log("torn-clean", MIRROR_MAGIC, 19, &[]);
-    let clean = formatted("torn-shipped", 0);
+    let clean = formatted(LOG, "torn-shipped", 0);
     let mut log = open(&clean, 0);
     log.slinks = links(&[0, 1]);
     write(&mut log, 1, 0, 8); // seq 1 at block 3
@@ -440,7 +368,7 @@ fn crash_residue_still_prints_the_runs() {
 
 #[test]
 fn a_damaged_log_or_dirty_log_prints_nothing() {
-    let log = formatted("nocp", 0);
+    let log = formatted(LOG, "nocp", 0);
     poke(&log, 2, 0, 0x01);
     let dlog = dirty_log("damaged", MIRROR_MAGIC, 19, &[1]);
     let (code, out, err) = failback(&log, &dlog, "1", &["--mark", "pb"]);

@@ -2,90 +2,31 @@
 //! `replog::append` fills: exact stdout lines, stderr and exit status.
 
 mod common;
-use common::replog;
+use common::{data, formatted, lines, links, open, poke, replog};
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use dmr_logic::replog::entry::EntryFlags;
-use dmr_logic::replog::writer::Op;
-use dmr_logic::replog::{SlinkBitmap, SlinkPositions};
+use dmr_logic::replog::SlinkPositions;
 use replog::append::Appender;
-use replog::image::Image;
 
-const UUID: &str = "00112233-4455-6677-8899-aabbccddeeff";
-
-/// A fresh path for image `name`.
-fn image_path(name: &str) -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("replog-unshipped-{name}.img"));
-    let _ = std::fs::remove_file(&path);
-    path
-}
-
-/// Formats a new image of 2048 sectors, `offset` sectors in.
-fn formatted(name: &str, offset: u64) -> PathBuf {
-    let path = image_path(name);
-    let p = path.to_str().unwrap();
-    let offset = offset.to_string();
-    let (code, _, err) = replog(&[
-        "format", p, "--size", "2048", "--offset", &offset, "--uuid", UUID,
-    ]);
-    assert_eq!((code, err.len()), (0, 0), "{err:?}");
-    path
-}
-
-fn open(path: &Path, offset: u64) -> Appender {
-    Appender::open(Image::create(path, offset, 0).unwrap()).unwrap()
-}
-
-fn links(nrs: &[u32]) -> SlinkBitmap {
-    let mut map = SlinkBitmap::new();
-    for &nr in nrs {
-        assert!(map.insert(nr));
-    }
-    map
-}
+/// The prefix of this file's image names.
+const PREFIX: &str = "unshipped-";
 
 fn append(log: &mut Appender, dev: u32, flags: EntryFlags, sector: u64, sectors: u32) {
-    let op = Op {
-        dev,
-        flags,
-        sector,
-        sectors,
-    };
     let data_op = sectors > 0
         && !flags.contains(EntryFlags::DISCARD)
         && !flags.contains(EntryFlags::WRITE_ZEROES);
-    let data: Vec<u8> = if data_op {
-        (0..sectors as usize * 512).map(|i| (i / 5) as u8).collect()
+    let payload = if data_op {
+        data(0, 5, sectors)
     } else {
         Vec::new()
     };
-    log.append(op, &data).unwrap();
+    common::append(log, dev, flags, sector, sectors, &payload);
 }
 
 fn write(log: &mut Appender, dev: u32, sector: u64, sectors: u32) {
     append(log, dev, EntryFlags::empty(), sector, sectors);
-}
-
-/// XORs `mask` into the byte at `block * 4096 + offset`.
-fn poke(path: &Path, block: u64, offset: u64, mask: u8) {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .unwrap();
-    let pos = block * 4096 + offset;
-    let mut byte = [0u8];
-    file.read_exact_at(&mut byte, pos).unwrap();
-    byte[0] ^= mask;
-    file.write_all_at(&byte, pos).unwrap();
-}
-
-fn lines(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// Three site links: 1 at seq 4, 2 at seq 3 with device 7 lost, 3 without
@@ -99,7 +40,7 @@ fn lines(v: &[&str]) -> Vec<String> {
 /// seq 6  dev 1 write-zeroes 800+8      slinks 0,1,2,3
 /// ```
 fn three_links(name: &str, offset: u64) -> PathBuf {
-    let path = formatted(name, offset);
+    let path = formatted(PREFIX, name, offset);
     let mut log = open(&path, offset);
     log.slinks = links(&[0, 1, 2, 3]);
     write(&mut log, 1, 100, 8);
@@ -217,7 +158,7 @@ fn a_log_at_an_offset() {
 
 #[test]
 fn crash_residue_is_dropped_and_reported() {
-    let path = formatted("torn", 0);
+    let path = formatted(PREFIX, "torn", 0);
     let mut log = open(&path, 0);
     log.slinks = links(&[0, 1]);
     write(&mut log, 1, 0, 8); // seq 1 at block 3
@@ -238,7 +179,7 @@ fn crash_residue_is_dropped_and_reported() {
 
 #[test]
 fn a_damaged_log_prints_nothing() {
-    let path = formatted("lost", 0);
+    let path = formatted(PREFIX, "lost", 0);
     let mut log = open(&path, 0);
     log.slinks = links(&[0, 1]);
     for i in 0..3 {
@@ -253,7 +194,7 @@ fn a_damaged_log_prints_nothing() {
         lines(&["replog unshipped: damaged: Log entries before the checkpoint tail are missing or damaged"])
     );
 
-    let path = formatted("nocp", 0);
+    let path = formatted(PREFIX, "nocp", 0);
     poke(&path, 2, 0, 0x01);
     let (code, out, err) = replog(&["unshipped", path.to_str().unwrap(), "--slink", "1"]);
     assert_eq!((code, out.len()), (2, 0));
@@ -265,7 +206,7 @@ fn a_damaged_log_prints_nothing() {
 
 #[test]
 fn an_empty_log_lacks_nothing() {
-    let path = formatted("empty", 0);
+    let path = formatted(PREFIX, "empty", 0);
     let (code, out, err) = replog(&["unshipped", path.to_str().unwrap(), "--slink", "1"]);
     assert_eq!((code, out.len()), (0, 0));
     assert_eq!(
@@ -279,7 +220,7 @@ fn an_empty_log_lacks_nothing() {
 
 #[test]
 fn usage_errors() {
-    let path = formatted("usage", 0);
+    let path = formatted(PREFIX, "usage", 0);
     let p = path.to_str().unwrap();
     let first = |args: &[&str]| {
         let (code, out, err) = replog(args);
