@@ -20,37 +20,9 @@
 len=16384 # 8 MiB: 128 regions of 64 KiB (128 sectors)
 R=128
 
-# A's nbd-server, exporting /dev/ram1 as "a".
-a_export() {
-	a_unexport
-	mkdir -p /var/run /tmp/nbd-a
-	cat >/tmp/nbd-a/config <<CONF
-[generic]
-	user = root
-	group = root
-	listenaddr = $PAIR_PRIMARY
-[a]
-	exportname = /dev/ram1
-	flush = true
-	fua = true
-CONF
-	nbd-server -C /tmp/nbd-a/config || fail "nbd-server on A"
-	i=0
-	until netstat -ltn 2>/dev/null | grep -q ':10809 '; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "A's nbd-server does not listen"
-		sleep 0.1
-	done
-}
-a_unexport() {
-	local i=0
-	for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
-	while netstat -ltn 2>/dev/null | grep -q ':10809 '; do
-		i=$((i + 1))
-		[ $i -le 100 ] || fail "A's nbd-server does not go away"
-		sleep 0.1
-	done
-}
+# A's nbd-server exports /dev/ram1 as "a".
+a_export() { primary_export a=/dev/ram1; }
+a_unexport() { primary_unexport; }
 
 # Shell text for B: wait until slink 1 of B's group holds nothing.
 B_SHIPPED='i=0

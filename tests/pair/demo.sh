@@ -188,31 +188,7 @@ for d in 0 1; do
 done
 # The old primary exports its devices; the new primary marks the regions,
 # imports them and swaps its error tables for them.
-# (An nbd-server left by an earlier test of the suite goes first.)
-for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
-i=0
-while netstat -ltn 2>/dev/null | grep -q ':10809 '; do
-	i=$((i + 1))
-	[ $i -le 100 ] || fail "an old nbd-server does not go away"
-	sleep 0.1
-done
-mkdir -p /var/run /tmp/nbd-a
-cat >/tmp/nbd-a/config <<CONF
-[generic]
-	user = root
-	group = root
-	listenaddr = $PAIR_PRIMARY
-[a0]
-	exportname = /dev/ram1
-	flush = true
-	fua = true
-[a1]
-	exportname = /dev/ram2
-	flush = true
-	fua = true
-CONF
-nbd-server -C /tmp/nbd-a/config || fail "nbd-server on the old primary"
-sleep 1
+primary_export a0=/dev/ram1 a1=/dev/ram2
 dr_run "
 $marks
 for d in 0 1; do
@@ -248,6 +224,6 @@ dr_run "
 for d in b0 b1 replB toA0 toA1 bd0 bd1 blog bdl0 bdl1; do dmsetup remove \$d; done
 nbd-client -d /dev/nbd0 >/dev/null; nbd-client -d /dev/nbd1 >/dev/null
 " >/dev/null
-for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
+primary_unexport
 dmc remove dl0
 dmc remove dl1

@@ -25,6 +25,11 @@
 #   dr_run SCRIPT            run the shell script SCRIPT (text, sh -e) in the
 #                            DR guest (needs "# dr-agent: 1" in the test's
 #                            header); prints its output, returns its status
+#   primary_export NAME=DEV...
+#                            serve devices of this guest with nbd-server on
+#                            $PAIR_PRIMARY:10809, export NAME for DEV (an
+#                            nbd-server of this guest goes first)
+#   primary_unexport         stop this guest's nbd-server
 #   nbd_attach [DEV [DISK]]  import DR disk DISK (0) as DEV (/dev/nbd0) with
 #                            nbd-client (netlink mode, I/O timeout
 #                            $NBD_TIMEOUT = 10 s, 4 KiB blocks)
@@ -109,6 +114,32 @@ dr_run() {
 	rc=$(cat /mnt/pair/dr-cmd/$id.rc)
 	sed 's/^/  dr| /' /mnt/pair/dr-cmd/$id.out
 	return "$rc"
+}
+
+primary_export() {
+	local i=0 x
+	primary_unexport
+	mkdir -p /var/run /tmp/nbd-primary
+	printf '[generic]\n\tuser = root\n\tgroup = root\n\tlistenaddr = %s\n' $PAIR_PRIMARY >/tmp/nbd-primary/config
+	for x in "$@"; do
+		printf '[%s]\n\texportname = %s\n\tflush = true\n\tfua = true\n' "${x%%=*}" "${x#*=}" >>/tmp/nbd-primary/config
+	done
+	nbd-server -C /tmp/nbd-primary/config || fail "nbd-server on this guest"
+	until netstat -ltn 2>/dev/null | grep -q ':10809 '; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "this guest's nbd-server does not listen"
+		sleep 0.1
+	done
+}
+
+primary_unexport() {
+	local i=0 p
+	for p in $(pidof nbd-server); do kill "$p" 2>/dev/null || true; done
+	while netstat -ltn 2>/dev/null | grep -q ':10809 '; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "this guest's nbd-server does not go away"
+		sleep 0.1
+	done
 }
 
 dr_export() {
