@@ -60,6 +60,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("dmr_device_regions_in_sync", Kind::Gauge, "Regions of the device's remote copy that are in sync."),
     ("dmr_device_regions", Kind::Gauge, "Regions of the device's remote copy."),
     ("dmr_device_resyncing", Kind::Gauge, "1 while the regions not in sync are being resynchronised."),
+    ("dmr_device_remote_consistent", Kind::Gauge, "1 if the device's remote copy is a point-in-time image (consistent), 0 while it is not (I in the status's consistency group, e.g. during a resync)."),
     ("dmr_device_verify_differing_regions", Kind::Gauge, "Regions the last online verify found different on the site link."),
 ];
 
@@ -190,6 +191,13 @@ pub fn render(states: &[GroupState<'_>]) -> String {
                         u64::from(r.resyncing),
                     );
                 }
+                if c.slink != 0 {
+                    m.add(
+                        "dmr_device_remote_consistent",
+                        copy(c.slink),
+                        u64::from(c.consistent),
+                    );
+                }
             }
             if let Some(v) = status.verify {
                 m.add(
@@ -204,8 +212,52 @@ pub fn render(states: &[GroupState<'_>]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_consistency() {
+        use crate::config_parse::parse_config;
+        use crate::state::{DeviceState, GroupState};
+        use crate::status::{DeviceStatus, ReplicatorStatus};
+        let words = |s: &'static str| s.split_whitespace().collect::<Vec<_>>();
+        let config = parse_config(
+            b"group g\nlog /dev/l\nsite 0\nsite 1\nsite 2\n\
+              device a 0 /dev/a\nremote 1 /dev/b core 8\nremote 2 /dev/c core 8\n\
+              device b 1 /dev/d\nremote 1 /dev/e core 8\n",
+        )
+        .unwrap();
+        let group = &config.groups[0];
+        let device = |i: usize, status: &str| DeviceState {
+            device: &group.devices[i],
+            status: DeviceStatus::parse_dmsetup(status),
+        };
+        // Device a: the copy on site link 2 is inconsistent, a verify
+        // after the group; device b: no group, consistent.
+        let a = "0 8 replicator-dev 253:0 0 replicating 3 0 A - 1 W 30/32 2 A 31+/32 \
+                 consistency -CI verify 2 verified 32/32 1 0";
+        let b = "0 8 replicator-dev 253:0 1 replicating 2 0 A - 1 A 32/32";
+        let states = [GroupState {
+            group,
+            replicator: ReplicatorStatus::parse(&words("replicating 0/4096 0 4 A 1 1 0")),
+            devices: vec![device(0, a), device(1, b)],
+        }];
+        let out = render(&states);
+        let samples: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("dmr_device_remote_consistent{"))
+            .collect();
+        assert_eq!(
+            samples,
+            [
+                "dmr_device_remote_consistent{group=\"g\",device=\"a\",slink=\"1\"} 1",
+                "dmr_device_remote_consistent{group=\"g\",device=\"a\",slink=\"2\"} 0",
+                "dmr_device_remote_consistent{group=\"g\",device=\"b\",slink=\"1\"} 1",
+            ]
+        );
+        assert!(out.contains("\n# TYPE dmr_device_remote_consistent gauge\n"));
+    }
 
     #[test]
     fn label_escaping() {

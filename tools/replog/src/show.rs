@@ -6,11 +6,15 @@
 //!   slink 1 (asynchronous ios 10000): down (W on r0); backlog 120 entries, 960 sectors; log absorbs (A)
 //!   device r0 (dev_nr 0): replicating; local A
 //!     slink 1: W; 30/32 regions in sync (93.7%)
+//!   device r1 (dev_nr 1): replicating; local A
+//!     slink 1: A; 10/16 regions in sync (62.5%), resyncing, inconsistent (not a point-in-time image until the resync ends)
 //! ```
 //!
 //! Percentages are rounded down, so 100.0% means every region is in
-//! sync. With two samples (`--interval`), a copy being resynchronised
-//! gets an estimate of the time left from its rate between them.
+//! sync. A remote copy that the status's `consistency` group shows as `I`
+//! is marked inconsistent. With two samples (`--interval`), a copy being
+//! resynchronised gets an estimate of the time left from its rate between
+//! them.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -103,6 +107,9 @@ fn copy_line(
         if let Some(eta) = seconds.and_then(|s| estimate(sync, before, s)) {
             let _ = write!(out, ", {eta}");
         }
+    }
+    if !copy.consistent {
+        out.push_str(", inconsistent (not a point-in-time image until the resync ends)");
     }
     out.push('\n');
 }
@@ -267,5 +274,53 @@ mod tests {
         assert_eq!(estimate(&sync(40, false), Some(&sync(30, true)), 5.0), None);
         assert_eq!(estimate(&sync(100, true), Some(&sync(30, true)), 5.0), None);
         assert_eq!(estimate(&sync(40, true), None, 5.0), None);
+    }
+
+    #[test]
+    fn copy_lines() {
+        use crate::status::Health;
+        let line = |copy: &CopyStatus, before: Option<&CopyStatus>, seconds| {
+            let mut out = String::new();
+            copy_line(&mut out, copy, before, seconds);
+            out
+        };
+        let copy = |in_sync, resyncing, consistent| CopyStatus {
+            slink: 1,
+            health: Health::Alive,
+            regions: Some(RegionSync {
+                in_sync,
+                regions: 128,
+                resyncing,
+            }),
+            consistent,
+        };
+        assert_eq!(
+            line(&copy(128, false, true), None, None),
+            "    slink 1: A; 128/128 regions in sync (100.0%)\n"
+        );
+        assert_eq!(
+            line(&copy(102, true, false), None, None),
+            "    slink 1: A; 102/128 regions in sync (79.6%), resyncing, \
+             inconsistent (not a point-in-time image until the resync ends)\n"
+        );
+        // After the estimate; and with the link down.
+        assert_eq!(
+            line(
+                &copy(102, true, false),
+                Some(&copy(92, true, false)),
+                Some(5.0)
+            ),
+            "    slink 1: A; 102/128 regions in sync (79.6%), resyncing, about 13s left, \
+             inconsistent (not a point-in-time image until the resync ends)\n"
+        );
+        let down = CopyStatus {
+            health: Health::WriteError,
+            ..copy(30, false, false)
+        };
+        assert_eq!(
+            line(&down, None, None),
+            "    slink 1: W; 30/128 regions in sync (23.4%), \
+             inconsistent (not a point-in-time image until the resync ends)\n"
+        );
     }
 }

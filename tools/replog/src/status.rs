@@ -10,8 +10,14 @@
 //! `replicator-dev`:
 //! `<replicator maj:min> <dev_nr> <replicating|stopped> <#devices>
 //! {<slink_nr> <health> <in_sync>[+]/<regions>|-}...
+//! [consistency <-|C|I>...]
 //! [verify <slink_nr> <verifying|verified|stopped|failed> <done>/<regions>
 //! <differing> <skipped>]`
+//!
+//! The `consistency` word has one character per device group, in their
+//! order: `-` for the local device (first), `C` or `I` for each remote
+//! copy; the group is there only while some remote copy is inconsistent
+//! ("DR consistency").
 //!
 //! The parsers are strict: a word out of place is an error naming it, so
 //! that a change of the format shows up as an error, not as wrong numbers.
@@ -148,6 +154,10 @@ pub struct CopyStatus {
     /// Its regions; `None` (`-`) for the local device, which has no dirty
     /// log.
     pub regions: Option<RegionSync>,
+    /// Whether it is a point-in-time image of the device: `I` in the
+    /// `consistency` group makes it false; `C`, and no group, true. Always
+    /// true for the local device.
+    pub consistent: bool,
 }
 
 /// State of an online verify.
@@ -465,7 +475,32 @@ impl DeviceStatus {
                 slink,
                 health,
                 regions,
+                consistent: true,
             });
+        }
+        if w.peek() == Some("consistency") {
+            let _ = w.next("consistency")?;
+            let word = w.next("consistency <-|C|I>...")?;
+            let chars: Vec<char> = word.chars().collect();
+            if chars.len() != copies.len() {
+                return Err(w.bad(
+                    &format!(
+                        "consistency of {} characters (one per device)",
+                        copies.len()
+                    ),
+                    word,
+                ));
+            }
+            let Some(('-', remote)) = chars.split_first() else {
+                return Err(w.bad("consistency starting with - (the local device)", word));
+            };
+            for (copy, c) in copies.iter_mut().skip(1).zip(remote) {
+                copy.consistent = match c {
+                    'C' => true,
+                    'I' => false,
+                    _ => return Err(w.bad("consistency C|I for each remote copy", word)),
+                };
+            }
         }
         let verify = if w.peek() == Some("verify") {
             let _ = w.next("verify")?;
@@ -625,7 +660,8 @@ mod tests {
             [CopyStatus {
                 slink: 0,
                 health: Health::Alive,
-                regions: None
+                regions: None,
+                consistent: true
             }]
         );
         let s = DeviceStatus::parse(&words("253:1 0 replicating 2 0 A - 1 A 32/32")).unwrap();
@@ -671,6 +707,114 @@ mod tests {
         // tests/vm/39-local-failure.sh: a local device that failed a read.
         let s = DeviceStatus::parse(&words("253:1 0 replicating 2 0 R - 1 A 16/16")).unwrap();
         assert_eq!(s.copy(0).unwrap().health, Health::ReadError);
+        // Without a consistency group every copy is consistent.
+        assert!(s.copies.iter().all(|c| c.consistent));
+    }
+
+    #[test]
+    fn device_consistency() {
+        let consistent = |s: &DeviceStatus| -> Vec<(u32, bool)> {
+            s.copies.iter().map(|c| (c.slink, c.consistent)).collect()
+        };
+        // Documentation/replicator.rst, "Status": a resync, after a verify.
+        let s = DeviceStatus::parse(&words(
+            "253:1 0 replicating 2 0 A - 1 A 102+/128 consistency -I verify 1 verified 128/128 0 0",
+        ))
+        .unwrap();
+        assert_eq!(consistent(&s), [(0, true), (1, false)]);
+        assert_eq!(
+            s.copy(1).unwrap().regions,
+            Some(RegionSync {
+                in_sync: 102,
+                regions: 128,
+                resyncing: true
+            })
+        );
+        assert_eq!(s.verify.unwrap().state, VerifyState::Verified);
+        // Two remote copies, one of them inconsistent; no verify.
+        let s = DeviceStatus::parse(&words(
+            "253:1 2 replicating 3 0 A - 1 W 30/32 2 A 31+/32 consistency -CI",
+        ))
+        .unwrap();
+        assert_eq!(consistent(&s), [(0, true), (1, true), (2, false)]);
+        assert_eq!(s.verify, None);
+        // The same with a verify group after it.
+        let s = DeviceStatus::parse(&words(
+            "253:1 2 replicating 3 0 A - 1 W 30/32 2 A 31+/32 consistency -CI verify 2 verifying 7/32 1 0",
+        ))
+        .unwrap();
+        assert_eq!(consistent(&s), [(0, true), (1, true), (2, false)]);
+        assert_eq!(s.verify.unwrap().done, 7);
+        // Both inconsistent, from dmsetup.
+        let s = DeviceStatus::parse_dmsetup(
+            "0 2048 replicator-dev 253:1 0 replicating 3 0 A - 1 A 0+/32 2 A 32/32 consistency -II\n",
+        )
+        .unwrap();
+        assert_eq!(consistent(&s), [(0, true), (1, false), (2, false)]);
+        // All consistent: the kernel leaves the group out then, but `C`
+        // says the same.
+        let s = DeviceStatus::parse(&words(
+            "253:1 0 replicating 2 0 A - 1 A 32/32 consistency -C",
+        ))
+        .unwrap();
+        assert!(s.copies.iter().all(|c| c.consistent));
+    }
+
+    #[test]
+    fn device_consistency_errors() {
+        let bad = |s: &str| DeviceStatus::parse(&words(s)).unwrap_err();
+        let two = "253:1 0 replicating 2 0 A - 1 A 12+/32";
+        let three = "253:1 0 replicating 3 0 A - 1 A 12+/32 2 A 32/32";
+        assert_eq!(
+            bad(&format!("{two} consistency")),
+            "replicator-dev status: consistency <-|C|I>... missing"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency -CI")),
+            "replicator-dev status: consistency of 2 characters (one per device) expected, found -CI"
+        );
+        assert_eq!(
+            bad(&format!("{three} consistency -I")),
+            "replicator-dev status: consistency of 3 characters (one per device) expected, found -I"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency - I")),
+            "replicator-dev status: consistency of 2 characters (one per device) expected, found -"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency I-")),
+            "replicator-dev status: consistency starting with - (the local device) expected, found I-"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency CI")),
+            "replicator-dev status: consistency starting with - (the local device) expected, found CI"
+        );
+        assert_eq!(
+            bad(&format!("{three} consistency -CX")),
+            "replicator-dev status: consistency C|I for each remote copy expected, found -CX"
+        );
+        assert_eq!(
+            bad(&format!("{three} consistency --I")),
+            "replicator-dev status: consistency C|I for each remote copy expected, found --I"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency -i")),
+            "replicator-dev status: consistency C|I for each remote copy expected, found -i"
+        );
+        // One character per device, not per byte.
+        assert_eq!(
+            bad(&format!("{two} consistency -\u{e9}")),
+            "replicator-dev status: consistency C|I for each remote copy expected, found -\u{e9}"
+        );
+        // The group comes before verify, once.
+        assert_eq!(
+            bad(&format!("{two} verify 1 verified 32/32 0 0 consistency -I")),
+            "replicator-dev status: unexpected consistency"
+        );
+        assert_eq!(
+            bad(&format!("{two} consistency -I consistency -I")),
+            "replicator-dev status: unexpected consistency"
+        );
     }
 
     #[test]

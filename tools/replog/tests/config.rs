@@ -708,7 +708,8 @@ fn down_keeps_a_replicator_whose_devices_remain() {
 }
 
 /// Canned status of [`TWO_DEVICES`]: site link 1 down on r0, r1 being
-/// resynchronised, a verify that found differences.
+/// resynchronised (its copy inconsistent meanwhile), a verify that found
+/// differences.
 fn canned_status(b: &Bench) {
     b.status(
         "repl",
@@ -723,7 +724,7 @@ fn canned_status(b: &Bench) {
     b.status(
         "r1",
         None,
-        "0 1024 replicator-dev 253:0 1 replicating 2 0 A - 1 A 10+/16",
+        "0 1024 replicator-dev 253:0 1 replicating 2 0 A - 1 A 10+/16 consistency -I",
     );
 }
 
@@ -745,7 +746,7 @@ group repl: replicating; log ok (A); ring 4096/65512 sectors used (6.2%)
     slink 2: A; 32/32 regions in sync (100.0%)
     verify slink 2: verified 32/32 regions, 2 differ, 0 skipped
   device r1 (dev_nr 1): replicating; local A
-    slink 1: A; 10/16 regions in sync (62.5%), resyncing
+    slink 1: A; 10/16 regions in sync (62.5%), resyncing, inconsistent (not a point-in-time image until the resync ends)
 "
     );
     // A failed log, a stopped group, a missing device.
@@ -771,6 +772,56 @@ group repl: stopped; log FAILED (F): writes go to the local devices only; ring 0
   device r1 (dev_nr 1): not available: Device does not exist.
 "
     );
+    // Two remote copies, one inconsistent, the verify group after the
+    // consistency group; then a consistency group the parser refuses.
+    b.status(
+        "r0",
+        None,
+        "0 2048 replicator-dev 253:0 0 replicating 3 0 A - 1 W 30/32 2 A 31+/32 consistency -CI verify 2 verified 32/32 1 0",
+    );
+    let (_, out, _) = b.replog(&["config", "show", &conf]);
+    assert!(
+        out.contains(
+            "
+  device r0 (dev_nr 0): replicating; local A
+    slink 1: W; 30/32 regions in sync (93.7%)
+    slink 2: A; 31/32 regions in sync (96.8%), resyncing, inconsistent (not a point-in-time image until the resync ends)
+    verify slink 2: verified 32/32 regions, 1 differ, 0 skipped
+"
+        ),
+        "{out}"
+    );
+    for (group, error) in [
+        (
+            "-C",
+            "consistency of 3 characters (one per device) expected, found -C",
+        ),
+        (
+            "C-I",
+            "consistency starting with - (the local device) expected, found C-I",
+        ),
+        (
+            "-CX",
+            "consistency C|I for each remote copy expected, found -CX",
+        ),
+    ] {
+        b.status(
+            "r0",
+            None,
+            &format!(
+                "0 2048 replicator-dev 253:0 0 replicating 3 0 A - 1 W 30/32 2 A 31+/32 \
+                 consistency {group}"
+            ),
+        );
+        let (code, out, _) = b.replog(&["config", "show", &conf]);
+        assert_eq!(code, 1);
+        assert!(
+            out.contains(&format!(
+                "\n  device r0 (dev_nr 0): not available: replicator-dev status: {error}\n"
+            )),
+            "{out}"
+        );
+    }
     // A status the parser refuses is reported, not guessed at.
     b.status("repl", None, "0 1 linear 7:0 0");
     let (code, out, _) = b.replog(&["config", "show", &conf]);
@@ -856,10 +907,46 @@ fn metrics_in_prometheus_text_format() {
         "dmr_device_resyncing{group=\"repl\",device=\"r1\",slink=\"1\"} 1",
         "dmr_device_slink_up{group=\"repl\",device=\"r0\",slink=\"1\"} 0",
         "dmr_device_verify_differing_regions{group=\"repl\",device=\"r0\",slink=\"2\"} 2",
+        "# TYPE dmr_device_remote_consistent gauge",
+        "dmr_device_remote_consistent{group=\"repl\",device=\"r0\",slink=\"1\"} 1",
+        "dmr_device_remote_consistent{group=\"repl\",device=\"r0\",slink=\"2\"} 1",
+        "dmr_device_remote_consistent{group=\"repl\",device=\"r1\",slink=\"1\"} 0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line} missing from\n{out}");
+    }
+    // None for the local device.
+    let local = "dmr_device_remote_consistent{group=\"repl\",device=\"r0\",slink=\"0\"}";
+    assert!(!out.contains(local), "{out}");
+    check_exposition(&out);
+    // Two remote copies, one inconsistent, a verify after the group.
+    b.status(
+        "r0",
+        None,
+        "0 2048 replicator-dev 253:0 0 replicating 3 0 A - 1 W 30/32 2 A 31+/32 consistency -CI verify 2 verified 32/32 1 0",
+    );
+    let (code, out, _) = b.replog(&["config", "metrics", &conf]);
+    assert_eq!(code, 0);
+    for line in [
+        "dmr_device_remote_consistent{group=\"repl\",device=\"r0\",slink=\"1\"} 1",
+        "dmr_device_remote_consistent{group=\"repl\",device=\"r0\",slink=\"2\"} 0",
+        "dmr_device_resyncing{group=\"repl\",device=\"r0\",slink=\"2\"} 1",
+        "dmr_device_verify_differing_regions{group=\"repl\",device=\"r0\",slink=\"2\"} 1",
     ] {
         assert!(out.lines().any(|l| l == line), "{line} missing from\n{out}");
     }
     check_exposition(&out);
+    // A refused consistency group: the device is not present.
+    b.status(
+        "r0",
+        None,
+        "0 2048 replicator-dev 253:0 0 replicating 3 0 A - 1 W 30/32 2 A 31+/32 consistency I",
+    );
+    let (code, out, _) = b.replog(&["config", "metrics", &conf]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\ndmr_device_present{group=\"repl\",device=\"r0\"} 0\n"));
+    assert!(!out.contains("device=\"r0\",slink"));
+    check_exposition(&out);
+    canned_status(&b);
     // A missing device is a 0, not an error.
     fs::remove_file(b.dir.join("status/r1")).unwrap();
     let (code, out, _) = b.replog(&["config", "metrics", &conf]);
