@@ -2,7 +2,7 @@
 # (~/.cache/dm-replicator by default), never into the work tree.
 #
 #   make deps      install build and test dependencies (Debian 12, root)
-#   make test      host tests, then the VM suite, a 10-round crash test and
+#   make test      host tests, then the VM suite, a 6-round crash test and
 #                  the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200), the
 #                  power-cut suite with more cuts (CUTS=3600 of the load,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: host tests, then the VM suite, the crash test (10 rounds) and
+# make test: host tests, then the VM suite, the crash test (6 rounds) and
 # the two-site suite on the debug kernel, with one closing line
 # "N passed, N failed" over all, after the wall time of each part.
 #
@@ -69,7 +69,7 @@ vm() {
 	echo $? >"$logs/vm$k.rc"
 }
 # Each crash point counts as one test.
-crash() { DMR_FLAVOUR=debug scripts/crash-test.sh 10 >"$logs/crash" 2>&1; echo $? >"$logs/crash.rc"; }
+crash() { DMR_FLAVOUR=debug scripts/crash-test.sh 6 >"$logs/crash" 2>&1; echo $? >"$logs/crash.rc"; }
 # Two guests: tests/pair/ (primary and DR site over NBD).
 pair() { DMR_FLAVOUR=debug scripts/vm-pair.sh >"$logs/pair" 2>&1; echo $? >"$logs/pair.rc"; }
 # make install into a scratch root (the module only): the .ko lands under

@@ -6,7 +6,10 @@
 # tables (which replays the log), verify the previous round's acknowledged
 # writes, then start a new load and wait to be killed. The last boot
 # instead removes the devices cleanly and verifies the local devices and
-# the log once more.
+# the log once more. With the replicator, the group is described in
+# /etc/dm-replicator/groups.conf and brought up and down as the systemd
+# unit does at boot and shutdown (`replog config up|down`,
+# Documentation/assembly.rst): boot-time assembly after every crash.
 #
 # /extra/crash.conf (from the host) sets:
 #   ROUND      this boot's number (0 = first, formats)
@@ -30,6 +33,16 @@ DATA1=/dev/vdc
 LOG_SECTORS=8192     # 4 MiB of the log device: the ring wraps during a load
 DEV_SECTORS=65536    # the whole 32 MiB data devices
 REPL_TABLE="0 1 replicator ringbuffer 4 $LOG 0 auto $LOG_SECTORS blockdev 2 0 synchronous"
+# The same group for the boot unit (scripts/systemd/dm-replicator.service).
+CONF=/etc/dm-replicator/groups.conf
+mkdir -p /etc/dm-replicator
+cat >$CONF <<EOF
+group repl
+  log $LOG auto $LOG_SECTORS
+  site 0 synchronous
+  device data0 0 $DATA0 length $DEV_SECTORS
+  device data1 1 $DATA1 length $DEV_SECTORS
+EOF
 # data_table DEV_NR LOCAL_DEV: the table of one data device.
 data_table() {
 	case $TARGET in
@@ -68,9 +81,16 @@ replog_check() {
 activate() {
 	ctl=
 	if [ "$TARGET" = replicator ]; then
-		dmc create repl --table "$REPL_TABLE" >/tmp/dm.out 2>&1 ||
-			die "dmsetup create repl failed" /tmp/dm.out
+		replog config up $CONF >/tmp/dm.out 2>&1 || die "replog config up failed" /tmp/dm.out
 		ctl=$(devno repl)
+		# What the unit loaded is the harness's group.
+		[ "$(dmc table repl)" = "$(echo "$REPL_TABLE" | sed "s|$LOG|$(bdevno $LOG)|")" ] ||
+			die "replog config up loaded '$(dmc table repl)'"
+		[ "$(dmc table data0)" = "$(data_table 0 "$(bdevno $DATA0)")" ] ||
+			die "replog config up loaded data0 as '$(dmc table data0)'"
+		[ "$(dmc table data1)" = "$(data_table 1 "$(bdevno $DATA1)")" ] ||
+			die "replog config up loaded data1 as '$(dmc table data1)'"
+		return
 	fi
 	dmc create data0 --table "$(data_table 0 $DATA0)" >/tmp/dm.out 2>&1 ||
 		die "dmsetup create data0 failed" /tmp/dm.out
@@ -79,6 +99,10 @@ activate() {
 }
 
 deactivate() {
+	if [ "$TARGET" = replicator ]; then
+		replog config down $CONF >/tmp/dm.out 2>&1 || die "replog config down failed" /tmp/dm.out
+		return
+	fi
 	for d in data0 data1; do
 		dmc remove $d >/tmp/dm.out 2>&1 || die "dmsetup remove $d failed" /tmp/dm.out
 	done

@@ -13,14 +13,14 @@
 # wakes when the link goes down. The DR is restarted, the link comes back
 # by itself and catches up, and the image is then the local device's
 # state. DMR_ORDER_SEED repeats a run's sequence, DMR_ORDER_ROUNDS sets
-# the number of kills (3; each costs a DR boot).
+# the number of kills (2; each costs a DR boot).
 . /tests/lib.sh
 
 BLOCKS=512                  # the replicated device: 2 MiB of 4 KiB blocks
 SECTORS=$((BLOCKS * 8))
 REGIONS=$((SECTORS / 64))   # dirty log regions of 32 KiB
 LOG_SECTORS=16384           # an 8 MiB log on /dev/ram0: a round's writes fit
-ROUNDS=${DMR_ORDER_ROUNDS:-3}
+ROUNDS=${DMR_ORDER_ROUNDS:-2}
 DOWN_WAIT=$((NBD_TIMEOUT * 3 + 10)) # seconds for the link to go down
 
 seed=${DMR_ORDER_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

@@ -15,6 +15,10 @@
 . /tests/lib.sh
 
 len=16384 # each replicated device: 8 MiB, 32 regions of 256 KiB
+# Seconds of the slowed-down load and of the load during the DR outage
+# (tests/pair/90-demo.sh runs shorter ones).
+SLOW=${DEMO_SLOW:-20}
+OUTAGE=${DEMO_OUTAGE:-30}
 show() {
 	say "  replicator: $(status_of repl)"
 	say "  data0:      $(status_of data0)"
@@ -92,11 +96,11 @@ dmc table | while read -r l; do say "    $l"; done
 wait_synced
 show
 
-say "== Write load (fio, 20 s) while netem slows the link down (30 ms delay): the fall-behind limit turns the link synchronous (S)"
+say "== Write load (fio, $SLOW s) while netem slows the link down (30 ms delay): the fall-behind limit turns the link synchronous (S)"
 dmesg_mark
 netem_set delay 30ms
-load slow 20 8M
-watch 20
+load slow $SLOW 8M
+watch $SLOW
 fio_done slow
 netem_clear
 n=$(_dmesg_since_mark | grep -c 'enforcing fallbehind' || true)
@@ -106,10 +110,10 @@ wait_synced
 
 say "== The DR guest is killed during a write load on the first 1 MiB of each device"
 dmesg_mark
-load outage 30 1M
+load outage $OUTAGE 1M
 sleep 3
 dr_kill
-watch 26
+watch $((OUTAGE - 4))
 fio_done outage
 say "  the primary kept serving; the kernel said:"
 kernel_said 3 'slink=1 down|gives up'
