@@ -436,7 +436,7 @@ impl Engine {
 
     /// A write reached remote device `dev` out of write order (see
     /// [`RemoteDev::diverge`]); returns whether that changed its state.
-    fn diverged(nr: u32, dev: &RemoteDev, upto: u64, why: &str) -> bool {
+    pub(super) fn diverged(nr: u32, dev: &RemoteDev, upto: u64, why: &str) -> bool {
         if !dev.diverge(upto) {
             return false;
         }
@@ -523,9 +523,6 @@ impl Engine {
                         dev.log.set_in_sync(r);
                     }
                 }
-                if same {
-                    dev.inherit_consistency(o);
-                }
             }
             devices.push(dev.clone(), GFP_KERNEL)?;
             let kept = s.replicates(dev.dev_nr);
@@ -551,12 +548,18 @@ impl Engine {
             // of a reload is not known to be a point-in-time image: its
             // link may have shipped later writes before (the dirty log
             // does not say).
-            let same = old.as_ref().is_some_and(|o| o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors);
-            if old.is_none() {
-                dev.rebase_settle();
-            }
-            if !same && dev.behind_regions() {
-                dev.diverge(0);
+            match old.as_ref() {
+                Some(o) if o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors => {
+                    dev.inherit_consistency(o)
+                }
+                _ => {
+                    if old.is_none() {
+                        dev.rebase_settle();
+                    }
+                    if dev.behind_regions() {
+                        dev.diverge(0);
+                    }
+                }
             }
             old
         };

@@ -10,7 +10,7 @@
 //! still quiet and no entry for it was appended in between. Otherwise it
 //! is tried again later.
 
-use super::engine::{EngineQueue, State};
+use super::engine::{Engine, EngineQueue, State};
 use super::slink::Slink;
 use crate::blockdev::RemoteDev;
 use kernel::prelude::*;
@@ -75,11 +75,10 @@ pub(super) fn mark_out_of_sync(q: &EngineQueue, dev: &Arc<RemoteDev>, sector: u6
         }
         // The regions differ from the local device: whatever the copy
         // holds there is not part of the local device's history.
-        dev.diverge(0)
+        Engine::diverged(dev.slink, dev, 0, "regions marked out of sync")
     };
     let r = dev.log.flush();
     if diverged {
-        pr_info!("replicator: slink={} device {} inconsistent: regions marked out of sync\n", dev.slink, dev.dev_nr);
         q.inner().raise_event();
     }
     q.kick();
