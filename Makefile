@@ -2,8 +2,9 @@
 # (~/.cache/dm-replicator by default), never into the work tree.
 #
 #   make deps      install build and test dependencies (Debian 12, root)
-#   make test      host tests, then the VM suite, a 6-round crash test and
-#                  the two-site suite on the debug kernel
+#   make test      host tests, then the VM suite, a 6-round crash test (on
+#                  the packaged debug kernel, the packages installed in the
+#                  guest) and the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200), the
 #                  power-cut suite with more cuts (CUTS=3600 of the load,
 #                  6120 in all) and the long tests of tests/torture/
@@ -23,7 +24,10 @@
 #   make install-dkms  the module's source for DKMS instead of a built module
 #   make kernel-package  Debian packages of a Rust-enabled Linux 6.12 with
 #                  Debian's configuration (KCONFIG_BASE=test: the test
-#                  guests'; CONFIG_ONLY=1: stop after the configuration)
+#                  guests' kernel, packaged in a minute; CONFIG_ONLY=1:
+#                  stop after the configuration)
+#   make module-package  .deb packages of the module for one kernel (KDIR=,
+#                  FLAVOUR= as for make install) and of the tools
 #   See Documentation/install.rst for a server.
 
 FLAVOUR ?= debug
@@ -33,7 +37,7 @@ ROUNDS ?= 200
 CUTS ?= 3600
 
 .PHONY: all deps kernel module check vm-test pair-test test torture demo bench clean \
-	install install-dkms kernel-package
+	install install-dkms kernel-package module-package
 
 all: module
 
@@ -97,6 +101,11 @@ install-dkms:
 # Hours on 2 cores with Debian's configuration; packages into the cache.
 kernel-package: deps
 	@scripts/kernel-package.sh $(if $(CONFIG_ONLY),--config-only)
+
+# dm-replicator-modules-<kernelrelease> and dm-replicator-utils, into the
+# cache (PKG_DIR to choose); the kernel as for make install.
+module-package:
+	@FLAVOUR=$(install_flavour) scripts/module-package.sh
 
 clean:
 	rm -rf target

@@ -6,14 +6,16 @@
 #
 # The guest's disks are sparse host files on virtio-blk: /dev/vda the
 # replication log (64 MiB), /dev/vdb and /dev/vdc the data devices (32 MiB
-# each). Boot 0 creates the tables (the log is created by the table's
+# each), /dev/vdd and /dev/vde their copies on a synchronous remote site
+# link. Boot 0 creates the tables (the log is created by the table's
 # "auto") and starts crashwriter's load on the mapped devices; 1 to 6 s
 # after the load started, QEMU gets SIGKILL. Every later boot checks the
 # log with `replog check` (a torn tail is fine), reactivates the tables,
 # verifies the writes of all earlier rounds and starts a new load, so N
 # crash points cost N+1 boots. The last boot only verifies, removes the
-# devices and checks the local devices and the log once more (`replog
-# check` must then be clean). The guest side is tests/crash/crash.sh.
+# devices and checks the local devices, the remote copies and the log once
+# more (`replog check` must then be clean). The guest side is
+# tests/crash/crash.sh.
 #
 # Output: "ok crash-N: SUMMARY" or "FAIL crash-N: REASON" (details indented)
 # per crash point, then "N passed, N failed"; exits non-zero iff one
@@ -22,6 +24,13 @@
 # Environment (and vm.sh's):
 #   DMR_CRASH_TARGET=replicator|linear  the tables; linear (plain dm-linear,
 #                            no module, no replog) tests the harness itself
+#   DMR_CRASH_PACKAGES=1     boot the test kernel as `make kernel-package
+#                            KCONFIG_BASE=test` packages it, and install the
+#                            packages in the guest at every boot (the kernel
+#                            image, the module built against the packaged
+#                            headers, the tools): the group comes up through
+#                            the installed unit (scripts/test-packages.sh;
+#                            make test sets it)
 #   DMR_CRASH_SEED=N         seed of the kill times and the loads
 #   DMR_CRASH_THREADS=4      writer threads
 #   DMR_CRASH_CACHE=none     QEMU cache mode of the disks (writeback if the
@@ -97,6 +106,24 @@ if ! (cd "$DMR_TOP" && cargo build --release --quiet -p crashwriter -p replog) >
 fi
 cw=$targetdir/release/crashwriter
 export DMR_GUEST_BINS="$cw $targetdir/release/replog"
+packages=()
+if [ "${DMR_CRASH_PACKAGES:-}" = 1 ] && [ "$target" = replicator ]; then
+	# The kernel is the packaged one; the module and replog come from the
+	# packages installed in the guest.
+	if ! pkgdir=$("$DMR_TOP/scripts/test-packages.sh" "${DMR_FLAVOUR:-debug}" 2>"$run/packages.log"); then
+		fail_round 1 "the test packages could not be built" "$(tail -n 20 "$run/packages.log")"
+		finish 2 "no packages"
+	fi
+	image=$(ls "$pkgdir"/linux-image-*.deb)
+	mkdir -p "$img/image"
+	dpkg-deb --fsys-tarfile "$image" | tar -x -C "$img/image" --wildcards './boot/vmlinuz-*'
+	DMR_KERNEL=$(ls "$img"/image/boot/vmlinuz-*)
+	export DMR_KERNEL DMR_MODULE=none DMR_GUEST_BINS=$cw
+	for f in "$image" "$pkgdir"/dm-replicator-*.deb; do
+		packages+=("$f=/extra/debs/$(basename "$f")")
+	done
+	echo "# packaged kernel $(basename "$DMR_KERNEL"), $(cd "$pkgdir" && ls dm-replicator-*.deb | tr '\n' ' ')"
+fi
 # Resolve the kernel and the module once, not at every boot.
 if ! DMR_KERNEL=$(vm_kernel) || [ ! -f "$DMR_KERNEL" ]; then
 	fail_round 1 "no guest kernel"
@@ -105,6 +132,8 @@ fi
 export DMR_KERNEL
 if [ "$target" = linear ]; then
 	export DMR_MODULE=${DMR_MODULE:-none}
+elif [ ${#packages[@]} -gt 0 ]; then
+	:
 elif [ -z "${DMR_MODULE:-}" ]; then
 	if ! DMR_MODULE=$("$DMR_TOP/scripts/module.sh" "${DMR_FLAVOUR:-debug}" 2>"$run/module.log"); then
 		fail_round 1 "module build failed" "$(tail -n 20 "$run/module.log")"
@@ -121,7 +150,7 @@ export DMR_INITRD_RAW=1
 export DMR_APPEND="kmemleak=off initcall_blacklist=nbd_init,drbd_init,brd_init ${DMR_APPEND:-}"
 
 truncate -s 64M "$img/log.img"
-truncate -s 32M "$img/data0.img" "$img/data1.img"
+truncate -s 32M "$img/data0.img" "$img/data1.img" "$img/remote0.img" "$img/remote1.img"
 # cache=none: QEMU writes the images with O_DIRECT, past the host's page
 # cache, and the guest sees a volatile write cache it must flush. (A kill
 # still keeps what QEMU wrote: losing unflushed writes is the power-cut
@@ -133,7 +162,7 @@ if [ "$cache" = none ] && ! dd if=/dev/zero of="$img/log.img" bs=4096 count=1 of
 	cache=writeback
 fi
 VM_QEMU_EXTRA=()
-for d in log data0 data1; do
+for d in log data0 data1 remote0 remote1; do
 	VM_QEMU_EXTRA+=(-drive "file=$img/$d.img,if=virtio,format=raw,cache=$cache")
 done
 : >"$run/acks"     # newest acked write per block, all rounds (compacted)
@@ -219,7 +248,7 @@ EOF
 	crash_delay=$(printf '%d.%03d' $((1 + RANDOM % 5)) $((RANDOM % 1000)))
 	t0=$(date +%s.%N)
 	vm_boot run /extra/crash.sh "$limit" "$DMR_TOP/tests/crash/crash.sh=/extra/crash.sh" \
-		"$run/crash.conf=/extra/crash.conf" "$run/acks=/extra/acks" >/dev/null 2>"$run/boot.err" || true
+		"$run/crash.conf=/extra/crash.conf" "$run/acks=/extra/acks" "${packages[@]}" >/dev/null 2>"$run/boot.err" || true
 	boots=$((boots + 1))
 	[ -z "$VM_LOG" ] || cp "$run/crash.conf" "$VM_LOG/"
 	out=$VM_LOG/output.log
@@ -242,7 +271,7 @@ EOF
 		summary="$load_note; verified ${verified%%;*}"
 		if [ $phase = last ]; then
 			summary+="; clean shutdown, local devices verified"
-			[ "$target" != replicator ] || summary+=", replog check clean"
+			[ "$target" != replicator ] || summary+=", remote copies verified, replog check clean"
 		fi
 		echo "ok crash-$b: $summary"
 		npass=$((npass + 1))

@@ -12,7 +12,7 @@ set -euo pipefail
 PKGS=(
 	linux-source-6.12 rustc-web rust-web-src
 	libclang-14-dev clang-14 lld-14 llvm-14
-	build-essential flex bison bc cpio kmod libelf-dev libssl-dev
+	build-essential flex bison bc cpio kmod libelf-dev libssl-dev debhelper
 	xz-utils gzip python3
 	busybox-static dmsetup util-linux fio qemu-system-x86 rsync
 	nbd-server nbd-client iproute2

@@ -18,14 +18,17 @@
 #                     if the running kernel is Debian's 6.12; the .config of an
 #                     installed linux-headers-6.12.*-<flavour>; the <flavour>
 #                     configuration of linux-config-6.12
-#   test              tinyconfig + scripts/kconfig/base.config + release.config,
-#                     the release test guests' kernel: builds in minutes, boots
-#                     the QEMU guests, not a real server (no disk, file system
-#                     or network drivers beyond virtio)
-# merged with what the module needs (CONFIG_RUST and what Rust needs in 6.12,
-# device-mapper, see below), then olddefconfig, then a check that
-# CONFIG_RUST=y and every option the module needs stuck (else it fails,
-# saying which dependency is off).
+#   test              the test guests' kernel (scripts/kernel.sh, flavour
+#                     KPKG_TEST_FLAVOUR: debug, the default, or release),
+#                     packaged from a copy of its build tree with
+#                     LOCALVERSION set: a minute, not a build. It boots the
+#                     QEMU guests, not a real server (no disk, file system
+#                     or network drivers beyond virtio); the crash test
+#                     boots it (Documentation/testing.rst)
+# Debian's is merged with what the module needs (CONFIG_RUST and what Rust
+# needs in 6.12, device-mapper, see below), then olddefconfig; then, for
+# both, a check that CONFIG_RUST=y and every option the module needs stuck
+# (else it fails, saying which dependency is off).
 #
 # Other variables:
 #   KPKG_LOCALVERSION  appended to the kernelrelease (default -dmr-<flavour>,
@@ -37,8 +40,10 @@
 #                      configuration: Debian's compiler; clang 14 lacks the
 #                      return-thunk and SLS options of the retbleed, SRSO and
 #                      ITS mitigations, so olddefconfig would drop them) or
-#                      clang (LLVM=-14; the default with KCONFIG_BASE=test, as
-#                      for the test kernels)
+#                      clang (LLVM=-14; always with KCONFIG_BASE=test, whose
+#                      tree clang built)
+#   KDEB_COMPRESS      the packages' compression (the kernel's: xz by
+#                      default; gzip is several times faster)
 #
 # Output: $DMR_CACHE/kernel-package/<base>-<flavour>-<key>/ holds the .deb
 # files, printed at the end; its build/ is the kernel build tree, the KDIR
@@ -118,21 +123,25 @@ find_debian_config() {
 		"KCONFIG_BASE=test for the test guests' configuration."
 }
 
-frags=()
+
 if [ "$base" = debian ]; then
 	base_file=$(find_debian_config)
 	base_text=$(xzcat -f "$base_file")
 	grep -q '^CONFIG_X86_64=y' <<<"$base_text" || die "$base_file is not an x86_64 configuration"
 	localversion=${KPKG_LOCALVERSION--dmr-$flavour}
 else
-	frags=("$DMR_TOP/scripts/kconfig/base.config" "$DMR_TOP/scripts/kconfig/release.config")
-	base_text=$(cat "${frags[@]}")
-	flavour=test
+	flavour=${KPKG_TEST_FLAVOUR:-debug}
+	case $flavour in debug | release) ;; *) die "KPKG_TEST_FLAVOUR=$flavour: debug or release" ;; esac
+	tree=$("$DMR_TOP/scripts/kernel.sh" "$flavour")
+	base_text=$(cat "$tree/.config")
 	localversion=${KPKG_LOCALVERSION--dmr-test}
+	[ "${KPKG_CC:-clang}" = clang ] || die "KPKG_CC=$KPKG_CC: the test kernel's tree is built with clang"
+	[ -z "${KPKG_DEBUG_INFO:-}" ] || say "note: KPKG_DEBUG_INFO is ignored with KCONFIG_BASE=test"
+	KPKG_CC=clang KPKG_DEBUG_INFO=n
 fi
 debug_info=${KPKG_DEBUG_INFO:-y}
 case $debug_info in y | n) ;; *) die "KPKG_DEBUG_INFO=$debug_info: y or n" ;; esac
-cc=${KPKG_CC:-$([ "$base" = test ] && echo clang || echo gcc)}
+cc=${KPKG_CC:-gcc}
 case $cc in
 gcc) llvm=() ;;
 clang) llvm=(LLVM="$KLLVM") ;;
@@ -144,7 +153,7 @@ esac
 pahole_v=$(pahole --version 2>/dev/null || echo none)
 
 key=$( {
-	echo "$kver $base $flavour $localversion $debug_info $cc $KLLVM $pahole_v"
+	echo "$kver $base $flavour $localversion $debug_info $cc $KLLVM $pahole_v ${tree:-} ${KDEB_COMPRESS:-}"
 	echo "$base_text"
 	cat "$0"
 	for t in "$KRUSTC" "$BINDGEN" clang-14 gcc; do "$t" --version 2>/dev/null | head -1 || echo "no $t"; done
@@ -168,7 +177,15 @@ fi
 
 # --- The source tree ----------------------------------------------------------
 
-srcdir=$DMR_CACHE/kernel-package/src/linux-source-6.12-$kver
+if [ "$base" = test ]; then
+	# The source the test kernel's tree was built from (scripts/kernel.sh):
+	# the copy of the tree must find it where it was.
+	srcdir=$(sed -n 's/^srctree := //p' "$tree/Makefile" 2>/dev/null || true)
+	[ -n "$srcdir" ] && [ -d "$srcdir" ] || srcdir=$DMR_CACHE/src/linux-source-6.12-$kver
+	[ -f "$srcdir/Makefile" ] || die "the test kernel's source $srcdir is missing"
+else
+	srcdir=$DMR_CACHE/kernel-package/src/linux-source-6.12-$kver
+fi
 if [ ! -f "$srcdir/.dmr-extracted" ]; then
 	say "extracting $src_tar"
 	rm -rf "$srcdir"; mkdir -p "$srcdir"
@@ -210,34 +227,39 @@ kmake=(make -C "$srcdir" O="$out" "${llvm[@]}" RUSTC="$KRUSTC" RUSTDOC="$KRUSTDO
 need_bool=(MODULES MODULE_UNLOAD BLOCK MD)
 need_tristate=(BLK_DEV_DM DM_MIRROR DM_LOG_USERSPACE LIBCRC32C CRYPTO_CRC32C BLK_DEV_NBD)
 
-mkdir -p "$out"
-if [ "$base" = debian ]; then
-	printf '%s\n' "$base_text" >"$out/.config"
-else
-	"${kmake[@]}" -s tinyconfig >&2
-	"$srcdir/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${frags[@]}" >"$top/merge.log" 2>&1 ||
-		{ cat "$top/merge.log" >&2; die "merge_config.sh failed"; }
-fi
 cfg() { "$srcdir/scripts/config" --file "$out/.config" "$@"; }
-# CONFIG_RUST's dependencies in 6.12 (init/Kconfig) that a distribution
-# configuration may miss: no symbol versions (Rust symbols have none),
-# no structure layout randomisation, no clang CFI (rustc must match it).
-cfg --disable MODVERSIONS --enable RANDSTRUCT_NONE --disable RANDSTRUCT_FULL \
-	--disable RANDSTRUCT_PERFORMANCE --disable CFI_CLANG
-if [ "$debug_info" = n ]; then
-	cfg --enable DEBUG_INFO_NONE --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT \
-		--disable DEBUG_INFO_DWARF4 --disable DEBUG_INFO_DWARF5 --disable DEBUG_INFO_BTF
+if [ "$base" = test ]; then
+	# The test kernel as built, under its own release name: only what
+	# includes the release string is rebuilt.
+	rm -rf "$out"
+	mkdir -p "$top"
+	cp -a "$tree" "$out"
+	rm -f "$out/.dmr-built"
+	cfg --set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
+else
+	mkdir -p "$out"
+	printf '%s\n' "$base_text" >"$out/.config"
+
+	# CONFIG_RUST's dependencies in 6.12 (init/Kconfig) that a distribution
+	# configuration may miss: no symbol versions (Rust symbols have none),
+	# no structure layout randomisation, no clang CFI (rustc must match it).
+	cfg --disable MODVERSIONS --enable RANDSTRUCT_NONE --disable RANDSTRUCT_FULL \
+		--disable RANDSTRUCT_PERFORMANCE --disable CFI_CLANG
+	if [ "$debug_info" = n ]; then
+		cfg --enable DEBUG_INFO_NONE --disable DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT \
+			--disable DEBUG_INFO_DWARF4 --disable DEBUG_INFO_DWARF5 --disable DEBUG_INFO_BTF
+	fi
+	cfg --enable RUST
+	for o in "${need_bool[@]}"; do cfg --enable "$o"; done
+	for o in "${need_tristate[@]}"; do
+		grep -Eq "^CONFIG_$o=[ym]$" "$out/.config" || cfg --module "$o"
+	done
+	# Debian's configuration names Debian's signing certificates, which are
+	# not in the source: the build signs the modules with a key of its own.
+	cfg --set-str SYSTEM_TRUSTED_KEYS "" --set-str SYSTEM_REVOCATION_KEYS "" \
+		--set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
+	grep -q '^CONFIG_MODULE_SIG=y' "$out/.config" && cfg --enable MODULE_SIG_ALL
 fi
-cfg --enable RUST
-for o in "${need_bool[@]}"; do cfg --enable "$o"; done
-for o in "${need_tristate[@]}"; do
-	grep -Eq "^CONFIG_$o=[ym]$" "$out/.config" || cfg --module "$o"
-done
-# Debian's configuration names Debian's signing certificates, which are
-# not in the source: the build signs the modules with a key of its own.
-cfg --set-str SYSTEM_TRUSTED_KEYS "" --set-str SYSTEM_REVOCATION_KEYS "" \
-	--set-str LOCALVERSION "$localversion" --disable LOCALVERSION_AUTO
-grep -q '^CONFIG_MODULE_SIG=y' "$out/.config" && cfg --enable MODULE_SIG_ALL
 "${kmake[@]}" -s olddefconfig >&2
 # include/config/auto.conf, which the kernelrelease is read from.
 "${kmake[@]}" -s syncconfig >&2
@@ -317,7 +339,7 @@ avail=$(df -Pk "$top" | awk 'NR == 2 { print int($4 / 1048576) }')
 need=$([ "$base" = test ] && echo 5 || { on DEBUG_INFO && echo 40 || echo 15; })
 [ "$avail" -ge "$need" ] || say "warning: $avail GiB free under $top; this build may need about $need GiB"
 
-say "building $krel packages in $out (hours with Debian's configuration on 2 cores)"
+if [ "$base" = test ]; then say "packaging $krel in $out (about a minute)"; else say "building $krel packages in $out (hours with Debian's configuration on 2 cores)"; fi
 rm -f "$top"/*.deb "$top"/*.buildinfo "$top"/*.changes
 "${kmake[@]}" -j"$(($(nproc) + 1))" bindeb-pkg >&2
 touch "$top/.dmr-built"

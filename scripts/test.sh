@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: host tests, then the VM suite, the crash test (6 rounds) and
+# make test: host tests, then the VM suite, the crash test (6 rounds, on
+# the packaged test kernel with the module and tool packages) and
 # the two-site suite on the debug kernel, with one closing line
 # "N passed, N failed" over all, after the wall time of each part.
 #
@@ -50,6 +51,10 @@ else
 	DMR_KERNEL=$(scripts/kernel.sh debug)/arch/x86/boot/bzImage
 	DMR_MODULE=$(scripts/module.sh debug)
 	export DMR_KERNEL DMR_MODULE
+	# The packages the crash test's guest installs (scripts/test-packages.sh),
+	# built here before any guest runs. A failure here is the crash test's
+	# to report: it builds them again and says why.
+	timed packages scripts/test-packages.sh debug >"$logs/packages" 2>&1 || true
 fi
 
 # The suites that follow the shards (two-site after shard 1, the crash
@@ -68,8 +73,12 @@ vm() {
 	DMR_FLAVOUR=debug DMR_VM_SHARD=$1 DMR_LOGDIR=$DMR_CACHE/logs/shard$k scripts/vm-test.sh >"$logs/vm$k.out" 2>&1
 	echo $? >"$logs/vm$k.rc"
 }
-# Each crash point counts as one test.
-crash() { DMR_FLAVOUR=debug scripts/crash-test.sh 6 >"$logs/crash" 2>&1; echo $? >"$logs/crash.rc"; }
+# Each crash point counts as one test. The guest boots the packaged test
+# kernel and installs the module and tool packages, as a server would.
+crash() {
+	DMR_FLAVOUR=debug DMR_CRASH_PACKAGES=1 scripts/crash-test.sh 6 >"$logs/crash" 2>&1
+	echo $? >"$logs/crash.rc"
+}
 # Two guests: tests/pair/ (primary and DR site over NBD).
 pair() { DMR_FLAVOUR=debug scripts/vm-pair.sh >"$logs/pair" 2>&1; echo $? >"$logs/pair.rc"; }
 # make install into a scratch root (the module only): the .ko lands under

@@ -5,11 +5,20 @@
 # in a crash. Each boot: check the log device (replicator), activate the
 # tables (which replays the log), verify the previous round's acknowledged
 # writes, then start a new load and wait to be killed. The last boot
-# instead removes the devices cleanly and verifies the local devices and
-# the log once more. With the replicator, the group is described in
+# instead removes the devices cleanly and verifies the local devices, the
+# remote copies and the log once more. With the replicator, the group (a
+# local and a remote site, synchronous) is described in
 # /etc/dm-replicator/groups.conf and brought up and down as the systemd
 # unit does at boot and shutdown (`replog config up|down`,
 # Documentation/assembly.rst): boot-time assembly after every crash.
+#
+# With /extra/debs/ (DMR_CRASH_PACKAGES=1: the guest runs the packaged
+# test kernel), each boot first installs the packages with dpkg, as a
+# server's root holds them (the guest's root is a fresh initramfs at every
+# boot): linux-image, dm-replicator-modules, dm-replicator-utils. The
+# group then comes up and goes down through the installed unit's own
+# commands (ExecStartPre, ExecStart; ExecStop), run in order: modprobe
+# from the kernel's module tree, the packaged replog.
 #
 # /extra/crash.conf (from the host) sets:
 #   ROUND      this boot's number (0 = first, formats)
@@ -30,31 +39,42 @@
 LOG=/dev/vda
 DATA0=/dev/vdb
 DATA1=/dev/vdc
+REMOTE0=/dev/vdd     # the remote site's copies (replicator only)
+REMOTE1=/dev/vde
 LOG_SECTORS=8192     # 4 MiB of the log device: the ring wraps during a load
 DEV_SECTORS=65536    # the whole 32 MiB data devices
-REPL_TABLE="0 1 replicator ringbuffer 4 $LOG 0 auto $LOG_SECTORS blockdev 2 0 synchronous"
+REPL_TABLE="0 1 replicator ringbuffer 4 $LOG 0 auto $LOG_SECTORS blockdev 2 0 synchronous blockdev 2 1 synchronous"
 # The same group for the boot unit (scripts/systemd/dm-replicator.service).
+# The remotes' core dirty logs start "nosync" at every boot: what a crash
+# left unshipped is in the log, which recovery replays to them.
 CONF=/etc/dm-replicator/groups.conf
 mkdir -p /etc/dm-replicator
 cat >$CONF <<EOF
 group repl
   log $LOG auto $LOG_SECTORS
   site 0 synchronous
+  site 1 synchronous
   device data0 0 $DATA0 length $DEV_SECTORS
+    remote 1 $REMOTE0 core 1024 nosync
   device data1 1 $DATA1 length $DEV_SECTORS
+    remote 1 $REMOTE1 core 1024 nosync
 EOF
-# data_table DEV_NR LOCAL_DEV: the table of one data device.
+# data_table DEV_NR LOCAL_DEV REMOTE_DEV: the table of one data device.
 data_table() {
 	case $TARGET in
-	replicator) echo "0 $DEV_SECTORS replicator-dev $ctl $1 0 1 $2 nolog 0" ;;
+	replicator) echo "0 $DEV_SECTORS replicator-dev $ctl $1 0 1 $2 nolog 0 1 1 $3 core 2 1024 nosync" ;;
 	linear) echo "0 $DEV_SECTORS linear $2 0" ;;
 	esac
 }
+UNIT=/lib/systemd/system/dm-replicator.service
+PACKAGES=0
+[ -d /extra/debs ] && PACKAGES=1
 # -------------------------------------------------------------------------
 
 ACKS=/extra/acks
 MAPPED="--dev /dev/mapper/data0 --dev /dev/mapper/data1"
 LOCAL="--dev $DATA0 --dev $DATA1"
+REMOTE="--dev $REMOTE0 --dev $REMOTE1"
 
 up() { cut -d' ' -f1 /proc/uptime; }
 note() { echo "crash: [$(up)] $*"; }
@@ -78,17 +98,50 @@ replog_check() {
 	esac
 }
 
+# install_packages: the packages of /extra/debs, into a dpkg database of
+# this boot's root; the kernel running is the one they were built for.
+install_packages() {
+	mkdir -p /var/lib/dpkg/info /var/lib/dpkg/updates
+	[ -f /var/lib/dpkg/status ] || : >/var/lib/dpkg/status
+	# Only what busybox's dpkg cannot see: dmsetup and libc are not
+	# packages in this root.
+	dpkg -i --force-depends /extra/debs/linux-image-*.deb /extra/debs/dm-replicator-*.deb \
+		>/tmp/dpkg.out 2>&1 || die "dpkg -i of the packages failed" /tmp/dpkg.out
+	ko=/lib/modules/$(uname -r)/updates/dm-replicator/dm_replicator.ko
+	[ -f "$ko" ] || die "the packages hold no $ko for the running kernel $(uname -r)" /tmp/dpkg.out
+	[ -x /usr/sbin/replog ] && [ -f $UNIT ] || die "dm-replicator-utils installed no /usr/sbin/replog or $UNIT"
+	grep -q "^updates/dm-replicator/dm_replicator.ko:" /lib/modules/$(uname -r)/modules.dep ||
+		die "modules.dep of $(uname -r) does not name the module after dpkg -i"
+	note "installed $(ls /extra/debs | tr '\n' ' ')on $(uname -r)"
+}
+
+# unit KEY...: run the installed unit's KEY= command lines, in order, as
+# systemd would (none of them uses a prefix such as '-').
+unit() {
+	for key in "$@"; do
+		sed -n "s/^$key=//p" $UNIT >/tmp/unit.cmds
+		while IFS= read -r cmd; do
+			sh -c "$cmd" >/tmp/dm.out 2>&1 || die "$UNIT: $key=$cmd failed" /tmp/dm.out
+		done </tmp/unit.cmds
+	done
+}
+
 activate() {
 	ctl=
 	if [ "$TARGET" = replicator ]; then
-		replog config up $CONF >/tmp/dm.out 2>&1 || die "replog config up failed" /tmp/dm.out
+		if [ $PACKAGES = 1 ]; then
+			unit ExecStartPre ExecStart
+			grep -q '^dm_replicator ' /proc/modules || die "the unit did not load dm_replicator"
+		else
+			replog config up $CONF >/tmp/dm.out 2>&1 || die "replog config up failed" /tmp/dm.out
+		fi
 		ctl=$(devno repl)
 		# What the unit loaded is the harness's group.
 		[ "$(dmc table repl)" = "$(echo "$REPL_TABLE" | sed "s|$LOG|$(bdevno $LOG)|")" ] ||
 			die "replog config up loaded '$(dmc table repl)'"
-		[ "$(dmc table data0)" = "$(data_table 0 "$(bdevno $DATA0)")" ] ||
+		[ "$(dmc table data0)" = "$(data_table 0 "$(bdevno $DATA0)" "$(bdevno $REMOTE0)")" ] ||
 			die "replog config up loaded data0 as '$(dmc table data0)'"
-		[ "$(dmc table data1)" = "$(data_table 1 "$(bdevno $DATA1)")" ] ||
+		[ "$(dmc table data1)" = "$(data_table 1 "$(bdevno $DATA1)" "$(bdevno $REMOTE1)")" ] ||
 			die "replog config up loaded data1 as '$(dmc table data1)'"
 		return
 	fi
@@ -100,7 +153,11 @@ activate() {
 
 deactivate() {
 	if [ "$TARGET" = replicator ]; then
-		replog config down $CONF >/tmp/dm.out 2>&1 || die "replog config down failed" /tmp/dm.out
+		if [ $PACKAGES = 1 ]; then
+			unit ExecStop
+		else
+			replog config down $CONF >/tmp/dm.out 2>&1 || die "replog config down failed" /tmp/dm.out
+		fi
 		return
 	fi
 	for d in data0 data1; do
@@ -133,6 +190,7 @@ verify() {
 
 kmsg "boot $ROUND ($PHASE, $TARGET)"
 note "boot $ROUND ($PHASE)"
+[ $PACKAGES = 0 ] || install_packages
 if [ "$TARGET" = replicator ] && [ "$PHASE" != first ]; then
 	# After a crash the log may have a torn tail: recovery discards it.
 	replog_check "after the crash" "0 1"
@@ -147,6 +205,7 @@ if [ "$PHASE" = last ]; then
 	deactivate
 	verify "verify of the local devices after dmsetup remove" $LOCAL
 	if [ "$TARGET" = replicator ]; then
+		verify "verify of the remote copies" $REMOTE
 		replog_check "after dmsetup remove" 0
 	fi
 	echo "crash-done: clean shutdown"
