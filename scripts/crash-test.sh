@@ -12,14 +12,18 @@
 # after the load started, QEMU gets SIGKILL. Every later boot checks the
 # log with `replog check` (a torn tail is fine), reactivates the tables,
 # verifies the writes of all earlier rounds and starts a new load, so N
-# crash points cost N+1 boots. The last boot only verifies, removes the
-# devices and checks the local devices, the remote copies and the log once
-# more (`replog check` must then be clean). The guest side is
+# crash points cost N+2 boots: the boot that verifies crash point N runs
+# its load to the end instead, stops the group cleanly as the unit does at
+# shutdown and reboots; the last boot checks that clean restart (test
+# "clean-restart"): the group back, every write there, then removed, the
+# local devices, the remote copies and the log checked once more
+# (`replog check` must then be clean). The guest side is
 # tests/crash/crash.sh.
 #
 # Output: "ok crash-N: SUMMARY" or "FAIL crash-N: REASON" (details indented)
-# per crash point, then "N passed, N failed"; exits non-zero iff one
-# failed. After a failure the remaining rounds are not run (and fail).
+# per crash point and for clean-restart, then "N passed, N failed"; exits
+# non-zero iff one failed. After a failure the remaining rounds are not
+# run (and fail).
 #
 # Environment (and vm.sh's):
 #   DMR_CRASH_TARGET=replicator|linear  the tables; linear (plain dm-linear,
@@ -59,9 +63,13 @@ npass=0 nfail=0
 t_start=$(date +%s)
 secs() { printf '%.1f' "$(echo "$(date +%s.%N) - $1" | bc)"; }
 
+# tname N: the name of test N: crash point N, or the clean restart after
+# the last one.
+tname() { if [ "$1" -gt "$rounds" ]; then echo clean-restart; else echo "crash-$1"; fi; }
+
 # fail_round N REASON [DETAILS]: a FAIL line, details indented below it.
 fail_round() {
-	echo "FAIL crash-$1: $2"
+	echo "FAIL $(tname "$1"): $2"
 	[ -z "${3:-}" ] || printf '%s\n' "$3" | sed 's/^/    /'
 	nfail=$((nfail + 1))
 }
@@ -69,7 +77,7 @@ fail_round() {
 # finish: the rounds from $1 on did not run; closing line.
 finish() {
 	local r
-	for ((r = $1; r <= rounds; r++)); do
+	for ((r = $1; r <= rounds + 1; r++)); do
 		fail_round "$r" "not run (${2:-an earlier round failed})"
 	done
 	local keep=
@@ -174,6 +182,7 @@ crash_delay=
 crash_hook() {
 	[ "$1" = "crashwriter: started" ] || return 0
 	date +%s.%N >"$VM_LOG/started"
+	[ -n "$crash_delay" ] || return 0 # the load before the clean restart
 	(
 		sleep "$crash_delay"
 		pid=$(cat "$VM_LOG/qemu.pid" 2>/dev/null) || exit 0
@@ -232,10 +241,19 @@ $(tail -n 30 "$VM_LOG/console.log")"
 
 # --- the rounds ---------------------------------------------------------
 # Boot b verifies crash point b (b >= 1) and, unless it is the last,
-# starts the load that crash point b+1 interrupts.
+# starts the load that crash point b+1 interrupts; boot rounds runs its
+# load to the end and stops cleanly, boot rounds+1 verifies that.
 load_note=
-for ((b = 0; b <= rounds; b++)); do
-	if [ $b = 0 ]; then phase=first; elif [ $b = "$rounds" ]; then phase=last; else phase=middle; fi
+for ((b = 0; b <= rounds + 1; b++)); do
+	if [ $b = 0 ]; then
+		phase=first
+	elif [ $b = "$rounds" ]; then
+		phase=clean
+	elif [ $b -gt "$rounds" ]; then
+		phase=last
+	else
+		phase=middle
+	fi
 	cat >"$run/crash.conf" <<EOF
 ROUND=$b
 PHASE=$phase
@@ -246,6 +264,7 @@ BLOCKS=$blocks
 THREADS=$threads
 EOF
 	crash_delay=$(printf '%d.%03d' $((1 + RANDOM % 5)) $((RANDOM % 1000)))
+	[ $phase != clean ] || crash_delay=
 	t0=$(date +%s.%N)
 	vm_boot run /extra/crash.sh "$limit" "$DMR_TOP/tests/crash/crash.sh=/extra/crash.sh" \
 		"$run/crash.conf=/extra/crash.conf" "$run/acks=/extra/acks" "${packages[@]}" >/dev/null 2>"$run/boot.err" || true
@@ -273,7 +292,7 @@ EOF
 			summary+="; clean shutdown, local devices verified"
 			[ "$target" != replicator ] || summary+=", remote copies verified, replog check clean"
 		fi
-		echo "ok crash-$b: $summary"
+		echo "ok $(tname "$b"): $summary"
 		npass=$((npass + 1))
 	fi
 	[ $phase != last ] || break
@@ -285,7 +304,13 @@ EOF
 		fail_round "$n" "load did not start: $reason" "$details"
 		finish $((n + 1))
 	fi
-	if [ ! -f "$VM_LOG/killed" ]; then
+	if [ $phase = clean ]; then
+		if ! grep -q '^crash-clean: ' "$out"; then
+			guest_failure
+			fail_round "$n" "the clean stop did not finish: $reason" "$details"
+			finish $((n + 1))
+		fi
+	elif [ ! -f "$VM_LOG/killed" ]; then
 		guest_failure
 		if [ -f "$VM_LOG/exit" ]; then
 			why=$(grep '^crashwriter: ' "$out" | grep -v '^crashwriter: started$' | head -n 1 || true)
@@ -309,7 +334,11 @@ EOF
 	cat "$VM_LOG/acks" >>"$run/acks.all"
 	"$cw" compact --acks "$run/acks" --acks "$VM_LOG/acks" >"$run/acks.new"
 	mv "$run/acks.new" "$run/acks"
-	load_note="killed $(printf '%.1f' "$(echo "$(cat "$VM_LOG/killed") - $(cat "$VM_LOG/started")" | bc)") s into the load after $nacks acked writes"
+	if [ $phase = clean ]; then
+		load_note="$nacks acked writes, $(sed -n 's/^crash-clean: //p' "$out"), a clean reboot"
+	else
+		load_note="killed $(printf '%.1f' "$(echo "$(cat "$VM_LOG/killed") - $(cat "$VM_LOG/started")" | bc)") s into the load after $nacks acked writes"
+	fi
 
 	if [ "${DMR_CRASH_SABOTAGE:-}" = "$n" ]; then
 		# Self-test of the verifier: lose an acknowledged block.
@@ -318,4 +347,4 @@ EOF
 		echo "# sabotage: zeroed block $sblock of data$sdev.img (acked seq $sseq); crash-$n must fail"
 	fi
 done
-finish $((rounds + 1))
+finish $((rounds + 2))

@@ -1,10 +1,13 @@
 #!/bin/sh
 # Crash test, guest side: one boot of scripts/crash-test.sh (busybox ash).
 #
-# The host kills QEMU while the load runs, so every boot but the last ends
-# in a crash. Each boot: check the log device (replicator), activate the
-# tables (which replays the log), verify the previous round's acknowledged
-# writes, then start a new load and wait to be killed. The last boot
+# The host kills QEMU while the load runs, so every boot but the last two
+# ends in a crash. Each boot: check the log device (replicator), activate
+# the tables (which replays the log), verify the previous round's
+# acknowledged writes, then start a new load and wait to be killed. The
+# boot before the last runs its load to the end instead, stops the group
+# as the unit does at shutdown, checks the devices and the log, and
+# reboots (a clean restart, which the last boot verifies). The last boot
 # instead removes the devices cleanly and verifies the local devices, the
 # remote copies and the log once more. With the replicator, the group (a
 # local and a remote site, synchronous) is described in
@@ -22,13 +25,14 @@
 #
 # /extra/crash.conf (from the host) sets:
 #   ROUND      this boot's number (0 = first, formats)
-#   PHASE      first | middle | last
+#   PHASE      first | middle | clean | last
 #   TARGET     replicator | linear
 #   SEED START_SEQ BLOCKS THREADS   the load's settings
 # /extra/acks holds the acknowledged writes of all earlier rounds.
 #
 # Lines for the host: "crash: ..." notes, "crash-verified: SUMMARY",
-# "crash-done: SUMMARY", "crash-fail: REASON" (details follow, indented),
+# "crash-clean: SUMMARY", "crash-done: SUMMARY", "crash-fail: REASON"
+# (details follow, indented),
 # crashwriter's "violation: ..." and "verify: ..." lines, then its
 # "crashwriter: started" and A/F lines.
 
@@ -168,12 +172,14 @@ deactivate() {
 	fi
 }
 
-# verify WHAT DEVS...: all acknowledged writes are on DEVS.
+# verify WHAT DEVS...: all acknowledged writes ($ACKS and $MORE_ACKS) are
+# on DEVS.
+MORE_ACKS=
 verify() {
 	what=$1
 	shift
 	t0=$(up)
-	crashwriter verify "$@" --blocks $BLOCKS --acks $ACKS >/tmp/verify.out 2>&1
+	crashwriter verify "$@" --blocks $BLOCKS --acks $ACKS $MORE_ACKS >/tmp/verify.out 2>&1
 	rc=$?
 	summary=$(grep '^verify: ' /tmp/verify.out | tail -n1)
 	if [ $rc != 0 ]; then
@@ -209,6 +215,32 @@ if [ "$PHASE" = last ]; then
 		replog_check "after dmsetup remove" 0
 	fi
 	echo "crash-done: clean shutdown"
+	exit 0
+fi
+if [ "$PHASE" = clean ]; then
+	# A load that ends, then the shutdown a server does: the unit stops
+	# the group (a clean suspend), the devices hold every write, the log
+	# checks clean; the reboot that follows is verified by the last boot.
+	kmsg "load $((ROUND + 1)), to its end"
+	note "load from seq $START_SEQ, 600 writes"
+	crashwriter write $MAPPED --blocks $BLOCKS --seed $SEED --start-seq $START_SEQ --threads $THREADS \
+		--count 600 >/tmp/clean.out 2>&1 || die "the load before the clean stop failed" /tmp/clean.out
+	cat /tmp/clean.out
+	grep -E '^[AF] ' /tmp/clean.out >/tmp/clean.acks
+	MORE_ACKS="--acks /tmp/clean.acks"
+	deactivate
+	verify "verify of the local devices after the clean stop" $LOCAL
+	if [ "$TARGET" = replicator ]; then
+		verify "verify of the remote copies after the clean stop" $REMOTE
+		replog_check "after the clean stop" 0
+	fi
+	if [ "$TARGET" != replicator ]; then
+		echo "crash-clean: the devices removed, local devices checked"
+	elif [ $PACKAGES = 1 ]; then
+		echo "crash-clean: the group stopped by the unit's ExecStop, local devices, remote copies and log checked"
+	else
+		echo "crash-clean: the group stopped by replog config down, local devices, remote copies and log checked"
+	fi
 	exit 0
 fi
 kmsg "load $((ROUND + 1))"
