@@ -11,6 +11,7 @@ use kernel::prelude::*;
 mod blockdev;
 mod dm;
 mod group;
+mod label;
 mod local_health;
 // Shared with host crates: not every item has a user in the module.
 #[allow(unreachable_pub, dead_code, unused_imports)]

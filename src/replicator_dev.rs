@@ -14,6 +14,8 @@ use crate::dm::{
     Target, TargetCtx, TargetError, TargetHandle,
 };
 use crate::group::{Binding, Group};
+use crate::label;
+use crate::logic::label::Label;
 use crate::local_health::LocalHealth;
 use crate::logic::dirty_log::WithRegion;
 use crate::logic::message::ReplicatorDevMessage;
@@ -67,14 +69,21 @@ pub(crate) struct ReplicatorDev {
     verify: Pin<KBox<Mutex<Option<Arc<Verify>>>>>,
 }
 
-/// Open a remote device and create its dirty log.
-fn open_remote(ctx: &TargetCtx<'_>, dev_nr: u32, spec: &DeviceSpec<'_>) -> Result<Remote, TargetError> {
+/// Open a remote device, check its label against the local device's, and
+/// create its dirty log.
+fn open_remote(
+    ctx: &TargetCtx<'_>,
+    dev_nr: u32,
+    spec: &DeviceSpec<'_>,
+    local_label: Option<&Label>,
+) -> Result<Remote, TargetError> {
     let dev = ctx
         .get_device(spec.dev)
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     if dev.sectors() < ctx.len() {
         return Err(TargetError::inval(c"Remote device is smaller than the replicated device"));
     }
+    label::check_remote_dev(local_label, dev.id(), spec.slink, dev_nr, ctx.len())?;
     // The region size dm-log gets: the table's, unless it is 0 or larger
     // than the device (see `DirtyLogSpec::kernel_region_size`).
     let table_region = spec.dirty_log.region_size();
@@ -107,13 +116,15 @@ fn open_remote(ctx: &TargetCtx<'_>, dev_nr: u32, spec: &DeviceSpec<'_>) -> Resul
 
 /// Open the remote devices of `table` (site links > 0) and check them
 /// against the group: the site link exists, the region size is the group's,
-/// and the device is not yet on that site link.
+/// the device is not yet on that site link, and its label (if the local
+/// device `local_label` or it has one) says it is a current copy.
 fn open_remotes(
     ctx: &TargetCtx<'_>,
     group: &Group,
     id: usize,
     table: &ReplicatorDevTable<'_>,
     have: &RBTree<u32, Remote>,
+    local_label: Option<&Label>,
 ) -> Result<KVec<(u32, Remote)>, TargetError> {
     let mut out = KVec::new();
     for spec in table.devices() {
@@ -138,7 +149,7 @@ fn open_remotes(
                 }
             }
         }
-        let remote = open_remote(ctx, table.dev_nr, &spec)?;
+        let remote = open_remote(ctx, table.dev_nr, &spec, local_label)?;
         out.push((spec.slink, remote), GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
     }
@@ -197,7 +208,8 @@ impl ReplicatorDev {
                 }
                 drop(ctrl);
                 let mut remotes = self.remotes.lock();
-                let new = open_remotes(ctx, &self.group, self.id, &table, &remotes)?;
+                let local_label = label::check_local_dev(self.local.id(), self.dev_nr, self.len)?;
+                let new = open_remotes(ctx, &self.group, self.id, &table, &remotes, local_label.as_ref())?;
                 // The live queue limits stay: a remote device must take
                 // every bio the device may get.
                 let lbs = ctx.logical_block_size();
@@ -280,9 +292,10 @@ impl Target for ReplicatorDev {
         let local = ctx
             .get_device(local_spec.dev)
             .map_err(|e| TargetError::new(c"Cannot open local device", e))?;
+        let local_label = label::check_local_dev(local.id(), table.dev_nr, ctx.len())?;
         let id = next_target_id();
         let mut remotes = RBTree::new();
-        for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes)? {
+        for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes, local_label.as_ref())? {
             remotes
                 .try_create_and_insert(nr, r, GFP_KERNEL)
                 .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;

@@ -20,6 +20,8 @@
 //!   replication log, site link and dirty log groups.
 //! - [`policy`], [`fallbehind`], [`slink`], [`number`], [`framing`]: words
 //!   and framing shared by the above.
+//! - [`label`]: replica labels (group, device, role, generation) and the
+//!   rules that refuse a wrong or stale copy.
 //! - [`error`]: every error message.
 #![deny(
     clippy::indexing_slicing,
@@ -36,6 +38,7 @@ pub mod dirty_log;
 pub mod error;
 pub mod fallbehind;
 pub mod framing;
+pub mod label;
 pub mod message;
 pub mod number;
 pub mod policy;

@@ -31,7 +31,7 @@ pub mod entry;
 pub mod error;
 pub mod format;
 pub mod geometry;
-mod le;
+pub(crate) mod le;
 pub mod open;
 pub mod recovery;
 pub mod ring;
@@ -55,4 +55,4 @@ pub use superblock::Superblock;
 pub use writer::{AppendError, Op, Writer};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

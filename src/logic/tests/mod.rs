@@ -13,6 +13,7 @@ mod blockdev;
 mod dirty_log;
 mod error;
 mod fallbehind;
+mod label;
 mod message;
 mod number;
 mod policy;

@@ -37,7 +37,7 @@ mod superblock;
 /// CRC-32C register update (reflected polynomial 0x82f63b78), table
 /// driven: the reference the format is defined by, independent of the
 /// `crc32c` crate the tool uses.
-pub(super) struct SoftCrc;
+pub(crate) struct SoftCrc;
 
 /// The byte-at-a-time table of the reflected polynomial.
 const CRC_TABLE: [u32; 256] = {
