@@ -6,7 +6,8 @@
 //! creates its dirty log; the replication log copies entries to it and
 //! resynchronises the regions the dirty log marks out of sync.
 
-use crate::dm::{BlockDevice, DevId, DirtyLog};
+use crate::dm::{BlockDevice, DirtyLog};
+use crate::label::RemoteLabel;
 use crate::registry::SlinkType;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -65,12 +66,22 @@ pub(crate) struct RemoteDev {
     settles_at: AtomicU64,
     /// Whether a write too small for the device's block size was logged.
     warned_block_size: AtomicBool,
+    /// The check of the device's label (when the local device has one).
+    pub(crate) label: RemoteLabel,
 }
 
 impl RemoteDev {
-    /// Open device `dev` as the copy of `dev_nr` on `slink`, tracked by
-    /// `log`, for a replicated device of `len` sectors.
-    pub(crate) fn new(slink: u32, dev_nr: u32, dev: DevId, log: DirtyLog, len: u64) -> Result<RemoteDev> {
+    /// Device `bdev` as the copy of `dev_nr` on `slink`, tracked by
+    /// `log`, for a replicated device of `len` sectors, its label checked
+    /// as `label` says.
+    pub(crate) fn new(
+        slink: u32,
+        dev_nr: u32,
+        bdev: BlockDevice,
+        log: DirtyLog,
+        len: u64,
+        label: RemoteLabel,
+    ) -> Result<RemoteDev> {
         let region_sectors = log.region_size();
         if region_sectors == 0 {
             return Err(EINVAL);
@@ -78,8 +89,9 @@ impl RemoteDev {
         Ok(RemoteDev {
             slink,
             dev_nr,
-            bdev: BlockDevice::open(dev)?,
+            bdev,
             log,
+            label,
             region_sectors,
             len,
             cursor: AtomicU64::new(0),

@@ -6,13 +6,17 @@
 //! was promoted (this site was taken over) is refused with the reason in
 //! `ti->error` and the details in the kernel log. Devices without labels
 //! are used as before. The check runs at every table load and `device
-//! add`; a remote whose label cannot be read then (its site is down) is
-//! used unchecked, and says so.
+//! add`, and again before a link writes to a remote after an outage
+//! ([`RemoteLabel`]): a remote whose label cannot be read at load (its
+//! site is down) is checked before the first write reaches it.
 
+use crate::blockdev::RemoteDev;
 use crate::dm::{BlockDevice, DevId, KernelCrc32c, TargetError};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use crate::logic::label::{check_local, check_remote, label_sector, Label, Refusal};
 use crate::logic::replog::{Block, BLOCK_SIZE};
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 /// What a device holds where a label goes.
 struct Read {
@@ -22,10 +26,9 @@ struct Read {
     sectors: u64,
 }
 
-/// Reads device `id`'s label block: the I/O error if it cannot be read,
-/// else the label or a table error for a damaged one.
-fn read(id: DevId) -> Result<Result<Read, TargetError>, Error> {
-    let dev = BlockDevice::open(id)?;
+/// Reads `dev`'s label block: the I/O error if it cannot be read, else
+/// the label or a table error for a damaged one.
+fn read(dev: &BlockDevice) -> Result<Result<Read, TargetError>, Error> {
     let sectors = dev.sectors();
     let Some(at) = label_sector(sectors) else {
         return Ok(Ok(Read { label: None, sectors }));
@@ -36,7 +39,7 @@ fn read(id: DevId) -> Result<Result<Read, TargetError>, Error> {
     Ok(match Label::decode::<KernelCrc32c>(block) {
         Ok(label) => Ok(Read { label, sectors }),
         Err(e) => {
-            pr_err!("device {id}: label unusable: {}\n", e.message().to_str().unwrap_or(""));
+            pr_err!("device {}: label unusable: {}\n", dev.id(), e.message().to_str().unwrap_or(""));
             Err(TargetError::inval(e.message()))
         }
     })
@@ -45,38 +48,156 @@ fn read(id: DevId) -> Result<Result<Read, TargetError>, Error> {
 /// Reads and checks the local device's label against the table (device
 /// `dev_nr`, `len` sectors replicated); returns it for the remotes' checks.
 pub(crate) fn check_local_dev(id: DevId, dev_nr: u32, len: u64) -> Result<Option<Label>, TargetError> {
-    let r = read(id).map_err(|e| TargetError::new(c"Cannot read the local device's label", e))??;
+    let err = |e| TargetError::new(c"Cannot read the local device's label", e);
+    let dev = BlockDevice::open(id).map_err(err)?;
+    let r = read(&dev).map_err(err)??;
     if let Some(l) = &r.label {
         check_local(l, dev_nr, len, r.sectors).map_err(|why| refused(why, id, 0, dev_nr))?;
     }
     Ok(r.label)
 }
 
-/// Checks the remote device `id` on `slink` against the local label.
+/// Checks the remote device `dev` on `slink` against the local label;
+/// returns whether it was checked (false: its label could not be read).
 pub(crate) fn check_remote_dev(
     local: Option<&Label>,
-    id: DevId,
+    dev: &BlockDevice,
     slink: u32,
     dev_nr: u32,
     len: u64,
-) -> Result<(), TargetError> {
-    let r = match read(id) {
+) -> Result<bool, TargetError> {
+    let r = match read(dev) {
         Ok(r) => r?,
         Err(e) if e != ENOMEM => {
             // A remote site that is down when the table loads (the old
             // primary of a takeover behind an `error` table, NBD not yet
-            // connected) does not keep the group from coming up.
+            // connected) does not keep the group from coming up: the
+            // label is checked before the link first writes to it.
             if local.is_some() {
                 pr_warn!(
-                    "slink={slink} device {dev_nr}: remote device {id}: cannot read its label ({}): used unchecked; reload the table once it is reachable\n",
+                    "slink={slink} device {dev_nr}: remote device {}: cannot read its label ({}): checked before the link writes to it\n",
+                    dev.id(),
                     e.to_errno()
                 );
             }
-            return Ok(());
+            return Ok(false);
         }
         Err(e) => return Err(TargetError::new(c"Cannot read the remote device's label", e)),
     };
-    check_remote(local, r.label.as_ref(), len, r.sectors).map_err(|why| refused(why, id, slink, dev_nr))
+    check_remote(local, r.label.as_ref(), len, r.sectors).map_err(|why| refused(why, dev.id(), slink, dev_nr))?;
+    Ok(true)
+}
+
+/// A remote device's label is checked.
+const CHECKED: u8 = 0;
+/// Not checked since the device was last out of reach: no write may
+/// reach it before it is.
+const UNCHECKED: u8 = 1;
+/// A check is running.
+const CHECKING: u8 = 2;
+/// The last check refused it.
+const REFUSED: u8 = 3;
+/// The last check could not read it.
+const UNREADABLE: u8 = 4;
+
+/// The label check of one remote device across link outages: a site that
+/// was out of reach may come back as another device (an NBD reconnection
+/// to another export, a path swapped while the link was down), so after
+/// every outage the link writes to it again only once its label matched.
+pub(crate) struct RemoteLabel {
+    /// The local device's label; `None`: nothing to check.
+    expected: Option<Label>,
+    state: AtomicU8,
+    /// Refused checks in a row (logged at 1, 2, 4, 8...).
+    refusals: AtomicU32,
+}
+
+impl RemoteLabel {
+    /// The state after the table's check: `checked` false if the label
+    /// could not be read then.
+    pub(crate) fn new(expected: Option<Label>, checked: bool) -> Self {
+        let state = if expected.is_none() || checked { CHECKED } else { UNCHECKED };
+        RemoteLabel { expected, state: AtomicU8::new(state), refusals: AtomicU32::new(0) }
+    }
+
+    /// Whether the link may write to the device.
+    pub(crate) fn ok(&self) -> bool {
+        self.state.load(Ordering::Acquire) == CHECKED
+    }
+
+    /// Why the last check failed, if it did: the device is not the copy
+    /// the table names, or it could not be read.
+    pub(crate) fn failed(&self) -> Option<&'static str> {
+        match self.state.load(Ordering::Acquire) {
+            REFUSED => Some("a remote device is not the copy its table names"),
+            UNREADABLE => Some("cannot read a remote device's label"),
+            _ => None,
+        }
+    }
+
+    /// The link went down: check again before it writes.
+    pub(crate) fn unverify(&self) {
+        if self.expected.is_some() {
+            let _ = self.state.compare_exchange(CHECKED, UNCHECKED, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+}
+
+/// Start a check of `remote`'s label in the background if one is due
+/// (its link calls this until [`RemoteLabel::ok`]); the link's retest
+/// picks the result up.
+pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
+    let l = &remote.label;
+    let Some(expected) = l.expected else { return };
+    let from = l.state.load(Ordering::Acquire);
+    if !matches!(from, UNCHECKED | REFUSED | UNREADABLE)
+        || l.state.compare_exchange(from, CHECKING, Ordering::AcqRel, Ordering::Acquire).is_err()
+    {
+        return;
+    }
+    let r = remote.clone();
+    let job = move || {
+        let l = &r.label;
+        let got = match read(&r.bdev) {
+            Ok(Ok(got)) => got,
+            // Still out of reach: again at the next retest.
+            Err(_) => {
+                l.state.store(UNREADABLE, Ordering::Release);
+                return;
+            }
+            // Damaged (logged by `read`): not the copy it should be.
+            Ok(Err(_)) => {
+                l.state.store(REFUSED, Ordering::Release);
+                return;
+            }
+        };
+        match check_remote(Some(&expected), got.label.as_ref(), r.len, got.sectors) {
+            Ok(()) => {
+                if from == REFUSED {
+                    pr_info!("slink={} device {}: remote device {}: label accepted\n", r.slink, r.dev_nr, r.bdev.id());
+                }
+                l.refusals.store(0, Ordering::Relaxed);
+                l.state.store(CHECKED, Ordering::Release);
+            }
+            Err(why) => {
+                let n = l.refusals.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                if n.is_power_of_two() {
+                    let _ = refused(why, r.bdev.id(), r.slink, r.dev_nr);
+                    pr_err!(
+                        "slink={} device {}: the link stays down until the remote device is the right copy ({} checks)\n",
+                        r.slink,
+                        r.dev_nr,
+                        n
+                    );
+                }
+                l.state.store(REFUSED, Ordering::Release);
+            }
+        }
+    };
+    if crate::dm::spawn_background_noio(job).is_err() {
+        // Memory short: again at the link's next retest.
+        l.state.store(from, Ordering::Release);
+    }
 }
 
 /// The refusal as a table error, its details logged.

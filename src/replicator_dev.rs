@@ -10,7 +10,7 @@
 
 use crate::blockdev::RemoteDev;
 use crate::dm::{
-    device_error, Bio, DeferredEvent, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
+    BlockDevice, device_error, Bio, DeferredEvent, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetError, TargetHandle,
 };
 use crate::group::{Binding, Group};
@@ -83,7 +83,8 @@ fn open_remote(
     if dev.sectors() < ctx.len() {
         return Err(TargetError::inval(c"Remote device is smaller than the replicated device"));
     }
-    label::check_remote_dev(local_label, dev.id(), spec.slink, dev_nr, ctx.len())?;
+    let bdev = BlockDevice::open(dev.id()).map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
+    let checked = label::check_remote_dev(local_label, &bdev, spec.slink, dev_nr, ctx.len())?;
     // The region size dm-log gets: the table's, unless it is 0 or larger
     // than the device (see `DirtyLogSpec::kernel_region_size`).
     let table_region = spec.dirty_log.region_size();
@@ -107,7 +108,8 @@ fn open_remote(
     let log = ctx
         .create_dirty_log(spec.dirty_log.type_name(), &params)
         .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
-    let remote = RemoteDev::new(spec.slink, dev_nr, dev.id(), log, ctx.len())
+    let label = label::RemoteLabel::new(local_label.copied(), checked);
+    let remote = RemoteDev::new(spec.slink, dev_nr, bdev, log, ctx.len(), label)
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     let remote = Arc::new(remote, GFP_KERNEL)
         .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;

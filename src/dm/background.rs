@@ -31,6 +31,17 @@ impl Background {
 /// Run `job` on the background workqueue. Called by targets, which exist
 /// only between module init and exit: the workqueue is there.
 pub(crate) fn spawn_background(job: impl FnOnce() + Send + 'static) -> Result {
+    spawn(job, GFP_KERNEL)
+}
+
+/// [`spawn_background`] from the I/O path (a site link's work): the job's
+/// allocation does no I/O, so it may fail under memory pressure.
+pub(crate) fn spawn_background_noio(job: impl FnOnce() + Send + 'static) -> Result {
+    let _noio = super::NoIo::enter();
+    spawn(job, GFP_KERNEL)
+}
+
+fn spawn(job: impl FnOnce() + Send + 'static, flags: kernel::alloc::Flags) -> Result {
     // SAFETY: plain call.
     let wq = unsafe { bindings::dmr_background_get() };
     if wq.is_null() {
@@ -40,7 +51,7 @@ pub(crate) fn spawn_background(job: impl FnOnce() + Send + 'static) -> Result {
     // (and so every caller) is gone; the reference does not outlive this
     // call.
     let q = unsafe { Queue::from_raw(wq) };
-    q.try_spawn(GFP_KERNEL, job).map_err(|_| ENOMEM)
+    q.try_spawn(flags, job).map_err(|_| ENOMEM)
 }
 
 impl Drop for Background {

@@ -38,7 +38,7 @@ mod status;
 mod target;
 
 pub(crate) use args::TargetError;
-pub(crate) use background::{spawn_background, Background};
+pub(crate) use background::{spawn_background, spawn_background_noio, Background};
 pub(crate) use bdev::{msleep, random_bytes, BlockDevice, KernelCrc32c, NoIo};
 pub(crate) use bio::{device_error, Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};

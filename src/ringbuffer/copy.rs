@@ -63,6 +63,28 @@ impl Engine {
                 // Stopped: what is in flight completes, nothing new goes.
                 continue;
             }
+            if s.devices.iter().any(|d| !d.label.ok()) {
+                // A labelled remote not checked since it was out of reach
+                // gets nothing before its label matched (checked in the
+                // background); one that did not match keeps the link down.
+                // Checked at once on a link that is up, at its retest
+                // pace on one that is down.
+                if s.error.is_none() || now >= s.retest_at {
+                    for d in s.devices.iter() {
+                        crate::label::start_check(d);
+                    }
+                    s.retest_at = now.saturating_add(u64::from(s.retest_ms));
+                }
+                let failed = s.devices.iter().find_map(|d| d.label.failed());
+                if let (None, Some(why)) = (s.error, failed) {
+                    pr_warn!("replicator: slink={} down ({}); local I/O continues\n", s.nr, why);
+                    s.error = Some(LinkError::Write);
+                    s.probing = false;
+                    changed = true;
+                }
+                q.kick_after(s.retest_ms);
+                continue;
+            }
             if s.error.is_some() && !s.probing {
                 if !s.idle() {
                     // Its completions run the work again.
@@ -325,6 +347,7 @@ impl Engine {
         s.error = Some(LinkError::Write);
         s.probing = false;
         s.retest_at = now.saturating_add(u64::from(s.retest_ms));
+        s.unverify_labels();
         q.kick_after(s.retest_ms);
         was_up
     }
@@ -428,6 +451,7 @@ impl Engine {
                 s.error = Some(err);
                 s.probing = false;
                 s.retest_at = now_ms().saturating_add(u64::from(s.retest_ms));
+                s.unverify_labels();
                 q.kick_after(s.retest_ms);
             }
         }

@@ -349,6 +349,14 @@ impl Slink {
             || self.resync.iter().any(|r| r.overlaps(dev, sector, sectors))
     }
 
+    /// The link lost its site: its devices' labels are checked again
+    /// before it writes to them.
+    pub(crate) fn unverify_labels(&self) {
+        for d in self.devices.iter() {
+            d.label.unverify();
+        }
+    }
+
     /// A retried link proved itself: it is up again. Returns whether it
     /// was down.
     pub(crate) fn link_up(&mut self) -> bool {

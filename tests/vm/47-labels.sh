@@ -49,6 +49,7 @@ replog label check $P $D --length $len --dev-nr 0 || fail "replog label check re
 
 step "a labelled pair replicates"
 dmc create repla --table "0 1 replicator ringbuffer 4 /dev/mapper/loga 0 auto 4096 blockdev 1 0 blockdev 2 1 asynchronous"
+dmc message repla 0 slink message 1 retest 500
 dmc create pa --table "$(dev_table $P $D)"
 rand_write /dev/mapper/pa 256 1024 >/dev/null
 wait_eq "A,0,0" "the DR catches up" slink_backlog 1 repla
@@ -67,13 +68,30 @@ refuse_table pa "$(dev_table $D $P)" "Local device is a secondary copy: promote 
 # The replicated length may not reach the label.
 refuse_table pa "0 $size replicator-dev $(devno repla) 0 0 1 $P nolog 0" "Replicated length overlaps the device label"
 expect_refusals
-# A remote that cannot be read (its site down) is used unchecked.
-dmc create down --table "0 $size error"
+
+step "a remote out of reach at load is checked before the link writes to it"
+dmc create far --table "0 $size error"
 dmesg_mark
-dmc create pa --table "$(dev_table $P /dev/mapper/down)"
-expect_dmesg "cannot read its label (-5): used unchecked"
+dmc create pa --table "$(dev_table $P /dev/mapper/far)"
+expect_dmesg "cannot read its label (-5): checked before the link writes to it"
+rand_write /dev/mapper/pa 64 2048 >/dev/null
+expect_dmesg "slink=1 down (cannot read a remote device's label)"
+# The path comes back to another group's copy: refused, nothing written.
+sum_x=$(sha $X $len)
+dmesg_mark
+lower far "0 $size linear $X 0"
+expect_dmesg "Remote device belongs to another replication group" 8
+expect_dmesg "the link stays down until the remote device is the right copy"
+assert_eq "$(slink_backlog 1 repla)" "A,1,64" "the write held for the link"
+assert_eq "$(sha $X $len)" "$sum_x" "the other group's copy"
+# Then to the right one: checked, the link comes up and ships.
+dmesg_mark
+lower far "0 $size linear $D 0"
+wait_eq "A,0,0" "the DR catches up" slink_backlog 1 repla
+expect_dmesg "label accepted"
+assert_eq "$(sha $D $len)" "$(sha $P $len)" "DR equals primary"
 dmc remove pa
-dmc remove down
+dmc remove far
 
 step "takeover: the DR copy is promoted"
 replog label promote $D >promote.out
