@@ -45,41 +45,68 @@ fn read(dev: &BlockDevice) -> Result<Result<Read, TargetError>, Error> {
     })
 }
 
+/// The local device's label, as the remotes are checked against it.
+pub(crate) enum LocalLabel {
+    /// Read: the label, or none.
+    Read(Option<Label>),
+    /// The device could not be read (it failed: the target degrades it
+    /// rather than refusing the table): the remotes are not checked.
+    Unreadable,
+}
+
+impl LocalLabel {
+    /// The label the remotes must match.
+    pub(crate) fn label(&self) -> Option<&Label> {
+        match self {
+            LocalLabel::Read(l) => l.as_ref(),
+            LocalLabel::Unreadable => None,
+        }
+    }
+}
+
 /// Reads and checks the local device's label against the table (device
-/// `dev_nr`, `len` sectors replicated); returns it for the remotes' checks.
-pub(crate) fn check_local_dev(id: DevId, dev_nr: u32, len: u64) -> Result<Option<Label>, TargetError> {
+/// `dev_nr`, `len` sectors replicated), for the remotes' checks.
+pub(crate) fn check_local_dev(id: DevId, dev_nr: u32, len: u64) -> Result<LocalLabel, TargetError> {
     let err = |e| TargetError::new(c"Cannot read the local device's label", e);
     let dev = BlockDevice::open(id).map_err(err)?;
-    let r = read(&dev).map_err(err)??;
+    let r = match read(&dev) {
+        Ok(r) => r?,
+        Err(e) if e != ENOMEM => return Ok(LocalLabel::Unreadable),
+        Err(e) => return Err(err(e)),
+    };
     if let Some(l) = &r.label {
         check_local(l, dev_nr, len, r.sectors).map_err(|why| refused(why, id, 0, dev_nr))?;
     }
-    Ok(r.label)
+    Ok(LocalLabel::Read(r.label))
 }
 
 /// Checks the remote device `dev` on `slink` against the local label;
 /// returns whether it was checked (false: its label could not be read).
 pub(crate) fn check_remote_dev(
-    local: Option<&Label>,
+    local: &LocalLabel,
     dev: &BlockDevice,
     slink: u32,
     dev_nr: u32,
     len: u64,
 ) -> Result<bool, TargetError> {
+    let local = match local {
+        LocalLabel::Read(l) => l.as_ref(),
+        LocalLabel::Unreadable => return Ok(true),
+    };
     let r = match read(dev) {
         Ok(r) => r?,
+        // Nothing to compare with.
+        Err(e) if local.is_none() && e != ENOMEM => return Ok(true),
         Err(e) if e != ENOMEM => {
             // A remote site that is down when the table loads (the old
             // primary of a takeover behind an `error` table, NBD not yet
             // connected) does not keep the group from coming up: the
             // label is checked before the link first writes to it.
-            if local.is_some() {
-                pr_warn!(
-                    "slink={slink} device {dev_nr}: remote device {}: cannot read its label ({}): checked before the link writes to it\n",
-                    dev.id(),
-                    e.to_errno()
-                );
-            }
+            pr_warn!(
+                "slink={slink} device {dev_nr}: remote device {}: cannot read its label ({}): checked before the link writes to it\n",
+                dev.id(),
+                e.to_errno()
+            );
             return Ok(false);
         }
         Err(e) => return Err(TargetError::new(c"Cannot read the remote device's label", e)),

@@ -15,7 +15,7 @@ use crate::dm::{
 };
 use crate::group::{Binding, Group};
 use crate::label;
-use crate::logic::label::Label;
+use crate::label::LocalLabel;
 use crate::local_health::LocalHealth;
 use crate::logic::dirty_log::WithRegion;
 use crate::logic::message::ReplicatorDevMessage;
@@ -75,7 +75,7 @@ fn open_remote(
     ctx: &TargetCtx<'_>,
     dev_nr: u32,
     spec: &DeviceSpec<'_>,
-    local_label: Option<&Label>,
+    local_label: &LocalLabel,
 ) -> Result<Remote, TargetError> {
     let dev = ctx
         .get_device(spec.dev)
@@ -108,7 +108,7 @@ fn open_remote(
     let log = ctx
         .create_dirty_log(spec.dirty_log.type_name(), &params)
         .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
-    let label = label::RemoteLabel::new(local_label.copied(), checked);
+    let label = label::RemoteLabel::new(local_label.label().copied(), checked);
     let remote = RemoteDev::new(spec.slink, dev_nr, bdev, log, ctx.len(), label)
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     let remote = Arc::new(remote, GFP_KERNEL)
@@ -126,7 +126,7 @@ fn open_remotes(
     id: usize,
     table: &ReplicatorDevTable<'_>,
     have: &RBTree<u32, Remote>,
-    local_label: Option<&Label>,
+    local_label: &LocalLabel,
 ) -> Result<KVec<(u32, Remote)>, TargetError> {
     let mut out = KVec::new();
     for spec in table.devices() {
@@ -211,7 +211,7 @@ impl ReplicatorDev {
                 drop(ctrl);
                 let mut remotes = self.remotes.lock();
                 let local_label = label::check_local_dev(self.local.id(), self.dev_nr, self.len)?;
-                let new = open_remotes(ctx, &self.group, self.id, &table, &remotes, local_label.as_ref())?;
+                let new = open_remotes(ctx, &self.group, self.id, &table, &remotes, &local_label)?;
                 // The live queue limits stay: a remote device must take
                 // every bio the device may get.
                 let lbs = ctx.logical_block_size();
@@ -297,7 +297,7 @@ impl Target for ReplicatorDev {
         let local_label = label::check_local_dev(local.id(), table.dev_nr, ctx.len())?;
         let id = next_target_id();
         let mut remotes = RBTree::new();
-        for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes, local_label.as_ref())? {
+        for (nr, r) in open_remotes(ctx, &group, id, &table, &remotes, &local_label)? {
             remotes
                 .try_create_and_insert(nr, r, GFP_KERNEL)
                 .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
