@@ -3,7 +3,7 @@
 //! A copy of a device (the primary's local device, a DR site's remote
 //! device) is a plain byte image, so nothing in its data says which group
 //! and device it belongs to or how current it is. A label says so: one
-//! 4 KiB block in the copy's last 4 KiB, outside the replicated length
+//! 4 KiB block, the copy's last whole one, outside the replicated length
 //! (DRBD keeps its internal meta-data the same way). It holds the group's
 //! UUID, the device number, the copy's role and the group's *generation*:
 //! a number and a random tag, both replaced when a secondary copy is
@@ -119,6 +119,29 @@ pub fn label_sector(dev_sectors: u64) -> Option<u64> {
 }
 
 impl Label {
+    /// A primary's label of device `dev_nr` of `group`, generation 1. Its
+    /// tag is derived from the group's UUID, so every device of the group
+    /// labelled on its own starts in the same generation; promotions
+    /// draw random tags.
+    pub fn first(group: [u8; 16], dev_nr: u32, length: u64) -> Label {
+        let mut half = [0u8; 8];
+        if let Some(first) = group.first_chunk::<8>() {
+            half = *first;
+        }
+        let mut other = [0u8; 8];
+        if let Some(last) = group.last_chunk::<8>() {
+            other = *last;
+        }
+        Label {
+            group,
+            dev_nr,
+            role: Role::Primary,
+            generation: 1,
+            generation_tag: u64::from_le_bytes(half) ^ u64::from_le_bytes(other),
+            length,
+        }
+    }
+
     /// Writes the label into `b` (the whole block is overwritten).
     pub fn encode<C: Crc32c>(&self, b: &mut Block) {
         b.fill(0);
@@ -163,9 +186,13 @@ impl Label {
         self.generation == other.generation && self.generation_tag == other.generation_tag
     }
 
-    /// This label promoted: primary, the next generation with a new tag.
-    /// `None` if the generation number would overflow.
+    /// This label promoted: primary, the next generation with the new tag
+    /// `tag`. `None` if the generation number would overflow or `tag` is
+    /// this generation's.
     pub fn promoted(&self, tag: u64) -> Option<Label> {
+        if tag == self.generation_tag {
+            return None;
+        }
         Some(Label {
             role: Role::Primary,
             generation: self.generation.checked_add(1)?,
@@ -194,8 +221,7 @@ pub enum Refusal {
     LocalDevNr { label: u32 },
     /// The replicated length reaches into the label block.
     LengthOverlapsLabel,
-    /// The remote device has a label and the local device has none, or
-    /// the other way round.
+    /// The local device has a label and the remote device has none.
     RemoteUnlabelled,
     /// The remote's label has no counterpart on the local device.
     LocalUnlabelled,

@@ -72,6 +72,18 @@ fn promotion_starts_a_generation() {
         ..s
     };
     assert_eq!(top.promoted(1), None);
+    // A promotion needs a new tag.
+    assert_eq!(s.promoted(s.generation_tag), None);
+}
+
+#[test]
+fn devices_of_a_group_labelled_apart_share_generation_one() {
+    let a = Label::first(*b"group-uuid-01234", 0, 100);
+    let b = Label::first(*b"group-uuid-01234", 1, 200);
+    assert!(a.same_generation(&b));
+    assert_eq!((a.role, a.generation), (Role::Primary, 1));
+    let other = Label::first(*b"group-uuid-98765", 0, 100);
+    assert!(!a.same_generation(&other));
 }
 
 #[test]

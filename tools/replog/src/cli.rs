@@ -1,15 +1,16 @@
 //! Command line: `replog check|dump|format`, `replog
 //! unshipped|dirty|failback` (failback, in `crate::unshipped`,
-//! `crate::dirty` and `crate::failback`), and `replog config ...`
-//! (boot-time assembly of groups, in `crate::config_cli`).
+//! `crate::dirty` and `crate::failback`), `replog label ...` (replica
+//! labels, in `crate::label`) and `replog config ...` (boot-time assembly
+//! of groups, in `crate::config_cli`).
 //!
 //! Exit status: 0 clean; 1 only crash residue that recovery discards; 2
 //! damaged (the kernel would refuse the log), or no log; 3 the command
 //! could not run (usage, cannot open, refused). `unshipped` exits as
 //! `check`; `dirty` 0, 2 (not a usable dirty log) or 3; `failback` as
 //! `unshipped`, 2 also for a dirty log `dirty` refuses, and 4 when it
-//! would discard writes without `--discard-unshipped`. `config` has its
-//! own (see `crate::config_cli`).
+//! would discard writes without `--discard-unshipped`. `label` and
+//! `config` have their own (see `crate::label`, `crate::config_cli`).
 
 use std::io::Write;
 use std::path::Path;
@@ -39,6 +40,12 @@ usage: replog check <device-or-image> [--offset <sectors>]
        replog failback <device-or-image> --slink <slink_nr> --dev <dev_nr> --dirty-log <device-or-image>
                        --region-size <sectors> --length <sectors> [--offset <sectors>] [--mark <replicator-dev>]
                        [--discard-unshipped]
+       replog label show <device-or-image>
+       replog label create <device-or-image> --dev-nr <dev_nr> --length <sectors> [--group <uuid>] [--force]
+       replog label join <device-or-image> --from <primary-device-or-image>
+       replog label promote <device-or-image>... [--force]
+       replog label check <local-device-or-image> [<remote-device-or-image>...] --length <sectors>
+                          --dev-nr <dev_nr>
        replog config check FILE
        replog config tables FILE
        replog config up FILE [--dry-run]
@@ -77,6 +84,28 @@ failback: run on the old primary's logs while its group is not running
   Feed each extent to the new primary's replicator-dev of the device:
   'dmsetup message <replicator-dev> 0 mark <slink_nr> <sector> <sectors>'
   ('all': sector 0, the device's size).
+
+label: the replica label in a copy's last whole 4 KiB block, outside the
+  replicated length: group UUID, device number, role, generation
+  show     'group', 'device', 'role', 'generation <n> (tag <hex>)', 'length',
+           one per line
+  create   a primary label of generation 1 for device <dev_nr> replicating
+           --length sectors (below the label block), a random group UUID
+           unless --group; a device already labelled (even damaged) is
+           refused unless --force
+  join     label a copy secondary of --from's primary label, after a full
+           copy or a failback; its old label is overwritten
+  promote  the devices given, all labelled, of one group and one
+           generation, become primary of the next generation with one new
+           tag (a takeover); a primary is refused unless --force
+  check    the checks the kernel applies to a replicator-dev table of
+           <dev_nr> and --length: the local device's label (a refusal ends
+           the check), then each remote's against it; '<dev>: ok' per
+           device that passes
+  Errors as 'replog: <dev>: <reason>'. Exit status: 0 done; 1 refused (a
+  damaged label, a label missing or not as needed, a length that reaches
+  the label block, a failed check; nothing written); 3 usage, cannot open,
+  read or write, show of an unlabelled device.
 
 config: the replication groups of FILE (Documentation/assembly.rst)
   check    validate FILE (FILE:LINE: reason), then look for its devices
@@ -180,6 +209,7 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     };
     let allowed: &[&str] = match command.as_str() {
         "config" => return crate::config_cli::run(rest, out, err),
+        "label" => return crate::label::run(rest, out, err),
         "check" => &["--offset"],
         "dump" => &["--offset", "--json"],
         "format" => &["--offset", "--size", "--uuid", "--force"],
@@ -346,11 +376,17 @@ fn cmd_format(path: &Path, o: &Options, out: &mut dyn Write) -> Result<i32, Stri
     Ok(0)
 }
 
-/// A random (version 4) UUID.
-fn random_uuid() -> std::io::Result<[u8; 16]> {
+/// `N` random bytes from `/dev/urandom`.
+pub(crate) fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
     use std::io::Read;
-    let mut uuid = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut uuid)?;
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A random (version 4) UUID.
+pub(crate) fn random_uuid() -> std::io::Result<[u8; 16]> {
+    let mut uuid = random_bytes::<16>()?;
     uuid[6] = (uuid[6] & 0x0f) | 0x40;
     uuid[8] = (uuid[8] & 0x3f) | 0x80;
     Ok(uuid)

@@ -1,5 +1,5 @@
 //! `replog`: check, dump and format dm-replicator replication logs in
-//! images or on block devices.
+//! images or on block devices, and read and write replica labels.
 //!
 //! The on-disk format is `Documentation/replog-format.rst`; the code that
 //! reads and writes it is the kernel module's own, from the `dmr-logic`
@@ -19,6 +19,7 @@ pub mod dump;
 pub mod failback;
 pub mod hostdev;
 pub mod image;
+pub mod label;
 pub mod metrics;
 pub mod report;
 pub mod show;
