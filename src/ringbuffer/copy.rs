@@ -68,19 +68,20 @@ impl Engine {
                 // gets nothing before its label matched (checked in the
                 // background); one that did not match keeps the link down.
                 // Checked at once on a link that is up, at its retest
-                // pace on one that is down.
-                if s.error.is_none() || now >= s.retest_at {
-                    for d in s.devices.iter() {
-                        crate::label::start_check(d);
-                    }
-                    s.retest_at = now.saturating_add(u64::from(s.retest_ms));
-                }
+                // pace on one that is down (a failed check takes it down
+                // first).
                 let failed = s.devices.iter().find_map(|d| d.label.failed());
                 if let (None, Some(why)) = (s.error, failed) {
                     pr_warn!("replicator: slink={} down ({}); local I/O continues\n", s.nr, why);
                     s.error = Some(LinkError::Write);
                     s.probing = false;
+                    s.retest_at = now.saturating_add(u64::from(s.retest_ms));
                     changed = true;
+                } else if s.error.is_none() || now >= s.retest_at {
+                    for d in s.devices.iter() {
+                        crate::label::start_check(d);
+                    }
+                    s.retest_at = now.saturating_add(u64::from(s.retest_ms));
                 }
                 q.kick_after(s.retest_ms);
                 continue;
