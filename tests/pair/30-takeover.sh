@@ -14,7 +14,11 @@
 # back only those regions, and ships its own writes from its log. A
 # sentinel planted on B in a region nobody wrote survives. Then the
 # planned switch back: A stops, B is primary again over the same data,
-# with A's copy as its remote, nothing lost.
+# with A's copy as its remote, nothing lost. Both copies carry replica
+# labels (in their last 4 KiB, beyond the replicated 8 MiB): A's copy is
+# promoted at the takeover, B's old copy is refused until it joins A's
+# generation after the failback marks, and the roles swap again with a
+# promotion of B and a join of A's copy.
 . /tests/lib.sh
 
 len=16384 # 8 MiB: 128 regions of 64 KiB (128 sectors)
@@ -44,6 +48,8 @@ dd if=/dev/zero of=/dev/vda bs=1M count=8 oflag=direct status=none
 dd if=/dev/zero of=/dev/vdb bs=1M count=4 oflag=direct status=none
 dd if=/dev/zero of=/dev/vdc bs=1M count=1 oflag=direct status=none
 nbd-client $PAIR_PRIMARY 10809 /dev/nbd0 -N a -t $NBD_TIMEOUT -b 4096
+replog label create /dev/vda --dev-nr 0 --length $len --force
+replog label join /dev/nbd0 --from /dev/vda
 dmsetup create repl --table '0 1 replicator ringbuffer 4 /dev/vdb 0 create 8192 blockdev 1 0 blockdev 2 1 asynchronous'
 ctl=\$(dmsetup info -c --noheadings -o major,minor --separator : repl | tr -d ' ')
 dmsetup create p --table \"0 $len replicator-dev \$ctl 0 0 1 /dev/vda nolog 0 1 1 /dev/nbd0 disk 3 /dev/vdc $R nosync\"
@@ -69,7 +75,9 @@ a_unexport
 image=$(sha /dev/ram1 $len)
 
 step "takeover: site A's group over its copy, B its remote (down)"
-dmc create toB --table "0 $len error"
+# A's copy becomes a primary of the next generation.
+replog label promote /dev/ram1
+dmc create toB --table "0 $((len + 8)) error"
 dmc create replA --table "0 1 replicator ringbuffer 4 /dev/ram0 0 create 8192 blockdev 1 0 blockdev 2 1 asynchronous"
 dmc message replA 0 slink message 1 retest 500
 dmc create a --table "0 $len replicator-dev $(devno replA) 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/toB disk 3 /dev/ram2 $R nosync"
@@ -103,7 +111,13 @@ sum_sentinel=$(sha /dev/nbd0 8 $sentinel)
 step "failback: A marks those regions and copies them back to B"
 dmesg_mark
 sh -e marks.sh
-lower toB "0 $len linear /dev/nbd0 0"
+# The path to B again (all of B's disk: its label is in its last 4 KiB).
+# B's copy is still the primary of the old generation: refused, nothing
+# written to it, until it joins A's generation.
+lower toB "0 $(sectors /dev/nbd0) linear /dev/nbd0 0"
+expect_dmesg "holds generation 1, this site 2: Remote device holds an older generation: fail it back first" 8
+assert_eq "$(sha /dev/nbd0 8 $sentinel)" "$sum_sentinel" "B untouched while refused"
+replog label join /dev/nbd0 --from /dev/ram1
 wait_eq "$(devno replA) 0 replicating 2 0 A - 1 A 128/128" "B in sync and consistent" status_of a
 wait_eq "A,0,0" "A's writes shipped to B" slink_backlog 1 replA
 resynced() {
@@ -135,6 +149,8 @@ dr_run "
 replog format /dev/vdb --size 8192 --force
 dd if=/dev/zero of=/dev/vdc bs=4k count=1 oflag=direct status=none
 nbd-client $PAIR_PRIMARY 10809 /dev/nbd0 -N a -t $NBD_TIMEOUT -b 4096
+replog label promote /dev/vda
+replog label join /dev/nbd0 --from /dev/vda
 dmsetup create repl --table '0 1 replicator ringbuffer 4 /dev/vdb 0 create 8192 blockdev 1 0 blockdev 2 1 asynchronous'
 ctl=\$(dmsetup info -c --noheadings -o major,minor --separator : repl | tr -d ' ')
 dmsetup create p --table \"0 $len replicator-dev \$ctl 0 0 1 /dev/vda nolog 0 1 1 /dev/nbd0 disk 3 /dev/vdc $R nosync\"
