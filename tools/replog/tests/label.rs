@@ -295,36 +295,36 @@ fn a_damaged_label_is_reported_and_refused() {
 #[test]
 fn create_refuses_a_length_into_the_label_block() {
     let path = image("too-long", SECTORS);
-    assert_eq!(
-        fails(1, &["create", p(&path), "--dev-nr", "1", "--length", "4089"]),
-        format!(
-            "replog: {}: --length 4089 reaches the label block at sector 4088 (the device has 4100 sectors)\n",
-            p(&path)
-        )
-    );
-    assert_eq!(
-        fails(1, &["create", p(&path), "--dev-nr", "1", "--length", "0"]),
-        format!(
-            "replog: {}: --length 0: the replicated length must be at least one sector\n",
-            p(&path)
-        )
-    );
     let small = image("too-small", 15);
-    assert_eq!(
-        fails(1, &["create", p(&small), "--dev-nr", "1", "--length", "1"]),
-        format!(
-            "replog: {}: --length 1 reaches the label block at sector 0 (the device has 15 sectors)\n",
-            p(&small)
-        )
-    );
     let tiny = image("tiny", 7);
-    assert_eq!(
-        fails(1, &["create", p(&tiny), "--dev-nr", "1", "--length", "1"]),
-        format!(
-            "replog: {}: too small for a label (the device has 7 sectors)\n",
-            p(&tiny)
-        )
-    );
+    let cases = [
+        (
+            &path,
+            "4089",
+            "--length 4089 reaches the label block at sector 4088 (the device has 4100 sectors)",
+        ),
+        (
+            &path,
+            "0",
+            "--length 0: the replicated length must be at least one sector",
+        ),
+        (
+            &small,
+            "1",
+            "--length 1 reaches the label block at sector 0 (the device has 15 sectors)",
+        ),
+        (
+            &tiny,
+            "1",
+            "too small for a label (the device has 7 sectors)",
+        ),
+    ];
+    for (dev, length, why) in cases {
+        assert_eq!(
+            fails(1, &["create", p(dev), "--dev-nr", "1", "--length", length]),
+            format!("replog: {}: {why}\n", p(dev))
+        );
+    }
     assert_eq!(
         fails(3, &["show", p(&tiny)]),
         format!("replog: {}: no label\n", p(&tiny))
