@@ -134,6 +134,13 @@ const UNREADABLE: u8 = 4;
 pub(crate) struct RemoteLabel {
     /// The local device's label; `None`: nothing to check.
     expected: Option<Label>,
+    /// Shared with a running check, which outlives its reference to the
+    /// device (see [`RemoteLabel::wait_idle`]).
+    shared: Arc<Shared>,
+}
+
+/// The state of a remote device's label check.
+struct Shared {
     state: AtomicU8,
     /// Refused checks in a row (logged at 1, 2, 4, 8...).
     refusals: AtomicU32,
@@ -142,20 +149,25 @@ pub(crate) struct RemoteLabel {
 impl RemoteLabel {
     /// The state after the table's check: `checked` false if the label
     /// could not be read then.
-    pub(crate) fn new(expected: Option<Label>, checked: bool) -> Self {
+    pub(crate) fn new(expected: Option<Label>, checked: bool) -> Result<Self> {
         let state = if expected.is_none() || checked { CHECKED } else { UNCHECKED };
-        RemoteLabel { expected, state: AtomicU8::new(state), refusals: AtomicU32::new(0) }
+        let shared = Arc::new(Shared { state: AtomicU8::new(state), refusals: AtomicU32::new(0) }, GFP_KERNEL)?;
+        Ok(RemoteLabel { expected, shared })
+    }
+
+    fn state(&self) -> u8 {
+        self.shared.state.load(Ordering::Acquire)
     }
 
     /// Whether the link may write to the device.
     pub(crate) fn ok(&self) -> bool {
-        self.state.load(Ordering::Acquire) == CHECKED
+        self.state() == CHECKED
     }
 
     /// Why the last check failed, if it did: the device is not the copy
     /// the table names, or it could not be read.
     pub(crate) fn failed(&self) -> Option<&'static str> {
-        match self.state.load(Ordering::Acquire) {
+        match self.state() {
             REFUSED => Some("a remote device is not the copy its table names"),
             UNREADABLE => Some("cannot read a remote device's label"),
             _ => None,
@@ -165,7 +177,17 @@ impl RemoteLabel {
     /// The link went down: check again before it writes.
     pub(crate) fn unverify(&self) {
         if self.expected.is_some() {
-            let _ = self.state.compare_exchange(CHECKED, UNCHECKED, Ordering::AcqRel, Ordering::Acquire);
+            let _ = self.shared.state.compare_exchange(CHECKED, UNCHECKED, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    /// Wait for a running check to end: its reference to the device is
+    /// gone then, so the table that owns the device (and its dirty log,
+    /// which refers to the table) holds the last one. For a target going
+    /// away, after its device left the link (no new check starts).
+    pub(crate) fn wait_idle(&self) {
+        while self.state() == CHECKING {
+            crate::dm::msleep(10);
         }
     }
 }
@@ -176,40 +198,40 @@ impl RemoteLabel {
 pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
     let l = &remote.label;
     let Some(expected) = l.expected else { return };
-    let from = l.state.load(Ordering::Acquire);
+    let from = l.state();
     if !matches!(from, UNCHECKED | REFUSED | UNREADABLE)
-        || l.state.compare_exchange(from, CHECKING, Ordering::AcqRel, Ordering::Acquire).is_err()
+        || l.shared.state.compare_exchange(from, CHECKING, Ordering::AcqRel, Ordering::Acquire).is_err()
     {
         return;
     }
     let r = remote.clone();
+    let shared = l.shared.clone();
     let job = move || {
-        let l = &r.label;
         let got = match read(&r.bdev) {
-            Ok(Ok(got)) => got,
+            Ok(Ok(got)) => check_remote(Some(&expected), got.label.as_ref(), r.len, got.sectors).map_err(Some),
+            // Damaged (logged by `read`): not the copy it should be.
+            Ok(Err(_)) => Err(None),
             // Still out of reach: again at the next retest.
             Err(_) => {
-                l.state.store(UNREADABLE, Ordering::Release);
-                return;
-            }
-            // Damaged (logged by `read`): not the copy it should be.
-            Ok(Err(_)) => {
-                l.state.store(REFUSED, Ordering::Release);
+                drop(r);
+                shared.state.store(UNREADABLE, Ordering::Release);
                 return;
             }
         };
-        match check_remote(Some(&expected), got.label.as_ref(), r.len, got.sectors) {
+        let next = match got {
             Ok(()) => {
-                if from == REFUSED {
+                if from != UNCHECKED {
                     pr_info!("slink={} device {}: remote device {}: label accepted\n", r.slink, r.dev_nr, r.bdev.id());
                 }
-                l.refusals.store(0, Ordering::Relaxed);
-                l.state.store(CHECKED, Ordering::Release);
+                shared.refusals.store(0, Ordering::Relaxed);
+                CHECKED
             }
             Err(why) => {
-                let n = l.refusals.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+                let n = shared.refusals.fetch_add(1, Ordering::Relaxed).saturating_add(1);
                 if n.is_power_of_two() {
-                    let _ = refused(why, r.bdev.id(), r.slink, r.dev_nr);
+                    if let Some(why) = why {
+                        let _ = refused(why, r.bdev.id(), r.slink, r.dev_nr);
+                    }
                     pr_err!(
                         "slink={} device {}: the link stays down until the remote device is the right copy ({} checks)\n",
                         r.slink,
@@ -217,13 +239,17 @@ pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
                         n
                     );
                 }
-                l.state.store(REFUSED, Ordering::Release);
+                REFUSED
             }
-        }
+        };
+        // The device first: a target waiting in `wait_idle` may drop the
+        // last other reference as soon as the state changes.
+        drop(r);
+        shared.state.store(next, Ordering::Release);
     };
     if crate::dm::spawn_background_noio(job).is_err() {
         // Memory short: again at the link's next retest.
-        l.state.store(from, Ordering::Release);
+        l.shared.state.store(from, Ordering::Release);
     }
 }
 

@@ -108,7 +108,8 @@ fn open_remote(
     let log = ctx
         .create_dirty_log(spec.dirty_log.type_name(), &params)
         .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
-    let label = label::RemoteLabel::new(local_label.label().copied(), checked);
+    let label = label::RemoteLabel::new(local_label.label().copied(), checked)
+        .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
     let remote = RemoteDev::new(spec.slink, dev_nr, bdev, log, ctx.len(), label)
         .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
     let remote = Arc::new(remote, GFP_KERNEL)
@@ -240,6 +241,7 @@ impl ReplicatorDev {
                     v.stop_and_wait();
                 }
                 self.group.replog().detach_remote(&r.remote, true);
+                r.remote.label.wait_idle();
                 self.rebind(&remotes);
             }
             ReplicatorDevMessage::Verify { slink, repair } => {
@@ -528,6 +530,7 @@ impl Drop for ReplicatorDev {
         for (_, r) in self.remotes.lock().iter() {
             // Kept needed: the device may be created again (a restart).
             self.group.replog().detach_remote(&r.remote, false);
+            r.remote.label.wait_idle();
         }
         self.group.replog().unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);
