@@ -230,7 +230,10 @@ need_tristate=(BLK_DEV_DM DM_MIRROR DM_LOG_USERSPACE LIBCRC32C CRYPTO_CRC32C BLK
 cfg() { "$srcdir/scripts/config" --file "$out/.config" "$@"; }
 if [ "$base" = test ]; then
 	# The test kernel as built, under its own release name: only what
-	# includes the release string is rebuilt.
+	# includes the release string is rebuilt. Copies for earlier test
+	# kernels (half a GiB each) go.
+	find "$DMR_CACHE/kernel-package" -mindepth 1 -maxdepth 1 -name "test-$flavour-*" ! -path "$top" \
+		-exec rm -rf {} + 2>/dev/null || true
 	rm -rf "$out"
 	mkdir -p "$top"
 	cp -a "$tree" "$out"
