@@ -2,7 +2,7 @@
 # (~/.cache/dm-replicator by default), never into the work tree.
 #
 #   make deps      install build and test dependencies (Debian 12, root)
-#   make test      host tests, then the VM suite, a 6-round crash test (on
+#   make test      host tests, then the VM suite, a 5-round crash test (on
 #                  the packaged debug kernel, the packages installed in the
 #                  guest) and the two-site suite on the debug kernel
 #   make torture   the crash test with more crash points (ROUNDS=200), the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: host tests, then the VM suite, the crash test (6 rounds, on
+# make test: host tests, then the VM suite, the crash test (5 rounds, on
 # the packaged test kernel with the module and tool packages) and
 # the two-site suite on the debug kernel, with one closing line
 # "N passed, N failed" over all, after the wall time of each part.
@@ -76,7 +76,7 @@ vm() {
 # Each crash point counts as one test. The guest boots the packaged test
 # kernel and installs the module and tool packages, as a server would.
 crash() {
-	DMR_FLAVOUR=debug DMR_CRASH_PACKAGES=1 scripts/crash-test.sh 6 >"$logs/crash" 2>&1
+	DMR_FLAVOUR=debug DMR_CRASH_PACKAGES=1 scripts/crash-test.sh 5 >"$logs/crash" 2>&1
 	echo $? >"$logs/crash.rc"
 }
 # Two guests: tests/pair/ (primary and DR site over NBD).
