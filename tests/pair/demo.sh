@@ -221,7 +221,17 @@ say "  device 0  new primary $d0"
 say "            new DR      $n0"
 say "  device 1  new primary $d1"
 say "            new DR      $n1"
-[ "$n0" = "$d0" ] && [ "$n1" = "$d1" ] || fail "the sites differ after the failback"
+if [ "$n0" != "$d0" ] || [ "$n1" != "$d1" ]; then
+	# Which 256 KiB regions differ, for the report.
+	differ=
+	for d in 0 1; do
+		for r in $(seq 0 31); do
+			[ "$(sha /dev/ram$((d + 1)) 512 $((r * 512)))" = "$(dr_sha 512 $((d * len + r * 512)))" ] ||
+				differ="$differ device $d region $r,"
+		done
+	done
+	fail "the sites differ after the failback:${differ%,}"
+fi
 say "  both sites hold the same data again"
 
 dr_run "
