@@ -154,8 +154,12 @@ say "  what the primary never shipped stays in its log and dirty logs"
 say "== Takeover: the DR site starts a group over its copies, the old primary its remote (down), and writes"
 # The DR's disk: the copies at 0 and 8 MiB, its log at 16 MiB, its
 # dirty logs at 20 MiB (headers cleared: whatever an earlier test left
-# there is not this group's).
+# there is not this group's). First the DR stops exporting its disk
+# (dr-guide.rst, "Takeover"): the old primary's NBD writes that the dark
+# link held are still in its TCP stack, retransmitted once the network
+# heals, and must not land on the copies behind the new group's back.
 dr_run "
+for p in \$(pidof nbd-server); do kill \$p; done
 dmsetup remove_all
 for d in /dev/nbd0 /dev/nbd1; do nbd-client -d \$d >/dev/null 2>&1 || true; done
 dd if=/dev/zero of=/dev/vda bs=1M count=6 seek=16 oflag=direct status=none
