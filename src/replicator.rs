@@ -128,7 +128,7 @@ impl Replicator {
                 st.slinks.remove(&slink);
                 self.group.replog().del_slink(slink);
             }
-            ReplicatorMessage::SlinkPolicy { slink, policy } => {
+            ReplicatorMessage::SlinkPolicy { slink, policy, .. } => {
                 let mut st = self.group.state.lock();
                 let cfg = st
                     .slinks

@@ -1,12 +1,16 @@
 //! Parameters of the `blockdev` site link.
 //!
 //! Grammar (after `blockdev <#params>`):
-//! `<slink_nr> [<policy> [<fbtype> <N>[unit]]]`, i.e. 1, 2 or 4 words;
-//! 3 words are accepted when the third is the old `<fbtype>=<N>[unit]`.
-//! The canonical form always writes the limit as two words (count 4).
+//! `<slink_nr> [<policy> [<completion>] [<fbtype> <N>[unit]]]`, i.e. 1 to
+//! 5 words; the limit may also be the old single word
+//! `<fbtype>=<N>[unit]`. The completion word is exactly `ram` or `disk`,
+//! never a fall-behind type, so the forms do not overlap. The canonical
+//! form writes the completion only if it was given and always writes the
+//! limit as two words.
 
 use core::fmt;
 
+use super::completion::Completion;
 use super::error::TableError;
 use super::fallbehind::FallBehind;
 use super::policy::Policy;
@@ -19,6 +23,8 @@ pub struct BlockdevParams {
     pub slink: u32,
     /// Policy, if written (default asynchronous).
     pub policy: Option<Policy>,
+    /// Completion, if written (default `disk`).
+    pub completion: Option<Completion>,
     /// Fall-behind limit, if written (none: unlimited).
     pub fallbehind: Option<FallBehind>,
 }
@@ -40,27 +46,37 @@ impl BlockdevParams {
     /// Parses the `<#params>` words following `blockdev <#params>`.
     pub fn parse(params: &[&str]) -> Result<BlockdevParams, TableError> {
         let (slink, rest) = params.split_first().ok_or(TableError::SlinkParamCount)?;
-        if rest.len() > 3 {
+        if rest.len() > 4 {
             return Err(TableError::SlinkParamCount);
         }
         let slink = parse_slink_number(slink)?;
-        let (policy, fallbehind) = match rest {
-            [] => (None, None),
-            [policy] => (Some(Policy::parse(policy)?), None),
-            [policy, limit] => (
-                Some(Policy::parse(policy)?),
-                Some(FallBehind::parse_assignment(limit)?),
-            ),
-            [policy, kind, value] => (
-                Some(Policy::parse(policy)?),
-                Some(FallBehind::parse(kind, value)?),
-            ),
+        let Some((policy, rest)) = rest.split_first() else {
+            return Ok(BlockdevParams {
+                slink,
+                policy: None,
+                completion: None,
+                fallbehind: None,
+            });
+        };
+        let policy = Policy::parse(policy)?;
+        let completion = rest.first().and_then(|word| Completion::parse(word));
+        let limit = match (completion, rest) {
+            (Some(_), [_, limit @ ..]) => limit,
+            // Five words: the third can only be a completion.
+            (None, [_, _, _]) => return Err(TableError::CompletionUnknown),
+            _ => rest,
+        };
+        let fallbehind = match limit {
+            [] => None,
+            [limit] => Some(FallBehind::parse_assignment(limit)?),
+            [kind, value] => Some(FallBehind::parse(kind, value)?),
             _ => return Err(TableError::SlinkParamCount),
         };
-        check_policy_fallbehind(policy.unwrap_or_default(), fallbehind.as_ref())?;
+        check_policy_fallbehind(policy, fallbehind.as_ref())?;
         Ok(BlockdevParams {
             slink,
-            policy,
+            policy: Some(policy),
+            completion,
             fallbehind,
         })
     }
@@ -70,11 +86,19 @@ impl BlockdevParams {
         self.policy.unwrap_or_default()
     }
 
-    /// Canonical `<#slink_params>`: 1, 2, or 4 with a fall-behind limit.
+    /// The effective completion.
+    pub fn completion(&self) -> Completion {
+        self.completion.unwrap_or_default()
+    }
+
+    /// Canonical `<#slink_params>`: 1; 2 with a policy; one more with a
+    /// completion, two more with a fall-behind limit.
     pub fn param_count(&self) -> usize {
-        match (self.policy, self.fallbehind) {
-            (_, Some(_)) => 4,
-            (Some(_), None) => 2,
+        match (self.completion, self.fallbehind) {
+            (Some(_), Some(_)) => 5,
+            (None, Some(_)) => 4,
+            (Some(_), None) => 3,
+            (None, None) if self.policy.is_some() => 2,
             (None, None) => 1,
         }
     }
@@ -84,8 +108,11 @@ impl fmt::Display for BlockdevParams {
     /// Writes the parameters without type and count.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.slink)?;
-        if self.policy.is_some() || self.fallbehind.is_some() {
+        if self.policy.is_some() || self.completion.is_some() || self.fallbehind.is_some() {
             write!(f, " {}", self.policy())?;
+        }
+        if let Some(completion) = self.completion {
+            write!(f, " {completion}")?;
         }
         if let Some(fallbehind) = self.fallbehind {
             write!(f, " {fallbehind}")?;

@@ -72,8 +72,10 @@ table_errors! {
     SlinkTooFew => c"Too few site link parameters",
     /// The site link type is not `blockdev`.
     SlinkTypeUnknown => c"Unknown site link type",
-    /// A blockdev site link takes 1 to 4 parameters.
-    SlinkParamCount => c"Site link takes 1 to 4 parameters",
+    /// A blockdev site link takes 1 to 5 parameters.
+    SlinkParamCount => c"Site link takes 1 to 5 parameters",
+    /// A word where only a completion fits is neither `ram` nor `disk`.
+    CompletionUnknown => c"Unknown site link completion (ram or disk)",
     /// A site link number is not a number.
     SlinkNumberInvalid => c"Invalid site link number",
     /// A site link number is not below `SLINK_MAX`.

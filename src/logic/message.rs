@@ -6,7 +6,7 @@
 //! `replicator`:
 //! `start|resume [all]`, `stop|suspend|postsuspend [all]`,
 //! `slink add <slink_type> <#slink_params> <slink_params...>`,
-//! `slink del <nr>`, `slink message <nr> policy <policy>`,
+//! `slink del <nr>`, `slink message <nr> policy <policy> [ram|disk]`,
 //! `slink message <nr> fallbehind <type> <N>[unit]` (or `<type>=<N>[unit]`),
 //! `statistics on|off|reset`, `replog statistics on|off|reset`,
 //! `replog resize <sectors>`.
@@ -19,6 +19,7 @@
 use core::fmt;
 
 use super::blockdev::BlockdevParams;
+use super::completion::Completion;
 use super::error::TableError;
 use super::fallbehind::FallBehind;
 use super::framing::Framed;
@@ -116,13 +117,15 @@ pub enum ReplicatorMessage<'a> {
         /// Site link to delete.
         slink: u32,
     },
-    /// `slink message <nr> policy <policy>`.
+    /// `slink message <nr> policy <policy> [<completion>]`.
     SlinkPolicy {
         /// Site link to change.
         slink: u32,
         /// New policy; check it against the current limit with
         /// [`check_policy_fallbehind`](super::blockdev::check_policy_fallbehind).
         policy: Policy,
+        /// New completion; `None` keeps the site link's current one.
+        completion: Option<Completion>,
     },
     /// `slink message <nr> fallbehind <type> <N>[unit]`.
     SlinkFallBehind {
@@ -235,14 +238,25 @@ impl<'a> ReplicatorMessage<'a> {
                 let slink = parse_slink_number(nr)?;
                 let (what, rest) = rest.split_first().ok_or(TableError::SlinkMessageMissing)?;
                 match *what {
-                    "policy" => match rest {
-                        [] => Err(TableError::PolicyMissing),
-                        [policy] => Ok(ReplicatorMessage::SlinkPolicy {
+                    "policy" => {
+                        let (policy, completion) = match rest {
+                            [] => return Err(TableError::PolicyMissing),
+                            [policy] => (Policy::parse(policy)?, None),
+                            [policy, completion] => (
+                                Policy::parse(policy)?,
+                                Some(
+                                    Completion::parse(completion)
+                                        .ok_or(TableError::CompletionUnknown)?,
+                                ),
+                            ),
+                            _ => return Err(TableError::MessageTooMany),
+                        };
+                        Ok(ReplicatorMessage::SlinkPolicy {
                             slink,
-                            policy: Policy::parse(policy)?,
-                        }),
-                        _ => Err(TableError::MessageTooMany),
-                    },
+                            policy,
+                            completion,
+                        })
+                    }
                     "fallbehind" => {
                         let fallbehind = match rest {
                             [] => return Err(TableError::FallBehindMissing),
@@ -289,8 +303,16 @@ impl fmt::Display for ReplicatorMessage<'_> {
                 write!(f, "slink add {}", Framed(slink_type, params))
             }
             ReplicatorMessage::SlinkDel { slink } => write!(f, "slink del {slink}"),
-            ReplicatorMessage::SlinkPolicy { slink, policy } => {
-                write!(f, "slink message {slink} policy {policy}")
+            ReplicatorMessage::SlinkPolicy {
+                slink,
+                policy,
+                completion,
+            } => {
+                write!(f, "slink message {slink} policy {policy}")?;
+                if let Some(completion) = completion {
+                    write!(f, " {completion}")?;
+                }
+                Ok(())
             }
             ReplicatorMessage::SlinkFallBehind { slink, fallbehind } => {
                 write!(f, "slink message {slink} fallbehind {fallbehind}")

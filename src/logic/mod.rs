@@ -18,8 +18,8 @@
 //! - [`message`]: messages of both targets.
 //! - [`ringbuffer`], [`blockdev`], [`dirty_log`]: the parameters of the
 //!   replication log, site link and dirty log groups.
-//! - [`policy`], [`fallbehind`], [`slink`], [`number`], [`framing`]: words
-//!   and framing shared by the above.
+//! - [`policy`], [`completion`], [`fallbehind`], [`slink`], [`number`],
+//!   [`framing`]: words and framing shared by the above.
 //! - [`label`]: replica labels (group, device, role, generation) and the
 //!   rules that refuse a wrong or stale copy.
 //! - [`error`]: every error message.
@@ -34,6 +34,7 @@
 )]
 
 pub mod blockdev;
+pub mod completion;
 pub mod dirty_log;
 pub mod error;
 pub mod fallbehind;

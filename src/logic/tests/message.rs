@@ -4,6 +4,7 @@ use std::string::{String, ToString};
 
 use super::{emit_with, words};
 use crate::logic::blockdev::BlockdevParams;
+use crate::logic::completion::Completion;
 use crate::logic::fallbehind::FallBehind;
 use crate::logic::message::{
     ReplicatorDevMessage, ReplicatorMessage, ReplogMessage, Scope, StatsCmd,
@@ -68,6 +69,7 @@ fn slink_add() {
             params: BlockdevParams {
                 slink: 1,
                 policy: Some(Policy::ASYNCHRONOUS),
+                completion: None,
                 fallbehind: FallBehind::parse("ios", "100").ok(),
             },
         }
@@ -79,6 +81,26 @@ fn slink_add() {
     assert_eq!(
         msg("slink add blockdev 1 3"),
         Ok("slink add blockdev 1 3".into())
+    );
+    assert_eq!(
+        parsed("slink add blockdev 3 2 sync ram"),
+        ReplicatorMessage::SlinkAdd {
+            slink_type: "blockdev",
+            params: BlockdevParams {
+                slink: 2,
+                policy: Some(Policy::SYNCHRONOUS),
+                completion: Some(Completion::Ram),
+                fallbehind: None,
+            },
+        }
+    );
+    assert_eq!(
+        msg("slink add blockdev 4 2 a disk ios=8"),
+        Ok("slink add blockdev 5 2 asynchronous disk ios 8".into())
+    );
+    assert_eq!(
+        msg("slink add blockdev 5 2 a memory ios 8"),
+        Err("Unknown site link completion (ram or disk)")
     );
     assert_eq!(
         msg("slink add blockdev 1 0"),
@@ -134,7 +156,8 @@ fn slink_message() {
         parsed("slink message 1 policy sync"),
         ReplicatorMessage::SlinkPolicy {
             slink: 1,
-            policy: Policy::SYNCHRONOUS
+            policy: Policy::SYNCHRONOUS,
+            completion: None
         }
     );
     assert_eq!(
@@ -172,7 +195,7 @@ fn slink_message() {
     );
     assert_eq!(
         msg("slink message 1 policy sync stall"),
-        Err("Too many message arguments")
+        Err("Unknown site link completion (ram or disk)")
     );
     assert_eq!(
         msg("slink message 1 policy s"),
@@ -223,6 +246,58 @@ fn slink_message() {
     );
     assert_eq!(msg("slink"), Err("Missing site link command"));
     assert_eq!(msg("slink delete 1"), Err("Unknown site link command"));
+}
+
+#[test]
+fn slink_message_completion() {
+    assert_eq!(
+        parsed("slink message 1 policy sync ram"),
+        ReplicatorMessage::SlinkPolicy {
+            slink: 1,
+            policy: Policy::SYNCHRONOUS,
+            completion: Some(Completion::Ram)
+        }
+    );
+    assert_eq!(
+        parsed("slink message 2 policy a disk"),
+        ReplicatorMessage::SlinkPolicy {
+            slink: 2,
+            policy: Policy::ASYNCHRONOUS,
+            completion: Some(Completion::Disk)
+        }
+    );
+    assert_eq!(
+        msg("slink message 1 policy sync ram"),
+        Ok("slink message 1 policy synchronous ram".into())
+    );
+    assert_eq!(
+        msg("slink message 1 policy stall disk"),
+        Ok("slink message 1 policy asynchronous+stall disk".into())
+    );
+    assert_eq!(
+        msg("slink message 1 policy sync"),
+        Ok("slink message 1 policy synchronous".into())
+    );
+    for word in ["RAM", "ra", "memory", "Disk", "ios=1"] {
+        assert_eq!(
+            msg(&std::format!("slink message 1 policy sync {word}")),
+            Err("Unknown site link completion (ram or disk)"),
+            "{word}"
+        );
+    }
+    assert_eq!(
+        msg("slink message 1 policy sync ram disk"),
+        Err("Too many message arguments")
+    );
+    assert_eq!(
+        msg("slink message 1 policy ram"),
+        Err("Unknown site link policy")
+    );
+    // The policy is checked before the completion.
+    assert_eq!(
+        msg("slink message 1 policy fast ram"),
+        Err("Unknown site link policy")
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 use std::vec::Vec;
 
 mod blockdev;
+mod completion;
 mod dirty_log;
 mod error;
 mod fallbehind;

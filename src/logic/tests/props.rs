@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::words;
+use crate::logic::completion::Completion;
 use crate::logic::message::{ReplicatorDevMessage, ReplicatorMessage};
 use crate::logic::replicator_dev_table::ReplicatorDevTable;
 use crate::logic::replicator_table::ReplicatorTable;
@@ -84,23 +85,37 @@ fn with_unit(value: u64, unit: Option<u8>) -> String {
     s
 }
 
+/// A completion word, or none.
+fn completion_word() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(select(&["ram", "disk"][..]).prop_map(str::to_string))
+}
+
 /// The words of one blockdev group for site link `slink`, in any accepted
 /// form.
 fn blockdev_group(slink: u32) -> impl Strategy<Value = Vec<String>> {
     prop_oneof![
         Just(std::vec![slink.to_string()]),
-        policy_word(true).prop_map(move |p| std::vec![slink.to_string(), p]),
-        (policy_word(false), fallbehind_words()).prop_map(move |(p, (k, v))| std::vec![
-            slink.to_string(),
-            p,
-            std::format!("{k}={v}")
-        ]),
-        (policy_word(false), fallbehind_words()).prop_map(move |(p, (k, v))| std::vec![
-            slink.to_string(),
-            p,
-            k,
+        (policy_word(true), completion_word()).prop_map(move |(p, c)| {
+            let mut v = std::vec![slink.to_string(), p];
+            v.extend(c);
             v
-        ]),
+        }),
+        (policy_word(false), completion_word(), fallbehind_words()).prop_map(
+            move |(p, c, (k, v))| {
+                let mut w = std::vec![slink.to_string(), p];
+                w.extend(c);
+                w.push(std::format!("{k}={v}"));
+                w
+            }
+        ),
+        (policy_word(false), completion_word(), fallbehind_words()).prop_map(
+            move |(p, c, (k, v))| {
+                let mut w = std::vec![slink.to_string(), p];
+                w.extend(c);
+                w.extend([k, v]);
+                w
+            }
+        ),
     ]
     .prop_map(|params| {
         let mut group = std::vec!["blockdev".to_string(), params.len().to_string()];
@@ -234,6 +249,7 @@ fn token() -> impl Strategy<Value = String> {
         "nolog",
         "core",
         "disk",
+        "ram",
         "userspace",
         "sync",
         "nosync",
@@ -386,6 +402,28 @@ proptest! {
     }
 
     #[test]
+    fn slink_policy_messages_round_trip(
+        slink in 0u32..2048,
+        policy in policy_word(true),
+        completion in completion_word(),
+    ) {
+        let mut line = std::format!("slink message {slink} policy {policy}");
+        if let Some(c) = &completion {
+            line.push(' ');
+            line.push_str(c);
+        }
+        let w = words(&line);
+        let m = ReplicatorMessage::parse(&w).map_err(|e| TestCaseError::fail(e.text()))?;
+        let expected = completion.as_deref().and_then(Completion::parse);
+        prop_assert!(
+            matches!(m, ReplicatorMessage::SlinkPolicy { slink: s, completion: c, .. }
+                if s == slink && c == expected),
+            "{:?}", m
+        );
+        check_messages(&w)?;
+    }
+
+    #[test]
     fn random_words_never_panic(line in proptest::collection::vec(token(), 0..40)) {
         let w: Vec<&str> = line.iter().map(String::as_str).collect();
         check_replicator(&w)?;
@@ -431,6 +469,7 @@ proptest! {
     fn message_words_never_panic(
         head in select(&[
             "start", "stop all", "slink add blockdev", "slink del", "slink message 1 policy",
+            "slink message 1 policy sync",
             "slink message 2 fallbehind", "statistics", "replog statistics", "replog resize",
             "device add r 0", "device del",
         ][..]),

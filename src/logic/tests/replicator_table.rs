@@ -49,6 +49,7 @@ fn seed_example() {
                 BlockdevParams {
                     slink: 0,
                     policy: Some(Policy::ASYNCHRONOUS),
+                    completion: None,
                     fallbehind: ios(100)
                 }
             )),
@@ -57,6 +58,7 @@ fn seed_example() {
                 BlockdevParams {
                     slink: 1,
                     policy: Some(Policy::ASYNCHRONOUS),
+                    completion: None,
                     fallbehind: ios(10000)
                 }
             )),
@@ -137,7 +139,7 @@ fn framing_errors() {
     );
     assert_eq!(
         table("ringbuffer 2 /dev/r 0 blockdev 0"),
-        Err("Site link takes 1 to 4 parameters")
+        Err("Site link takes 1 to 5 parameters")
     );
     assert_eq!(
         table("ringbuffer 2 /dev/r 0 blockdev 1 0 junk"),
