@@ -12,7 +12,8 @@
 //! At most [`DIRECT_SLOTS`] such writes are in flight; their slot number
 //! is their completion tag.
 
-use super::engine::{op_of, Engine, EngineQueue, State, Tag};
+use super::engine::{Engine, EngineQueue, State, Tag};
+use super::submit::op_of;
 use crate::dm::UserBio;
 use kernel::prelude::*;
 

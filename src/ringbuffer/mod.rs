@@ -4,13 +4,17 @@
 //! I/O is in [`engine`] (data path), [`open`] (recovery and format) and
 //! [`replay`] (bringing local devices up to date after a crash).
 
+mod apply;
+mod commit;
 mod copy;
 mod direct;
 mod engine;
 mod entries;
 mod open;
+mod reclaim;
 mod replay;
 mod slink;
+mod submit;
 mod verify;
 
 use crate::dm::{msleep, Bio, BlockDevice, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
