@@ -112,7 +112,9 @@ vm_boot() {
 	# boot of the debug kernel (256 legacy ptys, 16 nbds, drbd's page pool,
 	# 8 loops; losetup -f still makes more loops through loop-control).
 	append+=" pty.legacy_count=0 nbd.nbds_max=4 drbd.minor_count=1 loop.max_loop=2 ${DMR_APPEND:-}"
-	append+=" dmr_job=$job dmr_args=$args"
+	# DMR_CPUS: what the guest was given, for 01-vm-sanity's check that
+	# it sees every CPU.
+	append+=" DMR_CPUS=${DMR_SMP:-2} dmr_job=$job dmr_args=$args"
 	# shellcheck disable=SC2206 # DMR_QEMU_ARGS is meant to be word-split
 	local extra=(${DMR_QEMU_ARGS:-})
 	local qemu=(qemu-system-x86_64 "${accel[@]}" -smp "${DMR_SMP:-2}" -m "${DMR_MEM:-1G}"

@@ -11,6 +11,10 @@ blockdev --getsz /dev/ram0
 dmsetup version
 fio --version
 
+# Every CPU QEMU was given is online (the kernel finds them in ACPI's
+# MADT), so locking and ordering bugs that need two CPUs can show.
+[ -z "${DMR_CPUS:-}" ] || assert_eq "$(grep -c '^processor' /proc/cpuinfo)" "$DMR_CPUS" "online CPUs"
+
 r=$(ramdev 0)
 n=$(sectors "$r")
 [ "$n" -gt 0 ] || fail "ram disk $r is empty"
