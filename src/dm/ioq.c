@@ -150,8 +150,12 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	init_waitqueue_head(&q->idle);
 	spin_lock_init(&q->lock);
 	bio_list_init(&q->deferred);
-	/* WQ_MEM_RECLAIM: the log's I/O must progress under memory pressure. */
-	q->wq = alloc_workqueue("dmr-%s", WQ_MEM_RECLAIM, 0, name);
+	/*
+	 * WQ_MEM_RECLAIM: the log's I/O must progress under memory pressure.
+	 * WQ_UNBOUND: the work is queued from completions on whichever CPU
+	 * took the interrupt; any idle CPU may run it rather than that one.
+	 */
+	q->wq = alloc_workqueue("dmr-%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
 	if (!q->wq)
 		goto free;
 	if (bioset_init(&q->bs, DMR_IOQ_RESERVE, offsetof(struct dmr_io, bio),
