@@ -27,7 +27,8 @@ import shutil
 import statistics
 import sys
 
-CONFIG_ORDER = ["raw", "linear", "mirror", "drbd-c", "drbd-a", "repl-sync", "repl-sync-net",
+CONFIG_ORDER = ["raw", "linear", "mirror", "drbd-c", "drbd-a", "repl-sync", "repl-sync-ram", "repl-sync-net",
+                "repl-sync-net-ram",
                 "repl-async1", "repl-async2", "repl-async4", "repl-async-net", "repl-fallbehind"]
 LABELS = {
     "raw": "RAM disk (brd)",
@@ -36,7 +37,9 @@ LABELS = {
     "drbd-c": "DRBD protocol C (net)",
     "drbd-a": "DRBD protocol A (net)",
     "repl-sync": "replicator sync, 1 slink (RAM)",
+    "repl-sync-ram": "replicator sync ram, 1 slink (RAM)",
     "repl-sync-net": "replicator sync, 1 slink (NBD)",
+    "repl-sync-net-ram": "replicator sync ram, 1 slink (NBD)",
     "repl-async1": "replicator async, 1 slink (RAM)",
     "repl-async2": "replicator async, 2 slinks (RAM)",
     "repl-async4": "replicator async, 4 slinks (RAM)",
@@ -47,6 +50,7 @@ LABELS = {
 # compared with: same synchrony, same place of the remote copy.
 PEERS = {
     "repl-sync": "mirror",
+    "repl-sync-ram": "mirror",
     "repl-sync-net": "drbd-c",
     "repl-async-net": "drbd-a",
 }

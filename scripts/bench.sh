@@ -42,7 +42,7 @@ export DMR_FLAVOUR=release
 
 quick=${QUICK:-0}
 [ "$quick" = 1 ] || quick=0
-all_configs="raw linear mirror drbd-c drbd-a repl-sync repl-sync-net repl-async1 repl-async2 repl-async4 repl-async-net repl-fallbehind"
+all_configs="raw linear mirror drbd-c drbd-a repl-sync repl-sync-ram repl-sync-net repl-sync-net-ram repl-async1 repl-async2 repl-async4 repl-async-net repl-fallbehind"
 if [ $quick = 1 ]; then
 	runtime=${BENCH_RUNTIME:-2} repeats=${BENCH_REPEATS:-1} ramp=${BENCH_RAMP:-1}
 	replay_mb=32 settle=20 profile_secs=3 resync_max=60

@@ -12,6 +12,7 @@ use crate::dm::{
 };
 use crate::group::{Group, GroupState, SlinkConfig};
 use crate::logic::blockdev::check_policy_fallbehind;
+use crate::logic::completion::status_mode;
 use crate::logic::message::{ReplicatorMessage, Scope, StatsCmd};
 use crate::logic::replicator_table::ReplicatorTable;
 use crate::registry::{self, Replog};
@@ -128,13 +129,17 @@ impl Replicator {
                 st.slinks.remove(&slink);
                 self.group.replog().del_slink(slink);
             }
-            ReplicatorMessage::SlinkPolicy { slink, policy, .. } => {
+            ReplicatorMessage::SlinkPolicy { slink, policy, completion } => {
                 let mut st = self.group.state.lock();
                 let cfg = st
                     .slinks
                     .get_mut(&slink)
                     .ok_or(TargetError::new(c"Site link does not exist", ENOENT))?;
                 cfg.params.policy = Some(policy);
+                // Without the word the link keeps its completion.
+                if completion.is_some() {
+                    cfg.params.completion = completion;
+                }
                 // A synchronous site link never falls behind: its limit goes.
                 if policy.is_synchronous() {
                     cfg.params.fallbehind = None;
@@ -275,7 +280,7 @@ impl Target for Replicator {
                 let _ = write!(out, " {}", slinks.iter().count());
                 for (nr, cfg) in slinks.iter() {
                     let sync = cfg.params.policy.unwrap_or_default().is_synchronous() || log.enforcing(*nr);
-                    let mode = if sync { 'S' } else { 'A' };
+                    let mode = status_mode(sync, cfg.params.completion());
                     let (ios, sectors) = log.backlog(*nr);
                     let _ = write!(out, " {} {},{},{}", nr, mode, ios, sectors);
                 }

@@ -202,6 +202,7 @@ impl Replog for Ringbuffer {
         let mut st = self.q.inner().state.lock();
         if let Some(s) = st.slinks.iter_mut().find(|s| s.nr == params.slink) {
             s.policy = params.policy();
+            s.completion = params.completion();
             s.fallbehind = params.fallbehind;
             drop(st);
             self.q.kick();
@@ -244,6 +245,7 @@ impl Replog for Ringbuffer {
             s.keep(dev)?;
             s.lose(dev, 0, LOST_ALL)?;
         }
+        s.completion = params.completion();
         crate::dm::retain(&mut st.restore, |r| r.nr != params.slink);
         crate::dm::retain(&mut st.lost_restore, |l| l.0 != params.slink);
         st.slinks.push(s, GFP_KERNEL)?;

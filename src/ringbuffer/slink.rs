@@ -25,6 +25,7 @@ use super::engine::LocalDev;
 use super::entries::{Entries, Entry};
 use crate::blockdev::RemoteDev;
 use crate::logic::fallbehind::{FallBehind, FallBehindKind};
+use crate::logic::completion::Completion;
 use crate::logic::policy::Policy;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -109,6 +110,10 @@ pub(crate) struct Slink {
     /// Site link number (at least 1).
     pub(crate) nr: u32,
     pub(crate) policy: Policy,
+    /// When a write that waits for the link may complete: once the
+    /// site's device completed the copy (`ram`), or once a flush made it
+    /// durable there (`disk`).
+    pub(crate) completion: Completion,
     pub(crate) fallbehind: Option<FallBehind>,
     /// Past its fall-behind limit: writes wait for it.
     pub(crate) enforcing: bool,
@@ -172,6 +177,7 @@ impl Slink {
         Ok(Slink {
             nr,
             policy,
+            completion: Completion::Disk,
             fallbehind,
             enforcing: false,
             devices: KVec::new(),
@@ -279,7 +285,17 @@ impl Slink {
 
     /// Whether a write of entry `e` may complete as far as this link goes.
     pub(crate) fn acks(&self, e: &Entry) -> bool {
-        !self.is_sync() || self.error.is_some() || self.blocked || self.paused || !self.needs(e) || e.seq < self.durable
+        !self.is_sync() || self.error.is_some() || self.blocked || self.paused || !self.needs(e) || e.seq < self.acked()
+    }
+
+    /// Every needed entry before this one has reached the site as far as
+    /// the link's completion asks: durable there, or (`ram`) completed
+    /// by its device. The log keeps the entries until they are durable.
+    fn acked(&self) -> u64 {
+        match self.completion {
+            Completion::Disk => self.durable,
+            Completion::Ram => self.durable.max(self.copied()),
+        }
     }
 
     /// Entries and data sectors the link still needs, and the age in ms of

@@ -172,6 +172,8 @@ local_remotes() {
 	done
 }
 setup_repl_sync() { local_remotes 1 && repl synchronous; }
+# Completion ram: a write waits for the remote's write, not its flush.
+setup_repl_sync_ram() { local_remotes 1 && repl "synchronous ram"; }
 setup_repl_async1() { local_remotes 1 && repl asynchronous; }
 setup_repl_async2() { local_remotes 2 && repl asynchronous asynchronous; }
 setup_repl_async4() { local_remotes 4 && repl asynchronous asynchronous asynchronous asynchronous; }
@@ -182,6 +184,7 @@ net_remote() {
 	nbd_attach /dev/nbd0 >/dev/null && remote 1 /dev/nbd0
 }
 setup_repl_sync_net() { net_remote && repl synchronous; }
+setup_repl_sync_net_ram() { net_remote && repl "synchronous ram"; }
 setup_repl_async_net() { net_remote && repl asynchronous; }
 
 # DRBD 8.4: the peer of tests/bench/dr.sh; protocol C (rc) or A (ra).

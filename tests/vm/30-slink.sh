@@ -9,9 +9,11 @@
 
 for i in 0 1 2 3; do ramdev $i >/dev/null; done
 len=32768                       # 16 MiB replicated device
-# Three remote devices: slices of ram2 and ram3 under linear devices whose
-# tables the test swaps to cut a link.
-dmc create rs1 --table "0 $len linear /dev/ram2 0"
+# Three remote devices: a loop device (it has a write cache, so flushes
+# reach it: see Completion below) and slices of ram2 and ram3, under
+# linear devices whose tables the test swaps to cut a link.
+r1=$(loopdev 16)
+dmc create rs1 --table "0 $len linear $r1 0"
 dmc create rs2 --table "0 $len linear /dev/ram2 $len"
 dmc create rs3 --table "0 $len linear /dev/ram3 0"
 dmc create log --table "0 4096 linear /dev/ram0 0"
@@ -24,7 +26,7 @@ dmc create r0 --table "0 $len replicator-dev $ctl 0 0 1 /dev/ram1 nolog 0 1 1 /d
 # wait_caught_up N       site link N holds every entry
 wait_caught_up() {
 	local i=0
-	while ! slink_backlog "$1" | grep -q '^[SA],0,0$'; do
+	while ! slink_backlog "$1" | grep -q '^[SMA],0,0$'; do
 		i=$((i + 1)); [ $i -lt 300 ] || fail "slink $1 never caught up: $(dmc status repl)"
 		sleep 0.1
 	done
@@ -53,7 +55,43 @@ dmc message repl 0 slink message 1 policy synchronous
 assert_eq "$(slink_backlog 1)" "S,0,0" "synchronous link in status"
 sum=$(rand_write /dev/mapper/r0 2048 20000)
 assert_eq "$(sha /dev/mapper/rs1 2048 20000)" "$sum" "sync write is on the remote when it completes"
+
+# Completion: a synchronous link completes a write once a flush made it
+# durable at the site (`disk`, the default), or with `ram` once the
+# site's device completed it. The site's flushes are held 60 s (dm-delay)
+# while a write waits under `disk`; switching the link to `ram` lets it
+# complete, still counted in the backlog until the flush.
+lower rs1 "0 $len delay $r1 0 0 $r1 0 0 $r1 0 60000"
+dmc message repl 0 slink message 1 policy synchronous disk
+assert_eq "$(table_of repl | grep -o 'blockdev 3 1 synchronous disk$')" "blockdev 3 1 synchronous disk" "disk in the table"
+dd if=/dev/urandom of=/dev/mapper/r0 bs=4096 count=1 seek=3000 oflag=direct conv=notrunc status=none &
+writer=$!
+sleep 3
+kill -0 $writer 2>/dev/null || fail "a write completed before the site's flush (disk)"
+assert_eq "$(slink_backlog 1)" "S,1,8" "the waiting write in the backlog"
+dmc message repl 0 slink message 1 policy synchronous ram
+i=0
+while kill -0 $writer 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 200 ] || fail "the write still waits after the switch to ram: $(dmc status repl)"
+	sleep 0.1
+done
+wait $writer || fail "the write held under disk failed"
+assert_eq "$(slink_backlog 1)" "M,1,8" "ram link in status, the entry not yet durable there"
+sum=$(rand_write /dev/mapper/r0 8 24000)
+assert_eq "$(sha $r1 8 24000)" "$sum" "a ram write is on the site's device when it completes"
+assert_eq "$(table_of repl | grep -o 'blockdev 3 1 synchronous ram$')" "blockdev 3 1 synchronous ram" "ram in the table"
+# The table reloads verbatim, and a policy message keeps the word.
+t=$(dmc table repl)
+dmc load repl --table "$t"
+dmc resume repl
+assert_eq "$(dmc table repl)" "$t" "table with ram reloaded"
 dmc message repl 0 slink message 1 policy asynchronous
+assert_eq "$(table_of repl | grep -o 'blockdev 3 1 asynchronous ram$')" "blockdev 3 1 asynchronous ram" "policy message keeps ram"
+# The held flushes go through when the delay's table is swapped.
+lower rs1 "0 $len linear $r1 0"
+wait_caught_up 1
+same /dev/mapper/r0 /dev/mapper/rs1 "after the held flushes"
+dmc message repl 0 slink message 1 policy asynchronous disk
 
 # A failed link: local I/O goes on, the link shows W and comes back.
 dmesg_mark
@@ -62,7 +100,7 @@ sum=$(rand_write /dev/mapper/r0 1024 3000)
 assert_eq "$(sha /dev/ram1 1024 3000)" "$sum" "local write with the link down"
 expect_dmesg "slink=1 down (write error, "
 assert_eq "$(remote_state r0 1 | cut -c1)" "W" "link down in status"
-lower rs1 "0 $len linear /dev/ram2 0"
+lower rs1 "0 $len linear $r1 0"
 expect_dmesg "slink=1 up again after"
 wait_caught_up 1
 same /dev/mapper/r0 /dev/mapper/rs1 "after the link came back"
@@ -81,7 +119,7 @@ done
 expect_dmesg "log full: slink=1 gives up"
 state=$(remote_state r0 1)
 assert_eq "$state" "W 244/256" "12 regions out of sync"
-lower rs1 "0 $len linear /dev/ram2 0"
+lower rs1 "0 $len linear $r1 0"
 wait_in_sync r0 1
 wait_caught_up 1
 expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"
@@ -112,3 +150,4 @@ same /dev/mapper/r0 /dev/mapper/rs1 "after device del"
 dmc remove r0
 dmc remove repl
 for d in rs1 rs2 rs3 log; do dmc remove $d; done
+losetup -d "$r1"

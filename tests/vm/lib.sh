@@ -215,7 +215,7 @@ status_of() {
 # slink_backlog N [NAME]: "<policy>,<ios>,<size>" of site link N of the
 # replicator NAME (default repl).
 slink_backlog() {
-	dm_status "${2:-repl}" | awk -v n="${1:?slink_backlog N}" '{ for (i = 1; i < NF; i++) if ($i == n && $(i + 1) ~ /^[SA],/) { print $(i + 1); exit } }'
+	dm_status "${2:-repl}" | awk -v n="${1:?slink_backlog N}" '{ for (i = 1; i < NF; i++) if ($i == n && $(i + 1) ~ /^[SMA],/) { print $(i + 1); exit } }'
 }
 
 # replicator-dev status: ... <#devs> 0 A - {<slink> <health> <sync>}...

@@ -286,7 +286,7 @@ impl Parser {
         Ok(())
     }
 
-    /// `site <slink_nr> [<policy> [<fbtype> <N>[<unit>]]]`: the
+    /// `site <slink_nr> [<policy> [ram|disk] [<fbtype> <N>[<unit>]]]`: the
     /// `blockdev` parameters of the table.
     fn site_line(&mut self, line: usize, args: &[&str]) -> Result<(), String> {
         let group = self.current("site")?;

@@ -55,8 +55,9 @@ pub struct ReplicatorStatus {
 pub struct SlinkBacklog {
     /// Its number.
     pub slink: u32,
-    /// `S`: writes wait for it (synchronous, or past its fall-behind
-    /// limit); `A`: the log absorbs its backlog.
+    /// `S` (until on the site's disk) or `M` (until its device completed
+    /// the write): writes wait for it (synchronous, or past its
+    /// fall-behind limit); `A`: the log absorbs its backlog.
     pub writes_wait: bool,
     /// Live log entries it still needs (site link 0: not yet freed).
     pub ios: u64,
@@ -343,14 +344,14 @@ impl ReplicatorStatus {
         let mut slinks = Vec::with_capacity(n);
         for _ in 0..n {
             let slink = w.number32("<slink_nr>")?;
-            let what = "<S|A>,<ios>,<sectors>";
+            let what = "<S|M|A>,<ios>,<sectors>";
             let word = w.next(what)?;
             let parts: Vec<&str> = word.split(',').collect();
             let backlog = match parts.as_slice() {
-                [kind @ ("S" | "A"), ios, sectors] => match (parse_u64(ios), parse_u64(sectors)) {
+                [kind @ ("S" | "M" | "A"), ios, sectors] => match (parse_u64(ios), parse_u64(sectors)) {
                     (Ok(ios), Ok(sectors)) => Some(SlinkBacklog {
                         slink,
-                        writes_wait: *kind == "S",
+                        writes_wait: *kind != "A",
                         ios,
                         sectors,
                     }),
@@ -619,6 +620,10 @@ mod tests {
             .unwrap();
         assert_eq!(s.log.counters.unwrap().entries, 2);
         assert_eq!(s.log.next_seq, 3);
+        // tests/vm/30-slink.sh: a synchronous `ram` link, one entry
+        // completed at the site but not yet flushed there.
+        let s = ReplicatorStatus::parse(&words("replicating 8/65512 1 1 M,1,8 8 A 1 3 0 2 2 2 0")).unwrap();
+        assert_eq!(s.slinks, vec![SlinkBacklog { slink: 1, writes_wait: true, ios: 1, sectors: 8 }]);
     }
 
     #[test]
@@ -631,7 +636,7 @@ mod tests {
         );
         assert_eq!(
             bad("replicating 0/65512 1 0 X,0,0 4 A 1 1 0"),
-            "replicator status: <S|A>,<ios>,<sectors> expected, found X,0,0"
+            "replicator status: <S|M|A>,<ios>,<sectors> expected, found X,0,0"
         );
         assert_eq!(
             bad("replicating 0/65512 1 0 A,0,0 5 A 1 1 0 0"),
