@@ -20,6 +20,7 @@
 //!   replication log, site link and dirty log groups.
 //! - [`policy`], [`completion`], [`fallbehind`], [`slink`], [`number`],
 //!   [`framing`]: words and framing shared by the above.
+//! - [`backlog`]: a site link's backlog, counted incrementally.
 //! - [`label`]: replica labels (group, device, role, generation) and the
 //!   rules that refuse a wrong or stale copy.
 //! - [`error`]: every error message.
@@ -33,6 +34,7 @@
     clippy::arithmetic_side_effects
 )]
 
+pub mod backlog;
 pub mod blockdev;
 pub mod completion;
 pub mod dirty_log;

@@ -180,14 +180,15 @@ impl Replog for Ringbuffer {
     }
 
     fn backlog(&self, slink: u32) -> (u64, u64) {
-        let st = self.q.inner().state.lock();
+        let mut guard = self.q.inner().state.lock();
+        let st = &mut *guard;
         if slink == 0 {
             return (st.entries.len() as u64, st.sectors);
         }
-        match st.slinks.iter().find(|s| s.nr == slink) {
+        match st.slinks.iter_mut().find(|s| s.nr == slink) {
             Some(s) => {
-                let (ios, sectors, _) = s.backlog(&st.entries, crate::dm::now_ms());
-                (ios, sectors)
+                let b = s.backlog(&st.entries, crate::dm::now_ms());
+                (b.ios, b.sectors)
             }
             None => (0, 0),
         }

@@ -25,6 +25,7 @@ use super::engine::LocalDev;
 use super::entries::{Entries, Entry};
 use crate::blockdev::RemoteDev;
 use crate::logic::fallbehind::{FallBehind, FallBehindKind};
+use crate::logic::backlog::{Backlog, Behind, Look};
 use crate::logic::completion::Completion;
 use crate::logic::policy::Policy;
 use kernel::prelude::*;
@@ -166,6 +167,8 @@ pub(crate) struct Slink {
     pub(crate) resync: KVec<Resync>,
     /// Entries given up for this link (their regions resync instead).
     pub(crate) dropped: u64,
+    /// Its backlog, counted as entries arrive and become durable there.
+    behind: Backlog,
 }
 
 impl Slink {
@@ -201,6 +204,7 @@ impl Slink {
             retest_ms: RETEST_MS,
             resync: KVec::with_capacity(MAX_RESYNCS, GFP_KERNEL)?,
             dropped: 0,
+            behind: Backlog::default(),
         })
     }
 
@@ -242,6 +246,7 @@ impl Slink {
     pub(crate) fn keep(&mut self, dev_nr: u32) -> Result {
         if !self.replicates(dev_nr) {
             self.devs.push(dev_nr, GFP_KERNEL)?;
+            self.behind.invalidate();
         }
         Ok(())
     }
@@ -251,6 +256,7 @@ impl Slink {
     pub(crate) fn forget(&mut self, dev_nr: u32) {
         crate::dm::retain(&mut self.devs, |d| *d != dev_nr);
         crate::dm::retain(&mut self.lost, |l| l.0 != dev_nr);
+        self.behind.invalidate();
     }
 
     /// Remember that a write of `sectors` at `sector` of device `dev_nr`,
@@ -299,30 +305,15 @@ impl Slink {
     }
 
     /// Entries and data sectors the link still needs, and the age in ms of
-    /// the oldest of them.
-    pub(crate) fn backlog(&self, entries: &Entries, now: u64) -> (u64, u64, u64) {
-        self.backlog_until(entries, now, |_, _, _| false)
-    }
-
-    /// [`Self::backlog`], stopping early once `enough(ios, sectors, age)`:
-    /// the fall-behind check runs on every pass of the work item and
-    /// need not walk a long backlog to the end.
-    fn backlog_until(&self, entries: &Entries, now: u64, enough: impl Fn(u64, u64, u64) -> bool) -> (u64, u64, u64) {
-        let (mut ios, mut sectors, mut age) = (0u64, 0u64, 0u64);
-        for seq in self.durable.max(entries.first_seq())..entries.end_seq() {
-            let Some(e) = entries.get(seq) else { continue };
-            if self.needs(e) {
-                if ios == 0 {
-                    age = now.saturating_sub(e.at_ms);
-                }
-                ios += 1;
-                sectors = sectors.saturating_add(u64::from(e.sectors));
-                if enough(ios, sectors, age) {
-                    break;
-                }
-            }
-        }
-        (ios, sectors, age)
+    /// the oldest of them: counted incrementally (`logic::backlog`).
+    pub(crate) fn backlog(&mut self, entries: &Entries, now: u64) -> Behind {
+        let start = self.durable.max(entries.first_seq());
+        let devs = &self.devs;
+        self.behind.update(start, entries.end_seq(), now, |seq| match entries.get(seq) {
+            None => Look::Gone,
+            Some(e) if e.sectors > 0 && devs.contains(&e.dev) => Look::Needed { sectors: u64::from(e.sectors), at_ms: e.at_ms },
+            Some(_) => Look::Skipped,
+        })
     }
 
     /// Re-evaluate the fall-behind limit; returns whether the state changed.
@@ -338,11 +329,8 @@ impl Slink {
                     FallBehindKind::Size | FallBehindKind::Data => sectors,
                     FallBehindKind::Timeout => age,
                 };
-                // The age is the oldest entry's: known at the first one.
-                let (ios, sectors, age) = self.backlog_until(entries, now, |i, s, a| {
-                    fb.kind == FallBehindKind::Timeout || have(i, s, a) > at
-                });
-                have(ios, sectors, age) > at
+                let b = self.backlog(entries, now);
+                have(b.ios, b.sectors, b.age_ms) > at
             }
             _ => false,
         };

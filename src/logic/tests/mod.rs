@@ -9,6 +9,7 @@
 
 use std::vec::Vec;
 
+mod backlog;
 mod blockdev;
 mod completion;
 mod dirty_log;
