@@ -94,6 +94,13 @@ void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
 			u64 sector, const void *hdr, struct bio *src, u64 tag);
 /* Submit a bio of the queue. */
 void dmr_io_submit(struct bio *bio);
+/* Write the stable copy of user bio src's data (sectors long) to dst at
+ * sector, as remote I/O of the queue completing with tag; submits. The
+ * write holds the copy until it completes, whenever src ends. -EAGAIN:
+ * src has no such copy, or such writes hold all they may (copy from the
+ * log instead); -ENOMEM: no bio now. */
+int dmr_io_ship(struct dmr_ioq *q, struct bio *src, struct block_device *dst,
+		u64 sector, u64 sectors, u64 tag);
 /* Copy sectors from src to dst with dm-kcopyd (the throttled client when
  * resync); completes with tag like a bio of the queue: -ENODATA for a
  * read error, -EIO for a write error. */

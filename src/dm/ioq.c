@@ -40,10 +40,20 @@
 
 /*
  * Stable copies of user data: pages for two of the largest writes the
- * target takes, and bios to hold them, in reserve.
+ * target takes, and bios to hold them, in reserve; plus what remote
+ * writes from stable copies may hold (DMR_SHIP_*).
+ *
+ * A remote write from a stable copy (dmr_io_ship) keeps the copy until
+ * it completes, which may be after the user bio ended (an asynchronous
+ * link, or one that went down): a remote hanging on its transport then
+ * holds the copy. So such writes hold at most DMR_SHIP_PAGES pages and
+ * DMR_SHIP_BIOS copies in all, and the reserves are that much larger:
+ * whatever hangs, new writes find the reserve they had without them.
  */
-#define DMR_STABLE_PAGES (2 * DMR_STABLE_MAX_PAGES)
-#define DMR_STABLE_BIOS 16
+#define DMR_SHIP_PAGES 256
+#define DMR_SHIP_BIOS 64
+#define DMR_STABLE_PAGES (2 * DMR_STABLE_MAX_PAGES + DMR_SHIP_PAGES)
+#define DMR_STABLE_BIOS (16 + DMR_SHIP_BIOS)
 
 /* Share of the disk time resynchronisation may take (percent). */
 DECLARE_DM_KCOPYD_THROTTLE_WITH_MODULE_PARM(resync_throttle,
@@ -73,11 +83,16 @@ struct dmr_ioq {
 	mempool_t *stable_pages;
 	/* One allocator at a time may wait on the page reserve. */
 	struct mutex stable_lock;
+	/* Pages and remote writes of dmr_io_ship() in flight. */
+	atomic_t shipped_pages;
+	atomic_t shipped_bios;
 };
 
-/* A stable copy of a user bio's data. */
+/* A stable copy of a user bio's data: the user bio holds a reference,
+ * and so does each remote write from it in flight. */
 struct dmr_stable {
 	struct dmr_ioq *q;
+	atomic_t ref;
 	struct bio bio; /* last: bio_set front pad */
 };
 
@@ -101,6 +116,8 @@ struct dmr_io {
 	u64 tag;
 	struct page *page;
 	struct bio *origin;
+	/* The stable copy a remote write is from (dmr_io_ship), or NULL. */
+	struct bio *shipped;
 	int class;
 	struct bio bio; /* last: bio_set front pad */
 };
@@ -168,6 +185,8 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 		goto pages0;
 	atomic_set(&q->held[0], 0);
 	atomic_set(&q->held[1], 0);
+	atomic_set(&q->shipped_pages, 0);
+	atomic_set(&q->shipped_bios, 0);
 	mutex_init(&q->stable_lock);
 	if (bioset_init(&q->stable_bs, DMR_STABLE_BIOS,
 			offsetof(struct dmr_stable, bio), BIOSET_NEED_BVECS))
@@ -358,6 +377,7 @@ u32 dmr_io_stabilize(struct dmr_ioq *q, struct bio *bio, int data)
 				&q->stable_bs);
 	st = container_of(copy, struct dmr_stable, bio);
 	st->q = q;
+	atomic_set(&st->ref, 1);
 	copy->bi_iter.bi_sector = bio->bi_iter.bi_sector;
 	dmr_stable_pages(q, pages, nr);
 	for (i = 0; i < nr; i++)
@@ -368,19 +388,27 @@ u32 dmr_io_stabilize(struct dmr_ioq *q, struct bio *bio, int data)
 	return dmr_bio_crc32c(copy, ~0U);
 }
 
+/* Drop a reference to a stable copy; the last one frees it. Any context. */
+static void dmr_stable_put(struct bio *copy)
+{
+	struct dmr_stable *st = container_of(copy, struct dmr_stable, bio);
+	struct bvec_iter_all iter;
+	struct bio_vec *bv;
+
+	if (!atomic_dec_and_test(&st->ref))
+		return;
+	bio_for_each_segment_all(bv, copy, iter)
+		mempool_free(bv->bv_page, st->q->stable_pages);
+	bio_put(copy);
+}
+
 void dmr_user_bio_end(struct bio *bio, u8 status)
 {
 	struct bio *copy = dmr_pdu(bio)->stable;
 
 	if (copy) {
-		struct dmr_stable *st = container_of(copy, struct dmr_stable, bio);
-		struct bvec_iter_all iter;
-		struct bio_vec *bv;
-
 		dmr_pdu(bio)->stable = NULL;
-		bio_for_each_segment_all(bv, copy, iter)
-			mempool_free(bv->bv_page, st->q->stable_pages);
-		bio_put(copy);
+		dmr_stable_put(copy);
 	}
 	bio->bi_status = (__force blk_status_t)status;
 	bio_endio(bio);
@@ -424,6 +452,13 @@ static void dmr_io_endio(struct bio *bio)
 	struct dmr_io *io = to_io(bio);
 	struct dmr_ioq *q = io->q;
 
+	if (io->shipped) {
+		atomic_sub(io->shipped->bi_vcnt, &q->shipped_pages);
+		atomic_dec(&q->shipped_bios);
+		dmr_stable_put(io->shipped);
+		io->shipped = NULL;
+	}
+
 	llist_add(&io->node, &q->done);
 	queue_work(q->wq, &q->work[0]);
 	dmr_io_put_inflight(q);
@@ -445,6 +480,7 @@ static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, int class, u64 secto
 	io->tag = tag;
 	io->page = NULL;
 	io->origin = NULL;
+	io->shipped = NULL;
 	io->class = class;
 	bio->bi_iter.bi_sector = sector;
 	bio->bi_end_io = dmr_io_endio;
@@ -477,6 +513,40 @@ struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag)
 	dmr_io_init(q, bio, DMR_IO_LOCAL, src->bi_iter.bi_sector, tag);
 	to_io(bio)->origin = src;
 	return bio;
+}
+
+int dmr_io_ship(struct dmr_ioq *q, struct bio *src, struct block_device *dst,
+		u64 sector, u64 sectors, u64 tag)
+{
+	struct bio *copy = dmr_pdu(src)->stable;
+	struct dmr_stable *st;
+	unsigned int pages;
+	struct bio *bio;
+	bool over;
+
+	if (!copy || copy->bi_iter.bi_size != sectors << SECTOR_SHIFT)
+		return -EAGAIN;
+	pages = copy->bi_vcnt;
+	over = atomic_add_return(pages, &q->shipped_pages) > DMR_SHIP_PAGES;
+	over |= atomic_inc_return(&q->shipped_bios) > DMR_SHIP_BIOS;
+	if (over) {
+		atomic_sub(pages, &q->shipped_pages);
+		atomic_dec(&q->shipped_bios);
+		return -EAGAIN;
+	}
+	bio = bio_alloc_clone(dst, copy, dmr_io_gfp(q, DMR_IO_REMOTE), &q->rbs);
+	if (!bio) {
+		atomic_sub(pages, &q->shipped_pages);
+		atomic_dec(&q->shipped_bios);
+		return -ENOMEM;
+	}
+	bio->bi_opf = REQ_OP_WRITE;
+	dmr_io_init(q, bio, DMR_IO_REMOTE, sector, tag);
+	st = container_of(copy, struct dmr_stable, bio);
+	atomic_inc(&st->ref);
+	to_io(bio)->shipped = copy;
+	submit_bio(bio);
+	return 0;
 }
 
 /* Add a page range to *cur; when it is full, continue in a new bio

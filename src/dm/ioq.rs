@@ -256,6 +256,26 @@ impl<T> IoQueue<T> {
         issued(unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) })
     }
 
+    /// Write the stable copy of `bio`'s data (`sectors` long) to `dst` at
+    /// `sector`, for a remote site link, as remote I/O completing with
+    /// `tag`: the copy the log write and the local write use, so no read
+    /// of the log. The write holds the copy until it completes, whether
+    /// `bio` ends first or not. `Ok(false)`: not issued, the data is not
+    /// held that way (no copy, or such writes hold all the memory they
+    /// may): copy from the log.
+    pub(crate) fn ship(&self, bio: &UserBio, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) -> Result<bool, Busy> {
+        // SAFETY: `raw` is live; `bio` is a user bio of this queue, live
+        // while borrowed, whose per-bio data holds its stable copy or
+        // NULL (it went through `stabilize`); the write takes its own
+        // reference to the copy. The caller keeps `dst` open until the
+        // completion with `tag` is taken.
+        let r = unsafe { bindings::dmr_io_ship(self.raw(), bio.bio.as_ptr(), dst.bdev(), sector, sectors, tag) };
+        if r == EAGAIN.to_errno() {
+            return Ok(false);
+        }
+        issued(r).map(|()| true)
+    }
+
     /// Run the main work item again after `ms` milliseconds.
     pub(crate) fn kick_after(&self, ms: u32) {
         // SAFETY: `raw` is live (type invariant).

@@ -93,6 +93,19 @@ wait_caught_up 1
 same /dev/mapper/r0 /dev/mapper/rs1 "after the held flushes"
 dmc message repl 0 slink message 1 policy asynchronous disk
 
+# A link that writes wait for is fed from the writer's stable copy, not
+# from the ring: with every read of the log device failing, a
+# synchronous link still ships and stays up.
+dmc message repl 0 slink message 1 policy synchronous
+dmesg_mark
+lower log "0 4096 flakey /dev/ram0 0 0 1 1 error_reads"
+sum=$(rand_write /dev/mapper/r0 256 26000)
+assert_eq "$(sha /dev/mapper/rs1 256 26000)" "$sum" "a synchronous copy with the log unreadable"
+assert_eq "$(remote_state r0 1 | cut -c1)" "A" "link up with the log unreadable"
+! _dmesg_has "slink=1 down" || fail "the link read the ring: $(dmesg | grep -F slink=1 | tail -n 2)"
+lower log "0 4096 linear /dev/ram0 0"
+dmc message repl 0 slink message 1 policy asynchronous
+
 # A failed link: local I/O goes on, the link shows W and comes back.
 dmesg_mark
 lower rs1 "0 $len error"
