@@ -6,13 +6,16 @@
 RESULTS is the run's results directory (the guests' share): CONFIG/
 WORKLOAD.json (fio JSON, one job per repeat), CONFIG/WORKLOAD.status,
 CONFIG/setup.txt, extra/*.txt (KEY VALUE lines), profile/*.txt,
-failures.txt, meta.env. OUT gets:
+failures.txt, meta.env, and scale/ (the same layout: the scaling run's
+configurations, guest.txt with its CPU count). OUT gets:
 
     results.json   every figure: per configuration and workload the
                    repeats' IOPS, bandwidth, p50/p99/p99.9 completion
-                   latency, their medians, ratios; the extra measurements
+                   latency, their medians, ratios; the extra measurements;
+                   "scale": the scaling run's figures and factors
     results.md     tables: ratios against dm-linear and the matching peer,
-                   absolute figures, memory, resync, replay, profile
+                   absolute figures, CPU scaling, memory, resync, replay,
+                   profile
     iops.png       IOPS per configuration, one panel per workload
     p99.png        p99 completion latency per configuration
     profile/       the perf reports, trimmed
@@ -300,21 +303,21 @@ def plots(res, configs, workloads, out):
     return made
 
 
-def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    src, out = sys.argv[1], sys.argv[2]
-    os.makedirs(out, exist_ok=True)
-    meta = read_kv_env(os.path.join(src, "meta.env"))
-    failures = []
+def read_lines(path):
+    """The non-empty lines of a file, stripped ([] if unreadable)."""
     try:
-        with open(os.path.join(src, "failures.txt")) as f:
-            failures = [l.strip() for l in f if l.strip()]
+        with open(path) as f:
+            return [l.strip() for l in f if l.strip()]
     except OSError:
-        pass
+        return []
 
+
+def load_configs(src, failures):
+    """The configurations of a results directory: (configs, res, workloads),
+    res[CONFIG] with its label, setup lines and per workload the summary
+    of its repeats. Unreadable fio output is added to failures."""
     present = [d for d in os.listdir(src) if os.path.isdir(os.path.join(src, d))
-               and d not in ("extra", "profile") and not d.startswith(("profile-", "resync-", "memory"))]
+               and d not in ("extra", "profile", "scale") and not d.startswith(("profile-", "resync-", "memory"))]
     configs = [c for c in CONFIG_ORDER if c in present] + sorted(c for c in present if c not in CONFIG_ORDER)
     res = {}
     seen_w = set()
@@ -344,6 +347,55 @@ def main():
             seen_w.add(w)
         res[c] = entry
     workloads = [w for w in WORKLOAD_ORDER if w in seen_w] + sorted(w for w in seen_w if w not in WORKLOAD_ORDER)
+    return configs, res, workloads
+
+
+def guest_cpus(text):
+    """The CPU count of a guest.txt line ("N CPU, ...")."""
+    m = re.match(r"\s*(\d+) CPU", text or "")
+    return int(m.group(1)) if m else None
+
+
+def scaling(src, meta, res, failures):
+    """The scaling run (SRC/scale/, fewer CPUs) against the main run: per
+    configuration and workload both IOPS medians, the factor main/scale
+    and that factor over dm-linear's. None without a scaling run."""
+    sdir = os.path.join(src, "scale")
+    if not os.path.isdir(sdir):
+        return None
+    sfail = read_lines(os.path.join(sdir, "failures.txt"))
+    configs, sres, workloads = load_configs(sdir, sfail)
+    guest = " ".join(read_lines(os.path.join(sdir, "guest.txt"))) or None
+    cpus = guest_cpus(guest) or num(meta.get("scale_smp"))
+    main_cpus = guest_cpus(meta.get("guest")) or num(meta.get("guest_smp"))
+    failures.extend(f"scale ({fmt(cpus, 0)} CPU): {x}" for x in sfail)
+    # What was asked for (meta.env) first: a configuration or workload
+    # that left no results still gets its row.
+    configs = list(dict.fromkeys(meta.get("scale_configs", "").split() + configs))
+    workloads = list(dict.fromkeys(meta.get("scale_workloads", "").split() + workloads))
+
+    def iops(r, c, w):
+        return ((r.get(c) or {}).get("workloads", {}).get(w) or {}).get("iops")
+    rows = {}
+    for c in configs:
+        for w in workloads:
+            few, many = iops(sres, c, w), iops(res, c, w)
+            factor = ratio(many, few)
+            lin = ratio(iops(res, "linear", w), iops(sres, "linear", w))
+            rows.setdefault(c, {})[w] = {"iops_scale": few, "iops_main": many, "factor": factor,
+                                         "factor_vs_linear": ratio(factor, lin)}
+    return {"cpus": cpus, "main_cpus": main_cpus, "guest": guest, "workloads": workloads,
+            "scaling": rows, "configurations": sres}
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    src, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    meta = read_kv_env(os.path.join(src, "meta.env"))
+    failures = read_lines(os.path.join(src, "failures.txt"))
+    configs, res, workloads = load_configs(src, failures)
 
     # Ratios.
     for c in configs:
@@ -410,8 +462,11 @@ def main():
     if prof:
         extra["profile"] = prof
 
+    scale = scaling(src, meta, res, failures)
     doc = {"meta": meta, "failures": failures, "peers": PEERS, "workloads": workloads,
            "configurations": res, "extra": extra}
+    if scale:
+        doc["scale"] = scale
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1, sort_keys=False)
         f.write("\n")
@@ -529,6 +584,28 @@ def markdown(doc, configs, workloads, pngs):
     if net:
         L.append("Remote copies still behind when the next workload started (settle timeout): " +
                  ", ".join(f"{c} after {w}" for c, w, _ in net) + ".")
+        L.append("")
+
+    sc = doc.get("scale")
+    if sc:
+        def cpus(n):
+            return "? CPUs" if n is None else f"{n:.0f} CPU" + ("" if n == 1 else "s")
+        one, many = cpus(sc["cpus"]), cpus(sc["main_cpus"])
+        L.append("## CPU scaling")
+        L.append("")
+        L.append(f"The same configurations and workloads in a boot of the primary alone with {one} "
+                 f"(no DR guest; guest {sc.get('guest') or '?'}) and in the run above with {many}: "
+                 f"IOPS (medians of the repeats), factor = IOPS with {many} / IOPS with {one}, and that "
+                 "factor divided by dm-linear's (1.00 or more: scales at least as well as dm-linear).")
+        L.append("")
+        L.append(f"| configuration | workload | IOPS, {one} | IOPS, {many} | factor | factor / dm-linear's |")
+        L.append("| --- | --- | ---: | ---: | ---: | ---: |")
+        for c, ws in sc["scaling"].items():
+            for w in sc["workloads"]:
+                v = ws.get(w) or {}
+                L.append(f"| {LABELS.get(c, c)} | {WORKLOAD_LABELS.get(w, w)} | {fmt(v.get('iops_scale'), 0)} | "
+                         f"{fmt(v.get('iops_main'), 0)} | {fmt_ratio(v.get('factor'))} | "
+                         f"{fmt_ratio(v.get('factor_vs_linear'))} |")
         L.append("")
 
     mem = extra.get("memory")

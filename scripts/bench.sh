@@ -5,8 +5,10 @@
 # (synchronous, asynchronous with 1, 2 and 4 site links, past a
 # fall-behind limit, and over NBD to the second guest); then module memory,
 # resync throughput after a cut, a perf profile, and the replay time of a
-# full log after a crash. A report (JSON, Markdown, PNG plots) is written
-# by scripts/bench-report.py.
+# full log after a crash. A few configurations run again in a boot of the
+# primary alone on fewer CPUs, for their scaling from 1 to $DMR_SMP CPUs
+# against dm-linear's. A report (JSON, Markdown, PNG plots) is written by
+# scripts/bench-report.py.
 #
 #   scripts/bench.sh              full run (~25 min); results into
 #                                 Documentation/bench/ (the reference)
@@ -21,8 +23,11 @@
 # Guests: as scripts/vm-pair.sh (primary 169.254.77.1, DR 169.254.77.2 on
 # a private QEMU stream netdev; a 9p share "pair" for settings and
 # results), both on the release kernel. The primary runs
-# tests/bench/primary.sh, the DR tests/bench/dr.sh (nbd-server and DRBD);
-# the replay measurement boots a single guest twice per log size
+# tests/bench/primary.sh, the DR tests/bench/dr.sh (nbd-server and DRBD).
+# The scaling run boots the primary again, alone (NO_DR=1 in its own
+# share's bench.conf), with $BENCH_SCALE_CPUS CPUs; its results/ become
+# results/scale/ of the main run. The replay measurement boots a single
+# guest twice per log size
 # (tests/bench/replay.sh) on file-backed disks and SIGKILLs QEMU between.
 #
 # Environment (and vm.sh's):
@@ -36,6 +41,12 @@
 #   BENCH_PROFILE="CONFIG..." BENCH_PROFILE_WL=WORKLOAD  what perf samples
 #                           (and linear), default "repl-sync repl-async4"
 #   BENCH_WAIT=300          seconds to wait for other QEMUs to finish
+#   DMR_SMP=2               guest CPUs of the two-guest run (vm.sh)
+#   BENCH_SCALE_CPUS=1      guest CPUs of the scaling run ("" = no scaling run)
+#   BENCH_SCALE_CONFIGS="..."   its configurations, local ones only (default
+#                           "linear mirror repl-sync repl-sync-ram repl-async1")
+#   BENCH_SCALE_WORKLOADS="..." its workloads (default
+#                           "randwrite-qd32 randwrite-qd32-4j")
 set -euo pipefail
 . "$(dirname "$0")/vm.sh"
 export DMR_FLAVOUR=release
@@ -56,6 +67,10 @@ configs=${BENCH_CONFIGS:-$all_configs}
 extras=${BENCH_EXTRAS-memory resync profile}
 replay_sizes=${BENCH_REPLAY-4k 128k}
 profile=${BENCH_PROFILE:-repl-sync repl-async4} profile_wl=${BENCH_PROFILE_WL:-randwrite-qd32}
+smp=${DMR_SMP:-2}
+scale_cpus=${BENCH_SCALE_CPUS-1}
+scale_configs=${BENCH_SCALE_CONFIGS:-linear mirror repl-sync repl-sync-ram repl-async1}
+scale_workloads=${BENCH_SCALE_WORKLOADS:-randwrite-qd32 randwrite-qd32-4j}
 
 say() { echo "bench: $*" >&2; }
 
@@ -102,21 +117,27 @@ else
 	say "no working /usr/bin/perf (scripts/deps.sh bench): no profile"
 fi
 
-cat >"$share/bench.conf" <<EOF
+# bench_conf CONFIGS WORKLOADS EXTRAS [LINE...]: a primary's bench.conf.
+bench_conf() {
+	cat <<EOF
 QUICK=$quick
 RUNTIME=$runtime
 REPEATS=$repeats
 RAMP=$ramp
 SETTLE=$settle
-CONFIGS="$configs"
-ONLY_WORKLOADS="${BENCH_WORKLOADS:-}"
-EXTRAS="$extras"
+CONFIGS="$1"
+ONLY_WORKLOADS="$2"
+EXTRAS="$3"
 PROFILE="$profile"
 RESYNC_MAX=$resync_max
 PROFILE_WL=$profile_wl
 PROFILE_SECS=$profile_secs
 EOF
-say "run directory $run; $(echo "$configs" | wc -w) configurations, runtime $runtime s x $repeats"
+	shift 3
+	[ $# = 0 ] || printf '%s\n' "$@"
+}
+bench_conf "$configs" "${BENCH_WORKLOADS:-}" "$extras" >"$share/bench.conf"
+say "run directory $run; $(echo "$configs" | wc -w) configurations on $smp CPUs, runtime $runtime s x $repeats${scale_cpus:+; $(echo "$scale_configs" | wc -w) again on $scale_cpus CPU(s)}"
 t_start=$(date +%s)
 
 export DMR_INITRD_RAW=1 DMR_TESTS_DIR=$DMR_TOP/tests/bench
@@ -212,6 +233,34 @@ if pid=$(dr_qemu_pid); then kill -KILL "$pid" 2>/dev/null || true; fi
 wait "$(cat "$run/dr.pid")" 2>/dev/null || true
 [ ! -f "$run/dr.notes" ] || cat "$run/dr.notes" >>"$share/results/failures.txt"
 
+# --- CPU scaling: the primary alone on fewer CPUs ----------------------------
+# Local configurations only (no DR guest, no network device), on a share
+# of its own; its results/ (guest.txt: its CPU count) become results/scale/.
+if [ -n "$scale_cpus" ]; then
+	say "scaling: $scale_configs on $scale_cpus CPU(s)"
+	scale_share=$run/scale/share
+	mkdir -p "$scale_share/results"
+	bench_conf "$scale_configs" "$scale_workloads" "" NO_DR=1 >"$scale_share/bench.conf"
+	nsconf=$(echo "$scale_configs" | wc -w)
+	slimit=$((600 + nsconf * ($(echo "$scale_workloads" | wc -w) * repeats * (runtime + ramp + 3) + 90)))
+	(
+		export DMR_LOGDIR=$run/scale/primary DMR_SMP=$scale_cpus DMR_GUEST_BINS=
+		export DMR_APPEND="$common_append ${DMR_APPEND:-}"
+		VM_QEMU_EXTRA=(-virtfs "local,path=$scale_share,mount_tag=pair,security_model=none")
+		VM_LINE_HOOK=primary_line
+		if vm_boot run /tests/primary.sh "$slimit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
+			"$DMR_TOP/tests/pair/lib.sh=/tests/pair/lib.sh" >"$run/scale/primary.out"; then
+			echo "scale primary: exit $VM_RC after $VM_SECS s" >>"$run/host.log"
+		else
+			echo "scale primary: $VM_STATUS after $VM_SECS s" >>"$run/host.log"
+			echo "scale ($scale_cpus CPU): primary $VM_STATUS after $VM_SECS s" >>"$share/results/failures.txt"
+			vm_explain_death "$slimit" 2>>"$run/host.log"
+		fi
+	)
+	rm -rf "$share/results/scale"
+	cp -r "$scale_share/results" "$share/results/scale"
+fi
+
 # --- replay of a full log after a crash -----------------------------------
 kill_hook() {
 	[ "$1" = BENCH-KILL ] || return 0
@@ -251,6 +300,11 @@ repeats=$repeats
 ramp=$ramp
 kernel=$(cat "$share/results/kernel.txt" 2>/dev/null || file -b "$DMR_KERNEL" | sed -n 's/.*version \([^ ]*\).*/\1/p')
 guest=$(cat "$share/results/guest.txt" 2>/dev/null || echo unknown)
+guest_smp=$smp
+scale_smp=$scale_cpus
+scale_configs=$scale_configs
+scale_workloads=$scale_workloads
+scale_guest=$(cat "$share/results/scale/guest.txt" 2>/dev/null || echo none)
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 host_cores=$(nproc)
 host_mem_kib=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)

@@ -7,8 +7,9 @@
 # extra measurements: module memory (slab statistics), resynchronisation
 # throughput after a cut, and a perf profile of one configuration.
 #
-# Settings come from /mnt/pair/bench.conf (written by the host); results go
-# to /mnt/pair/results/ (the host's share):
+# Settings come from /mnt/pair/bench.conf (written by the host; NO_DR=1:
+# booted alone, no DR guest to start, local configurations only); results
+# go to /mnt/pair/results/ (the host's share):
 #   CONFIG/WORKLOAD.json   fio's JSON output, one job per repeat
 #   CONFIG/WORKLOAD.status dmsetup status after the workload, and notes
 #   CONFIG/setup.txt       tables, setup notes; failures.txt: setup failures
@@ -272,7 +273,7 @@ bench_config() {
 
 # --- the runs -----------------------------------------------------------------
 log "kernel $(uname -r), $(cat $R/guest.txt); configurations: $CONFIGS"
-dr_start
+[ "${NO_DR:-0}" = 1 ] || dr_start
 for c in $CONFIGS; do
 	(bench_config "$c")
 	teardown
