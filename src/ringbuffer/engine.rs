@@ -223,7 +223,9 @@ pub(crate) struct Engine {
     /// The log's UUID.
     pub(crate) uuid: [u8; 16],
     /// Everything that changes.
-    pub(crate) state: Pin<KBox<Mutex<State>>>,
+    /// Boxed apart from its lock: it is kilobytes (the checkpoint), and
+    /// the log is opened on a table load's stack, where it is built.
+    pub(crate) state: Pin<KBox<Mutex<KBox<State>>>>,
     /// Serialises checkpoint writes; holds their block buffer.
     pub(crate) cp: Pin<KBox<Mutex<KVec<u8>>>>,
     /// The `replicator` target whose table gets the group's events.
@@ -369,7 +371,7 @@ impl IoHandler for Engine {
     fn work(q: &EngineQueue) {
         let e = q.inner();
         let mut guard = e.state.lock();
-        let st = &mut *guard;
+        let st: &mut State = &mut guard;
         let mut changed = Self::handle_completions(q, st);
         if !st.paused {
             if st.failed_at.is_some() {

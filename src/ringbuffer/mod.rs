@@ -30,7 +30,7 @@ use crate::registry::{Replog, ReplogType};
 use slink::{Slink, LOST_ALL};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use engine::{Engine, EngineQueue};
+use engine::{Engine, EngineQueue, State};
 use entries::Directory;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -181,7 +181,7 @@ impl Replog for Ringbuffer {
 
     fn backlog(&self, slink: u32) -> (u64, u64) {
         let mut guard = self.q.inner().state.lock();
-        let st = &mut *guard;
+        let st: &mut State = &mut guard;
         if slink == 0 {
             return (st.entries.len() as u64, st.sectors);
         }
@@ -213,7 +213,7 @@ impl Replog for Ringbuffer {
         // Built whole before anything of the state changes: a failed
         // allocation leaves the restore records as they were.
         let mut guard = st;
-        let st = &mut *guard;
+        let st: &mut State = &mut guard;
         let mut s = match st.restore.iter().find(|r| r.nr == params.slink) {
             // Recorded by the checkpoint of the log just opened, and its
             // position still in the log: it ships from there in order,

@@ -10,7 +10,7 @@ use super::entries::{Entries, Entry, EntryState};
 use crate::dm::{random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
 use crate::logic::replog::geometry::{block_sector, ring_blocks_for_sectors};
 use crate::logic::replog::{
-    decide, format, load, Action, Block, BlockReader, BlockWriter, DataCheck, LogError, ReadError,
+    decide, format, load, Action, Block, BlockReader, BlockWriter, DataCheck, Loaded, LogError, ReadError,
     Scanner, WriteError, Writer, BLOCK_SIZE,
 };
 use crate::logic::ringbuffer::OpenMode;
@@ -90,109 +90,15 @@ const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication log", 
 /// Open, recover or format the log at `dev_start` of `log` (which has
 /// `avail` sectors from there), and start its engine; with `reformat`, format
 /// it whatever it holds.
+///
+/// This runs on a table load's stack, under the ioctl and dm core, and
+/// the checkpoints it handles are a kilobyte each: each step is a
+/// function of its own (`inline(never)`), so that only the path taken is
+/// on the stack.
+#[inline(never)]
 pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, reformat: bool) -> Result<Arc<EngineQueue>, TargetError> {
     let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
-    let block = <&mut Block>::try_from(buf.as_mut_slice()).map_err(|_| NOMEM)?;
-    let cache = KVVec::from_elem(0u8, READ_AHEAD_BLOCKS * BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
-    let mut io = Reader { dev: &log, dev_start, blocks: avail / 8, cache, first: 0, cached: 0 };
-    let loaded = load::<KernelCrc32c, _>(&mut io, block, avail);
-    let action = if reformat { Action::Format } else { decide(mode, &loaded).map_err(log_error)? };
-    let (state, uuid, ring_start) = match (action, loaded) {
-        (Action::Format, _) => {
-            let size = mode.size().ok_or(TargetError::inval(c"Replication log size missing"))?;
-            let ring_blocks = ring_blocks_for_sectors(size).map_err(|e| log_error(e.into()))?;
-            let mut uuid = [0u8; 16];
-            random_bytes(&mut uuid);
-            let (sb, cp) = format::<KernelCrc32c, _>(&mut io, block, uuid, ring_blocks).map_err(log_error)?;
-            let writer = Writer::formatted(&cp).map_err(|e| log_error(e.into()))?;
-            pr_info!("replicator: formatted replication log on {} ({} ring blocks)\n", log.id(), ring_blocks);
-            let state = State::new(writer, Entries::new(cp.head_seq, ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?, cp.head_epoch, cp).map_err(|_| NOMEM)?;
-            (state, sb.uuid, sb.ring_start)
-        }
-        (Action::Open, Ok(l)) => {
-            if let OpenMode::OpenSized(size) = mode {
-                if ring_blocks_for_sectors(size) != Ok(l.checkpoint.ring_blocks) {
-                    return Err(TargetError::inval(c"Replication log size differs from the table's"));
-                }
-            }
-            let resume = l.resume().map_err(|e| log_error(e.into()))?;
-            // The recovered entries, to replay and to free later.
-            let mut entries = Entries::new(l.recovered.head_seq, l.checkpoint.ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?;
-            let mut sectors = 0u64;
-            // Site links the checkpoint recorded resume from their
-            // position if the log still holds it (replog-format.rst,
-            // "Restart of site links").
-            let (head, next) = (l.recovered.head_seq, l.recovered.next_seq);
-            let mut restore: KVec<Restore> = KVec::new();
-            for (nr, seq) in l.checkpoint.slinks.iter() {
-                if head <= seq && seq <= next {
-                    restore.push(Restore { nr, seq, devs: KVec::new() }, GFP_KERNEL).map_err(|_| NOMEM)?;
-                } else {
-                    pr_warn!(
-                        "replicator: slink={} position {} is no longer in the log ({} to {}); its devices resynchronise\n",
-                        nr,
-                        seq,
-                        head,
-                        next
-                    );
-                }
-            }
-            let scan = Scanner::<KernelCrc32c, _>::new(&mut io, block, &l.superblock, &l.checkpoint, DataCheck::AfterTailHint);
-            for s in scan.take(usize::try_from(l.recovered.entries).unwrap_or(usize::MAX)) {
-                let h = s.header;
-                entries.reserve(GFP_KERNEL).map_err(|_| NOMEM)?;
-                let e = Entry {
-                    seq: h.seq,
-                    epoch: h.epoch,
-                    extent: crate::logic::replog::Extent { start: s.pos, blocks: h.blocks() },
-                    dev: h.dev,
-                    sector: h.sector,
-                    sectors: h.sectors,
-                    flags: h.flags,
-                    data_crc: h.data_crc,
-                    state: EntryState::Replay,
-                    bio: None,
-                    at_ms: crate::dm::now_ms(),
-                };
-                entries
-                    .push(e)
-                    .map_err(|_| TargetError::inval(c"Replication log entries changed while opening"))?;
-                sectors = sectors.saturating_add(u64::from(h.sectors));
-                for r in restore.iter_mut() {
-                    if h.seq >= r.seq && h.sectors > 0 && h.slinks.contains(r.nr) && !r.devs.contains(&h.dev) {
-                        r.devs.push(h.dev, GFP_KERNEL).map_err(|_| NOMEM)?;
-                    }
-                }
-            }
-            if entries.end_seq() != l.recovered.next_seq {
-                return Err(TargetError::inval(c"Replication log entries changed while opening"));
-            }
-            // The new run's checkpoint is durable before its first entry.
-            let cp = resume.checkpoint;
-            let mut cpbuf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
-            let cpblock = <&mut Block>::try_from(cpbuf.as_mut_slice()).map_err(|_| NOMEM)?;
-            cp.encode::<KernelCrc32c>(&l.superblock.uuid, cpblock);
-            BlockWriter::write(&mut io, cp.block(), cpblock)
-                .map_err(|error| log_error(LogError::Write { block: cp.block(), error }))?;
-            if l.recovered.entries > 0 {
-                pr_info!(
-                    "replicator: replication log on {}: {} entries to replay (sequence {} to {})\n",
-                    log.id(),
-                    l.recovered.entries,
-                    l.recovered.head_seq,
-                    l.recovered.next_seq
-                );
-            }
-            let mut state = State::new(resume.writer, entries, l.recovered.head_epoch, cp).map_err(|_| NOMEM)?;
-            state.sectors = sectors;
-            state.restore = restore;
-            for (nr, dev) in l.checkpoint.slinks.lost() {
-                state.lost_restore.push((nr, dev), GFP_KERNEL).map_err(|_| NOMEM)?;
-            }
-            (state, l.superblock.uuid, l.superblock.ring_start)
-        }
-        (Action::Open, Err(e)) => return Err(log_error(e)),
-    };
+    let (state, uuid, ring_start) = open_state(&log, dev_start, mode, avail, reformat, &mut buf)?;
     let engine = Engine {
         log,
         dev_start,
@@ -204,4 +110,123 @@ pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64,
         dev_events: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL).map_err(|_| NOMEM)?,
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
+}
+
+/// The engine's state, the log's UUID and where its ring starts.
+type Opened = (KBox<State>, [u8; 16], u64);
+
+/// Read what the log holds and decide, then format or recover it.
+#[inline(never)]
+fn open_state(log: &BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, reformat: bool, buf: &mut KVec<u8>) -> Result<Opened, TargetError> {
+    let block = <&mut Block>::try_from(buf.as_mut_slice()).map_err(|_| NOMEM)?;
+    let cache = KVVec::from_elem(0u8, READ_AHEAD_BLOCKS * BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
+    let mut io = Reader { dev: log, dev_start, blocks: avail / 8, cache, first: 0, cached: 0 };
+    let loaded = load::<KernelCrc32c, _>(&mut io, block, avail);
+    let action = if reformat { Action::Format } else { decide(mode, &loaded).map_err(log_error)? };
+    match (action, loaded) {
+        (Action::Format, _) => format_new(log, &mut io, block, mode),
+        (Action::Open, Ok(l)) => recover(log, &mut io, block, mode, l),
+        (Action::Open, Err(e)) => Err(log_error(e)),
+    }
+}
+
+/// Format a new log.
+#[inline(never)]
+fn format_new(log: &BlockDevice, io: &mut Reader<'_>, block: &mut Block, mode: OpenMode) -> Result<Opened, TargetError> {
+    let size = mode.size().ok_or(TargetError::inval(c"Replication log size missing"))?;
+    let ring_blocks = ring_blocks_for_sectors(size).map_err(|e| log_error(e.into()))?;
+    let mut uuid = [0u8; 16];
+    random_bytes(&mut uuid);
+    let (sb, cp) = format::<KernelCrc32c, _>(io, block, uuid, ring_blocks).map_err(log_error)?;
+    let writer = Writer::formatted(&cp).map_err(|e| log_error(e.into()))?;
+    pr_info!("replicator: formatted replication log on {} ({} ring blocks)\n", log.id(), ring_blocks);
+    let state = State::new(writer, Entries::new(cp.head_seq, ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?, cp.head_epoch, cp).map_err(|_| NOMEM)?;
+    let state = KBox::new(state, GFP_KERNEL).map_err(|_| NOMEM)?;
+    Ok((state, sb.uuid, sb.ring_start))
+}
+
+/// Recover a log: the entries to replay, where each site link resumes,
+/// and the new run's checkpoint.
+#[inline(never)]
+fn recover(log: &BlockDevice, io: &mut Reader<'_>, block: &mut Block, mode: OpenMode, l: Loaded) -> Result<Opened, TargetError> {
+    if let OpenMode::OpenSized(size) = mode {
+        if ring_blocks_for_sectors(size) != Ok(l.checkpoint.ring_blocks) {
+            return Err(TargetError::inval(c"Replication log size differs from the table's"));
+        }
+    }
+    let resume = l.resume().map_err(|e| log_error(e.into()))?;
+    // The recovered entries, to replay and to free later.
+    let mut entries = Entries::new(l.recovered.head_seq, l.checkpoint.ring_blocks, GFP_KERNEL).map_err(|_| NOMEM)?;
+    let mut sectors = 0u64;
+    // Site links the checkpoint recorded resume from their
+    // position if the log still holds it (replog-format.rst,
+    // "Restart of site links").
+    let (head, next) = (l.recovered.head_seq, l.recovered.next_seq);
+    let mut restore: KVec<Restore> = KVec::new();
+    for (nr, seq) in l.checkpoint.slinks.iter() {
+        if head <= seq && seq <= next {
+            restore.push(Restore { nr, seq, devs: KVec::new() }, GFP_KERNEL).map_err(|_| NOMEM)?;
+        } else {
+            pr_warn!(
+                "replicator: slink={} position {} is no longer in the log ({} to {}); its devices resynchronise\n",
+                nr,
+                seq,
+                head,
+                next
+            );
+        }
+    }
+    let scan = Scanner::<KernelCrc32c, _>::new(io, block, &l.superblock, &l.checkpoint, DataCheck::AfterTailHint);
+    for s in scan.take(usize::try_from(l.recovered.entries).unwrap_or(usize::MAX)) {
+        let h = s.header;
+        entries.reserve(GFP_KERNEL).map_err(|_| NOMEM)?;
+        let e = Entry {
+            seq: h.seq,
+            epoch: h.epoch,
+            extent: crate::logic::replog::Extent { start: s.pos, blocks: h.blocks() },
+            dev: h.dev,
+            sector: h.sector,
+            sectors: h.sectors,
+            flags: h.flags,
+            data_crc: h.data_crc,
+            state: EntryState::Replay,
+            bio: None,
+            at_ms: crate::dm::now_ms(),
+        };
+        entries
+            .push(e)
+            .map_err(|_| TargetError::inval(c"Replication log entries changed while opening"))?;
+        sectors = sectors.saturating_add(u64::from(h.sectors));
+        for r in restore.iter_mut() {
+            if h.seq >= r.seq && h.sectors > 0 && h.slinks.contains(r.nr) && !r.devs.contains(&h.dev) {
+                r.devs.push(h.dev, GFP_KERNEL).map_err(|_| NOMEM)?;
+            }
+        }
+    }
+    if entries.end_seq() != l.recovered.next_seq {
+        return Err(TargetError::inval(c"Replication log entries changed while opening"));
+    }
+    // The new run's checkpoint is durable before its first entry.
+    let cp = resume.checkpoint;
+    let mut cpbuf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
+    let cpblock = <&mut Block>::try_from(cpbuf.as_mut_slice()).map_err(|_| NOMEM)?;
+    cp.encode::<KernelCrc32c>(&l.superblock.uuid, cpblock);
+    BlockWriter::write(io, cp.block(), cpblock)
+        .map_err(|error| log_error(LogError::Write { block: cp.block(), error }))?;
+    if l.recovered.entries > 0 {
+        pr_info!(
+            "replicator: replication log on {}: {} entries to replay (sequence {} to {})\n",
+            log.id(),
+            l.recovered.entries,
+            l.recovered.head_seq,
+            l.recovered.next_seq
+        );
+    }
+    let mut state = KBox::new(State::new(resume.writer, entries, l.recovered.head_epoch, cp).map_err(|_| NOMEM)?, GFP_KERNEL).map_err(|_| NOMEM)?;
+    state.sectors = sectors;
+    state.restore = restore;
+    for (nr, dev) in l.checkpoint.slinks.lost() {
+        state.lost_restore.push((nr, dev), GFP_KERNEL).map_err(|_| NOMEM)?;
+    }
+    Ok((state, l.superblock.uuid, l.superblock.ring_start))
 }

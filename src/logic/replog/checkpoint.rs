@@ -218,6 +218,7 @@ impl SlinkPositions {
         Ok(())
     }
 
+    #[inline(never)]
     fn encode(&self, b: &mut Block) {
         le::put_u32(b, POSITIONS, u32::try_from(self.len).unwrap_or(0));
         for (i, (nr, seq)) in self.iter().enumerate() {
@@ -233,6 +234,7 @@ impl SlinkPositions {
         }
     }
 
+    #[inline(never)]
     fn decode(b: &Block) -> Result<SlinkPositions, FormatError> {
         let n = usize::try_from(le::u32_at(b, POSITIONS)).unwrap_or(usize::MAX);
         let m = usize::try_from(le::u32_at(b, LOST)).unwrap_or(usize::MAX);
@@ -374,6 +376,7 @@ impl Checkpoint {
     }
 
     /// Writes the checkpoint of log `uuid` into `b` (the whole block).
+    #[inline(never)]
     pub fn encode<C: Crc32c>(&self, uuid: &[u8; 16], b: &mut Block) {
         b.fill(0);
         le::put_bytes(b, MAGIC, &CHECKPOINT_MAGIC);
@@ -391,6 +394,12 @@ impl Checkpoint {
     }
 
     /// Reads the checkpoint in slot `slot` of log `uuid`.
+    ///
+    /// This and the other encoders and decoders of checkpoints are out of
+    /// line: the kernel opens a log on a table load's stack, and inlined
+    /// into the functions that do the I/O their kilobyte-sized
+    /// temporaries would sit on the stack under every read and write.
+    #[inline(never)]
     pub fn decode<C: Crc32c>(
         b: &Block,
         uuid: &[u8; 16],

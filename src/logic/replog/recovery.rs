@@ -55,18 +55,32 @@ pub fn read_superblock<C: Crc32c, R: BlockReader>(
 }
 
 /// Reads both checkpoint slots; pick one with [`checkpoint::newest`].
+/// Two plain calls rather than `[0, 1].map(...)`: the kernel opens the
+/// log on a table load's stack, and the array adaptors keep several
+/// copies of the (kilobyte-sized) checkpoints in their frames.
 pub fn read_checkpoints<C: Crc32c, R: BlockReader>(
     reader: &mut R,
     buf: &mut Block,
     sb: &Superblock,
 ) -> [Result<Checkpoint, LogError>; 2] {
-    [0, 1].map(|slot| {
-        let block = checkpoint::slot_block(slot);
-        reader
-            .read(block, buf)
-            .map_err(|error| LogError::Read { block, error })?;
-        Ok(Checkpoint::decode::<C>(buf, &sb.uuid, slot)?)
-    })
+    [
+        read_checkpoint::<C, R>(reader, buf, sb, 0),
+        read_checkpoint::<C, R>(reader, buf, sb, 1),
+    ]
+}
+
+/// Reads checkpoint slot `slot`.
+fn read_checkpoint<C: Crc32c, R: BlockReader>(
+    reader: &mut R,
+    buf: &mut Block,
+    sb: &Superblock,
+    slot: usize,
+) -> Result<Checkpoint, LogError> {
+    let block = checkpoint::slot_block(slot);
+    reader
+        .read(block, buf)
+        .map_err(|error| LogError::Read { block, error })?;
+    Ok(Checkpoint::decode::<C>(buf, &sb.uuid, slot)?)
 }
 
 /// Which entries' data the scan reads and checks. Data is never skipped
