@@ -68,6 +68,7 @@ extras=${BENCH_EXTRAS-memory resync profile}
 replay_sizes=${BENCH_REPLAY-4k 128k}
 profile=${BENCH_PROFILE:-repl-sync repl-async4} profile_wl=${BENCH_PROFILE_WL:-randwrite-qd32}
 smp=${DMR_SMP:-2}
+export DMR_SMP=$smp
 scale_cpus=${BENCH_SCALE_CPUS-1}
 scale_configs=${BENCH_SCALE_CONFIGS:-linear mirror repl-sync repl-sync-ram repl-async1}
 scale_workloads=${BENCH_SCALE_WORKLOADS:-randwrite-qd32 randwrite-qd32-4j}
