@@ -209,6 +209,20 @@ primary_line() {
 	return 0
 }
 
+# primary_boot NAME LIMIT OUT: boot tests/bench/primary.sh (with the
+# caller's VM_QEMU_EXTRA and VM_LINE_HOOK), its output into OUT, its end
+# in host.log under NAME; fails if the guest did not report an exit.
+primary_boot() {
+	if vm_boot run /tests/primary.sh "$2" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
+		"$DMR_TOP/tests/pair/lib.sh=/tests/pair/lib.sh" >"$3"; then
+		echo "$1: exit $VM_RC after $VM_SECS s" >>"$run/host.log"
+	else
+		echo "$1: $VM_STATUS after $VM_SECS s" >>"$run/host.log"
+		vm_explain_death "$2" 2>>"$run/host.log"
+		return 1
+	fi
+}
+
 # --- the two-guest run ---------------------------------------------------
 nconf=$(echo "$configs" | wc -w)
 limit=$((600 + nconf * (5 * repeats * (runtime + ramp + 3) + 90) + 900))
@@ -222,13 +236,7 @@ tc_dist=/usr/lib/x86_64-linux-gnu/tc
 		-device virtio-net-pci,netdev=pair,mac=52:54:00:77:00:01
 		-virtfs "local,path=$share,mount_tag=pair,security_model=none")
 	VM_LINE_HOOK=primary_line
-	if vm_boot run /tests/primary.sh "$limit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
-		"$DMR_TOP/tests/pair/lib.sh=/tests/pair/lib.sh" >"$run/primary.out"; then
-		echo "primary: exit $VM_RC after $VM_SECS s" >>"$run/host.log"
-	else
-		echo "primary: $VM_STATUS after $VM_SECS s" >>"$run/host.log"
-		vm_explain_death "$limit" 2>>"$run/host.log"
-	fi
+	primary_boot primary "$limit" "$run/primary.out" || true
 )
 if pid=$(dr_qemu_pid); then kill -KILL "$pid" 2>/dev/null || true; fi
 wait "$(cat "$run/dr.pid")" 2>/dev/null || true
@@ -249,14 +257,8 @@ if [ -n "$scale_cpus" ]; then
 		export DMR_APPEND="$common_append ${DMR_APPEND:-}"
 		VM_QEMU_EXTRA=(-virtfs "local,path=$scale_share,mount_tag=pair,security_model=none")
 		VM_LINE_HOOK=primary_line
-		if vm_boot run /tests/primary.sh "$slimit" "$DMR_TOP/tests/vm/lib.sh=/tests/vm/lib.sh" \
-			"$DMR_TOP/tests/pair/lib.sh=/tests/pair/lib.sh" >"$run/scale/primary.out"; then
-			echo "scale primary: exit $VM_RC after $VM_SECS s" >>"$run/host.log"
-		else
-			echo "scale primary: $VM_STATUS after $VM_SECS s" >>"$run/host.log"
+		primary_boot "scale primary" "$slimit" "$run/scale/primary.out" ||
 			echo "scale ($scale_cpus CPU): primary $VM_STATUS after $VM_SECS s" >>"$share/results/failures.txt"
-			vm_explain_death "$slimit" 2>>"$run/host.log"
-		fi
 	)
 	rm -rf "$share/results/scale"
 	cp -r "$scale_share/results" "$share/results/scale"

@@ -208,15 +208,13 @@ impl Engine {
             // While the writer's bio is held (a link that writes wait for,
             // or one that keeps up), its stable copy goes to the site from
             // memory; otherwise the data is read back from the ring.
-            let shipped = match (src, e.bio.as_ref()) {
-                (Some(_), Some(bio)) => q.ship(bio, &dev.bdev, e.sector, sectors, tag),
-                _ => Ok(false),
-            };
-            let issued = match (shipped, src) {
-                (Ok(true), _) => Ok(()),
-                (Err(busy), _) => Err(busy),
-                (Ok(false), None) => q.zero(&dev.bdev, e.sector, sectors, tag),
-                (Ok(false), Some(src)) => q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag),
+            let issued = match src {
+                None => q.zero(&dev.bdev, e.sector, sectors, tag),
+                Some(src) => match e.bio.as_ref().map_or(Ok(false), |bio| q.ship(bio, &dev.bdev, e.sector, sectors, tag)) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag),
+                    Err(busy) => Err(busy),
+                },
             };
             if issued.is_err() {
                 // Memory short: untracked again, issued once remote

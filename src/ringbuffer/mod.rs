@@ -220,7 +220,7 @@ impl Replog for Ringbuffer {
             // the devices of those entries kept needed until they attach.
             Some(r) => {
                 let epoch = st.entries.get(r.seq).map_or(st.writer.epoch(), |e| e.epoch);
-                let mut s = Slink::new(params.slink, params.policy(), params.fallbehind, r.seq, epoch)?;
+                let mut s = Slink::new(params, r.seq, epoch)?;
                 for &dev in r.devs.iter() {
                     s.keep(dev)?;
                 }
@@ -238,7 +238,7 @@ impl Replog for Ringbuffer {
             // order could take the site through states the group never
             // passed through, so their regions are marked out of sync
             // when the devices attach, and resync.
-            None => Slink::new(params.slink, params.policy(), params.fallbehind, st.writer.next_seq(), st.writer.epoch())?,
+            None => Slink::new(params, st.writer.next_seq(), st.writer.epoch())?,
         };
         // Devices whose entries the link gave up before the restart while
         // they were not attached: resynchronised whole when they attach.
@@ -246,7 +246,6 @@ impl Replog for Ringbuffer {
             s.keep(dev)?;
             s.lose(dev, 0, LOST_ALL)?;
         }
-        s.completion = params.completion();
         crate::dm::retain(&mut st.restore, |r| r.nr != params.slink);
         crate::dm::retain(&mut st.lost_restore, |l| l.0 != params.slink);
         st.slinks.push(s, GFP_KERNEL)?;

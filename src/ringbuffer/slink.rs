@@ -26,6 +26,7 @@ use super::entries::{Entries, Entry};
 use crate::blockdev::RemoteDev;
 use crate::logic::fallbehind::{FallBehind, FallBehindKind};
 use crate::logic::backlog::{Backlog, Behind, Look};
+use crate::logic::blockdev::BlockdevParams;
 use crate::logic::completion::Completion;
 use crate::logic::policy::Policy;
 use kernel::prelude::*;
@@ -176,12 +177,12 @@ impl Slink {
     /// copies and region copies in flight are allocated here, full size:
     /// the work item tracks a copy before issuing it and must never find
     /// itself without memory to do so.
-    pub(crate) fn new(nr: u32, policy: Policy, fallbehind: Option<FallBehind>, first: u64, epoch: u64) -> Result<Slink> {
+    pub(crate) fn new(params: &BlockdevParams, first: u64, epoch: u64) -> Result<Slink> {
         Ok(Slink {
-            nr,
-            policy,
-            completion: Completion::Disk,
-            fallbehind,
+            nr: params.slink,
+            policy: params.policy(),
+            completion: params.completion(),
+            fallbehind: params.fallbehind,
             enforcing: false,
             devices: KVec::new(),
             devs: KVec::new(),
@@ -234,7 +235,7 @@ impl Slink {
     /// Whether entry `e` must reach this link: it writes a device the
     /// link replicates, attached or not.
     pub(crate) fn needs(&self, e: &Entry) -> bool {
-        e.sectors > 0 && self.replicates(e.dev)
+        needed_by(&self.devs, e)
     }
 
     /// Whether the link replicates device number `dev_nr`.
@@ -311,7 +312,7 @@ impl Slink {
         let devs = &self.devs;
         self.behind.update(start, entries.end_seq(), now, |seq| match entries.get(seq) {
             None => Look::Gone,
-            Some(e) if e.sectors > 0 && devs.contains(&e.dev) => Look::Needed { sectors: u64::from(e.sectors), at_ms: e.at_ms },
+            Some(e) if needed_by(devs, e) => Look::Needed { sectors: u64::from(e.sectors), at_ms: e.at_ms },
             Some(_) => Look::Skipped,
         })
     }
@@ -382,4 +383,10 @@ impl Slink {
             Some(LinkError::Write) => 'W',
         }
     }
+}
+
+/// Whether entry `e` must reach a link replicating device numbers `devs`:
+/// it writes one of them, attached or not.
+fn needed_by(devs: &[u32], e: &Entry) -> bool {
+    e.sectors > 0 && devs.contains(&e.dev)
 }
