@@ -10,7 +10,8 @@
 use crate::dm::{TargetError, DevId, Global};
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::slink::SlinkSet;
-use crate::registry::Replog;
+use crate::replog::Replog;
+use crate::slink::SlinkType;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
@@ -19,8 +20,8 @@ use kernel::{new_mutex, new_spinlock};
 
 /// A configured site link.
 pub(crate) struct SlinkConfig {
-    /// Registered site-link type name (`blockdev`).
-    pub(crate) type_name: &'static str,
+    /// Its registered type (`blockdev`).
+    pub(crate) ty: &'static dyn SlinkType,
     /// Number, policy and fall-behind limit.
     pub(crate) params: BlockdevParams,
 }

@@ -8,7 +8,6 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::prelude::*;
 
-mod blockdev;
 mod dm;
 mod group;
 mod label;
@@ -16,10 +15,11 @@ mod local_health;
 // Shared with host crates: not every item has a user in the module.
 #[allow(unreachable_pub, dead_code, unused_imports)]
 mod logic;
-mod registry;
+mod replog;
 mod replicator;
 mod replicator_dev;
 mod ringbuffer;
+mod slink;
 mod verify;
 
 module! {
@@ -29,6 +29,14 @@ module! {
     description: "device-mapper remote replication targets",
     license: "GPL",
 }
+
+/// The replication-log types a `replicator` table may name: one line
+/// per type (see `replog::registry`).
+static REPLOG_TYPES: [&dyn replog::ReplogType; 1] = [&ringbuffer::RingbufferType];
+
+/// The site-link types a `replicator` table may name: one line per type
+/// (see `slink::registry`).
+static SLINK_TYPES: [&dyn slink::SlinkType; 1] = [&slink::blockdev::BlockdevType];
 
 /// Target versions, reported by `dmsetup targets`.
 const VERSION: [u32; 3] = [0, 1, 0];

@@ -10,7 +10,6 @@
 //! ([`RemoteLabel`]): a remote whose label cannot be read at load (its
 //! site is down) is checked before the first write reaches it.
 
-use crate::blockdev::RemoteDev;
 use crate::dm::{BlockDevice, DevId, KernelCrc32c, TargetError};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use crate::logic::label::{check_local, check_remote, label_sector, Label, Refusal};
@@ -192,11 +191,11 @@ impl RemoteLabel {
     }
 }
 
-/// Start a check of `remote`'s label in the background if one is due
-/// (its link calls this until [`RemoteLabel::ok`]); the link's retest
-/// picks the result up.
-pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
-    let l = &remote.label;
+/// Start a check of the label of `bdev`, remote device `dev_nr` of
+/// site link `slink` replicating `len` sectors, in the background if one
+/// is due (its link calls this until [`RemoteLabel::ok`]); the link's
+/// retest picks the result up.
+pub(crate) fn start_check(l: &RemoteLabel, bdev: &Arc<BlockDevice>, slink: u32, dev_nr: u32, len: u64) {
     let Some(expected) = l.expected else { return };
     let from = l.state();
     if !matches!(from, UNCHECKED | REFUSED | UNREADABLE)
@@ -204,11 +203,11 @@ pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
     {
         return;
     }
-    let r = remote.clone();
+    let r = bdev.clone();
     let shared = l.shared.clone();
     let job = move || {
-        let got = match read(&r.bdev) {
-            Ok(Ok(got)) => check_remote(Some(&expected), got.label.as_ref(), r.len, got.sectors).map_err(Some),
+        let got = match read(&r) {
+            Ok(Ok(got)) => check_remote(Some(&expected), got.label.as_ref(), len, got.sectors).map_err(Some),
             // Damaged (logged by `read`): not the copy it should be.
             Ok(Err(_)) => Err(None),
             // Still out of reach: again at the next retest.
@@ -221,7 +220,7 @@ pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
         let next = match got {
             Ok(()) => {
                 if from != UNCHECKED {
-                    pr_info!("slink={} device {}: remote device {}: label accepted\n", r.slink, r.dev_nr, r.bdev.id());
+                    pr_info!("slink={} device {}: remote device {}: label accepted\n", slink, dev_nr, r.id());
                 }
                 shared.refusals.store(0, Ordering::Relaxed);
                 CHECKED
@@ -230,20 +229,20 @@ pub(crate) fn start_check(remote: &Arc<RemoteDev>) {
                 let n = shared.refusals.fetch_add(1, Ordering::Relaxed).saturating_add(1);
                 if n.is_power_of_two() {
                     if let Some(why) = why {
-                        let _ = refused(why, r.bdev.id(), r.slink, r.dev_nr);
+                        let _ = refused(why, r.id(), slink, dev_nr);
                     }
                     pr_err!(
                         "slink={} device {}: the link stays down until the remote device is the right copy ({} checks)\n",
-                        r.slink,
-                        r.dev_nr,
+                        slink,
+                        dev_nr,
                         n
                     );
                 }
                 REFUSED
             }
         };
-        // The device first: a target waiting in `wait_idle` may drop the
-        // last other reference as soon as the state changes.
+        // The device first: a target waiting in `wait_idle` may go as soon
+        // as the state changes, and its device with it.
         drop(r);
         shared.state.store(next, Ordering::Release);
     };

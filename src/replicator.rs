@@ -15,7 +15,8 @@ use crate::logic::blockdev::check_policy_fallbehind;
 use crate::logic::completion::status_mode;
 use crate::logic::message::{ReplicatorMessage, Scope, StatsCmd};
 use crate::logic::replicator_table::ReplicatorTable;
-use crate::registry::{self, Replog};
+use crate::replog::{registry::replog_type, Replog};
+use crate::slink::registry::slink_type;
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use core::sync::atomic::Ordering;
@@ -43,9 +44,9 @@ fn slinks_of(table: &ReplicatorTable<'_>) -> Result<RBTree<u32, SlinkConfig>, Ta
     let mut slinks = RBTree::new();
     for s in table.slinks() {
         let (type_name, params) = s.map_err(table_error)?;
-        let ty = registry::slink_type(type_name)
+        let ty = slink_type(type_name)
             .ok_or(TargetError::inval(c"Unknown site link type"))?;
-        let cfg = SlinkConfig { type_name: ty.name(), params };
+        let cfg = SlinkConfig { ty, params };
         slinks
             .try_create_and_insert(params.slink, cfg, GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate site link", ENOMEM))?;
@@ -102,7 +103,7 @@ impl Replicator {
                 self.group.replog().pause(slink, !on);
             }
             ReplicatorMessage::SlinkAdd { slink_type, params } => {
-                let ty = registry::slink_type(slink_type)
+                let ty = crate::slink::registry::slink_type(slink_type)
                     .ok_or(TargetError::inval(c"Unknown site link type"))?;
                 let mut st = self.group.state.lock();
                 if st.slinks.get(&params.slink).is_some() {
@@ -112,7 +113,7 @@ impl Replicator {
                     .replog()
                     .set_slink(&params)
                     .map_err(|e| TargetError::new(c"Cannot set up site link", e))?;
-                let cfg = SlinkConfig { type_name: ty.name(), params };
+                let cfg = SlinkConfig { ty, params };
                 if st.slinks.try_create_and_insert(params.slink, cfg, GFP_KERNEL).is_err() {
                     self.group.replog().del_slink(params.slink);
                     return Err(TargetError::new(c"Cannot allocate site link", ENOMEM));
@@ -193,7 +194,7 @@ impl Replicator {
 impl Target for Replicator {
     fn ctr(ctx: &mut TargetCtx<'_>, args: &[&str]) -> Result<Self, TargetError> {
         let table = ReplicatorTable::parse(args).map_err(table_error)?;
-        let ty = registry::replog_type(table.replog_type)
+        let ty = replog_type(table.replog_type)
             .ok_or(TargetError::inval(c"Unknown replication log type"))?;
         let slinks = slinks_of(&table)?;
         // A reload keeps the group's running log, unless it failed: then
@@ -300,7 +301,7 @@ impl Target for Replicator {
             StatusType::Table => {
                 self.group.replog().table(out);
                 for (_, cfg) in slinks.iter() {
-                    let _ = write!(out, " {} {} {}", cfg.type_name, cfg.params.param_count(), cfg.params);
+                    let _ = write!(out, " {} {} {}", cfg.ty.name(), cfg.params.param_count(), cfg.params);
                 }
             }
             StatusType::Ima => {

@@ -8,27 +8,24 @@
 //! log, which applies them to the local device once they are durable;
 //! reads go straight to the local device.
 
-use crate::blockdev::RemoteDev;
 use crate::dm::{
-    BlockDevice, device_error, Bio, DeferredEvent, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
+    device_error, Bio, DeferredEvent, BioOp, DeviceVisitor, DmDev, EndIoResult, MapResult, StatusType, StatusWriter,
     Target, TargetCtx, TargetError, TargetHandle,
 };
 use crate::group::{Binding, Group};
 use crate::label;
 use crate::label::LocalLabel;
 use crate::local_health::LocalHealth;
-use crate::logic::dirty_log::WithRegion;
 use crate::logic::message::ReplicatorDevMessage;
-use crate::logic::replicator_dev_table::{DeviceSpec, ReplicatorDevTable};
+use crate::logic::replicator_dev_table::ReplicatorDevTable;
 use crate::logic::slink::SlinkSet;
+use crate::slink::SlinkDevice;
 use crate::verify::Verify;
 use crate::{next_target_id, table_error};
 use core::fmt::Write;
 use kernel::new_mutex;
-use kernel::fmt;
 use kernel::prelude::*;
 use kernel::rbtree::RBTree;
-use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 
 /// Largest bio the target takes, in sectors (128 KiB): a log entry is a
@@ -37,15 +34,11 @@ const MAX_IO_SECTORS: u64 = 256;
 // Every write is copied into stable pages before it is logged.
 const _: () = assert!(MAX_IO_SECTORS <= crate::dm::MAX_STABLE_SECTORS);
 
-/// A remote device: the table's reference, and the device with its dirty
-/// log as the replication log uses it.
+/// A remote device: the table's reference, and the copy as the
+/// replication log drives it (opened by its site link's type).
 struct Remote {
     dev: DmDev,
-    remote: Arc<RemoteDev>,
-    /// The table's region size where the dirty log was given another
-    /// (0, or larger than the device): shown in the table line, and the
-    /// group's region size is checked against it.
-    table_region: Option<u64>,
+    remote: Arc<dyn SlinkDevice>,
 }
 
 /// A `replicator-dev` target.
@@ -69,54 +62,6 @@ pub(crate) struct ReplicatorDev {
     verify: Pin<KBox<Mutex<Option<Arc<Verify>>>>>,
 }
 
-/// Open a remote device, check its label against the local device's, and
-/// create its dirty log.
-fn open_remote(
-    ctx: &TargetCtx<'_>,
-    dev_nr: u32,
-    spec: &DeviceSpec<'_>,
-    local_label: &LocalLabel,
-) -> Result<Remote, TargetError> {
-    let dev = ctx
-        .get_device(spec.dev)
-        .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
-    if dev.sectors() < ctx.len() {
-        return Err(TargetError::inval(c"Remote device is smaller than the replicated device"));
-    }
-    let bdev = BlockDevice::open(dev.id()).map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
-    let checked = label::check_remote_dev(local_label, &bdev, spec.slink, dev_nr, ctx.len())?;
-    // The region size dm-log gets: the table's, unless it is 0 or larger
-    // than the device (see `DirtyLogSpec::kernel_region_size`).
-    let table_region = spec.dirty_log.region_size();
-    let region = spec.dirty_log.kernel_region_size(ctx.len());
-    let region_word = match region.filter(|r| Some(*r) != table_region) {
-        Some(r) => Some(
-            CString::try_from_fmt(fmt!("{r}")).map_err(|_| TargetError::new(c"Cannot create dirty log", ENOMEM))?,
-        ),
-        None => None,
-    };
-    let mut params = KVec::new();
-    for (i, word) in spec.dirty_log.params().iter().enumerate() {
-        // The region word: core's first parameter, disk's second.
-        let at_region = matches!((spec.dirty_log.type_name(), i), ("core", 0) | ("disk", 1));
-        let word = match (&region_word, at_region) {
-            (Some(r), true) => r.to_str().unwrap_or(word),
-            _ => word,
-        };
-        params.push(word, GFP_KERNEL).map_err(|_| TargetError::new(c"Cannot create dirty log", ENOMEM))?;
-    }
-    let log = ctx
-        .create_dirty_log(spec.dirty_log.type_name(), &params)
-        .map_err(|e| TargetError::new(c"Cannot create dirty log", e))?;
-    let label = label::RemoteLabel::new(local_label.label().copied(), checked)
-        .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
-    let remote = RemoteDev::new(spec.slink, dev_nr, bdev, log, ctx.len(), label)
-        .map_err(|e| TargetError::new(c"Cannot open remote device", e))?;
-    let remote = Arc::new(remote, GFP_KERNEL)
-        .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
-    Ok(Remote { dev, remote, table_region: table_region.filter(|_| region_word.is_some()) })
-}
-
 /// Open the remote devices of `table` (site links > 0) and check them
 /// against the group: the site link exists, the region size is the group's,
 /// the device is not yet on that site link, and its label (if the local
@@ -138,11 +83,11 @@ fn open_remotes(
         if have.get(&spec.slink).is_some() || out.iter().any(|(s, _)| *s == spec.slink) {
             return Err(TargetError::new(c"Device already on this site link", EEXIST));
         }
-        {
+        let ty = {
             let st = group.state.lock();
-            if st.slinks.get(&spec.slink).is_none() {
+            let Some(cfg) = st.slinks.get(&spec.slink) else {
                 return Err(TargetError::new(c"Site link not configured on the replicator", ENOENT));
-            }
+            };
             // As written: a small device's one region, or a `core` log's
             // 0 (the default), does not change the group's region size.
             let got = spec.dirty_log.region_size().filter(|r| *r != 0);
@@ -151,8 +96,10 @@ fn open_remotes(
                     return Err(TargetError::inval(c"Region size differs from the replication group's"));
                 }
             }
-        }
-        let remote = open_remote(ctx, table.dev_nr, &spec, local_label)?;
+            cfg.ty
+        };
+        let (dev, remote) = ty.open_device(ctx, table.dev_nr, &spec, local_label)?;
+        let remote = Remote { dev, remote };
         out.push((spec.slink, remote), GFP_KERNEL)
             .map_err(|_| TargetError::new(c"Cannot allocate remote device", ENOMEM))?;
     }
@@ -166,10 +113,10 @@ impl ReplicatorDev {
         let mut region_size = None;
         for (nr, r) in remotes.iter() {
             slinks.insert(*nr);
-            region_size = match r.table_region {
+            region_size = match r.remote.table_region() {
                 Some(0) => region_size,
                 Some(table) => Some(table),
-                None => Some(r.remote.region_sectors),
+                None => Some(r.remote.region_sectors()),
             };
         }
         Binding { dev_nr: self.dev_nr, local: self.local.id(), slinks, region_size, replicating, suspended: true }
@@ -221,7 +168,7 @@ impl ReplicatorDev {
                 }
                 for (nr, r) in new {
                     // The device is live: the new log starts now.
-                    r.remote.log.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
+                    r.remote.resume().map_err(|e| TargetError::new(c"Cannot start dirty log", e))?;
                     self.group
                         .replog()
                         .attach_remote(r.remote.clone())
@@ -241,7 +188,7 @@ impl ReplicatorDev {
                     v.stop_and_wait();
                 }
                 self.group.replog().detach_remote(&r.remote, true);
-                r.remote.label.wait_idle();
+                r.remote.quiesce();
                 self.rebind(&remotes);
             }
             ReplicatorDevMessage::Verify { slink, repair } => {
@@ -407,7 +354,7 @@ impl Target for ReplicatorDev {
         for (nr, r) in remotes.iter() {
             // Attaching marks and flushes regions: the dirty log must have
             // read (or, when new, written) its state first.
-            r.remote.log.resume().map_err(|e| {
+            r.remote.resume().map_err(|e| {
                 pr_err!("replicator-dev {}: dirty log of site link {} failed to resume: {:?}\n", self.dev_nr, nr, e);
                 e
             })?;
@@ -427,7 +374,7 @@ impl Target for ReplicatorDev {
         self.group.replog().settle(self.id);
         self.set_suspended(true);
         for (nr, r) in self.remotes.lock().iter() {
-            if let Err(e) = r.remote.log.postsuspend() {
+            if let Err(e) = r.remote.postsuspend() {
                 pr_warn!("replicator-dev {}: dirty log of site link {} failed to suspend: {:?}\n", self.dev_nr, nr, e);
             }
         }
@@ -464,10 +411,10 @@ impl Target for ReplicatorDev {
                 }
                 // Shown while a remote copy is not a point-in-time image:
                 // one character per device, in the order above.
-                if remotes.iter().any(|(_, r)| !r.remote.consistent()) {
+                if remotes.iter().any(|(_, r)| !r.remote.consistency().consistent()) {
                     let _ = write!(out, " consistency -");
                     for (_, r) in remotes.iter() {
-                        let _ = write!(out, "{}", if r.remote.consistent() { 'C' } else { 'I' });
+                        let _ = write!(out, "{}", if r.remote.consistency().consistent() { 'C' } else { 'I' });
                     }
                 }
                 if let Some(v) = self.verify.lock().as_ref() {
@@ -477,13 +424,8 @@ impl Target for ReplicatorDev {
             StatusType::Table => {
                 let _ = write!(out, "{} {} 0 1 {} nolog 0", self.ctrl.id(), self.dev_nr, self.local.id());
                 for (nr, r) in remotes.iter() {
-                    let _ = write!(out, " {} 1 {} ", nr, r.dev.id());
-                    match r.table_region {
-                        Some(region) => r.remote.log.with_status(StatusType::Table, |text| {
-                            let _ = write!(out, "{}", WithRegion { text, region });
-                        }),
-                        None => r.remote.log.status(StatusType::Table, out),
-                    }
+                    let _ = write!(out, " {} ", nr);
+                    r.remote.table(out);
                 }
             }
             StatusType::Ima => {
@@ -530,7 +472,7 @@ impl Drop for ReplicatorDev {
         for (_, r) in self.remotes.lock().iter() {
             // Kept needed: the device may be created again (a restart).
             self.group.replog().detach_remote(&r.remote, false);
-            r.remote.label.wait_idle();
+            r.remote.quiesce();
         }
         self.group.replog().unbind(self.id);
         self.group.state.lock().bindings.remove(&self.id);

@@ -12,7 +12,7 @@
 //! out of sync so that the resync copies it. Transports that cannot
 //! checksum at the site (NBD) are read whole: the job reads both sides.
 
-use crate::blockdev::RemoteDev;
+use crate::slink::SlinkDevice;
 use crate::dm::{msleep, BlockDevice, DevId, StatusWriter, TargetHandle};
 use crate::group::Group;
 use core::fmt::Write;
@@ -81,7 +81,7 @@ pub(crate) struct Verify {
     pub(crate) slink: u32,
     repair: bool,
     group: Arc<Group>,
-    remote: Arc<RemoteDev>,
+    remote: Arc<dyn SlinkDevice>,
     /// The job's own handle on the local device.
     local: BlockDevice,
     /// Raised when the job ends; taken back by the target's destructor
@@ -102,13 +102,13 @@ impl Verify {
     pub(crate) fn start(
         group: &Arc<Group>,
         local: DevId,
-        remote: &Arc<RemoteDev>,
+        remote: &Arc<dyn SlinkDevice>,
         repair: bool,
         handle: TargetHandle,
     ) -> Result<Arc<Verify>> {
         let v = Arc::pin_init(
             try_pin_init!(Verify {
-                slink: remote.slink,
+                slink: remote.slink(),
                 repair,
                 group: group.clone(),
                 remote: remote.clone(),
@@ -122,7 +122,7 @@ impl Verify {
             }? Error),
             GFP_KERNEL,
         )?;
-        let bytes = usize::try_from(remote.region_sectors.saturating_mul(512)).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
+        let bytes = usize::try_from(remote.region_sectors().saturating_mul(512)).unwrap_or(CHUNK_BYTES).min(CHUNK_BYTES);
         let mut a = KVVec::from_elem(0u8, bytes, GFP_KERNEL)?;
         let mut b = KVVec::from_elem(0u8, bytes, GFP_KERNEL)?;
         let job = v.clone();
@@ -130,7 +130,7 @@ impl Verify {
         pr_info!(
             "replicator: slink={} device {}: verify of {} regions started{}\n",
             v.slink,
-            v.remote.dev_nr,
+            v.remote.dev_nr(),
             v.remote.regions(),
             if repair { " (repair)" } else { "" }
         );
@@ -178,7 +178,7 @@ impl Verify {
 
     /// The job: every region in turn.
     fn run(&self, a: &mut [u8], b: &mut [u8]) {
-        let (slink, dev_nr) = (self.slink, self.remote.dev_nr);
+        let (slink, dev_nr) = (self.slink, self.remote.dev_nr());
         let mut end = State::Done;
         for region in 0..self.remote.regions() {
             match self.compare(region, a, b) {
@@ -268,7 +268,7 @@ impl Verify {
                 return Err("chunk too large");
             };
             self.local.read(sector, la).map_err(|_| "read of the local device failed")?;
-            self.remote.bdev.read(sector, rb).map_err(|_| "read of the remote device failed")?;
+            self.remote.read(sector, rb).map_err(|_| "read of the remote device failed")?;
             if la != rb {
                 return Ok(true);
             }
@@ -287,7 +287,7 @@ impl Verify {
                 pr_err!(
                     "replicator: slink={} device {}: dirty log cannot mark region {} ({:?})\n",
                     self.slink,
-                    self.remote.dev_nr,
+                    self.remote.dev_nr(),
                     region,
                     e
                 );

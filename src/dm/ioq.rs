@@ -13,6 +13,7 @@ use super::bio::{Bio, BioOp};
 use super::bdev::BlockDevice;
 use super::target::MapResult;
 use core::ffi::CStr;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
@@ -181,22 +182,15 @@ impl<T> IoQueue<T> {
         unsafe { bindings::dmr_io_write_entry(self.raw(), bio, sector, hdr.as_ptr().cast(), src, tag) }
     }
 
-    /// Flush the volatile cache of `dev`, an I/O of `class`. Completes
-    /// with `tag`. Main work item only.
+    /// Its submission side, for code that does not know the handler.
+    pub(crate) fn submit(&self) -> Submit<'_> {
+        Submit { raw: self.raw, _q: PhantomData }
+    }
+
+    /// Flush the volatile cache of `dev`, an I/O of `class` (see
+    /// [`Submit::flush`]).
     pub(crate) fn flush(&self, dev: &BlockDevice, class: Class, tag: u64) -> Result<(), Busy> {
-        let opf = kernel::bindings::req_op_REQ_OP_WRITE
-            | (1 << kernel::bindings::req_flag_bits___REQ_PREFLUSH)
-            | (1 << kernel::bindings::req_flag_bits___REQ_SYNC);
-        // SAFETY: `raw` is live; `dev` stays open until completion; the
-        // bio, when there is one, is submitted once.
-        unsafe {
-            let bio = bindings::dmr_io_new(self.raw(), class.raw(), dev.bdev(), 0, opf, 0, tag);
-            if bio.is_null() {
-                return Err(Busy);
-            }
-            bindings::dmr_io_submit(bio);
-        }
-        Ok(())
+        self.submit().flush(dev, class, tag)
     }
 
     /// Issue a copy of user bio `bio` (same device, sector and data,
@@ -212,6 +206,51 @@ impl<T> IoQueue<T> {
                 return Err(Busy);
             }
             bindings::dmr_io_submit(clone);
+        }
+        Ok(())
+    }
+
+    /// Run the main work item again after `ms` milliseconds.
+    pub(crate) fn kick_after(&self, ms: u32) {
+        // SAFETY: `raw` is live (type invariant).
+        unsafe { bindings::dmr_ioq_kick_after(self.raw(), ms) }
+    }
+
+    /// Take the I/Os completed since the last call, oldest first.
+    pub(crate) fn completed(&self) -> Completed<'_, T> {
+        // SAFETY: `raw` is live (type invariant).
+        let pos = unsafe { bindings::dmr_ioq_completed(self.raw()) };
+        Completed { pos, _q: self }
+    }
+}
+
+/// The submission side of an [`IoQueue`], whatever its handler: what a
+/// site link needs to issue its I/O, completing on the queue's work item
+/// with a tag.
+///
+/// # Invariants
+///
+/// `raw` is the live queue of the `IoQueue` borrowed for `'a`.
+pub(crate) struct Submit<'a> {
+    raw: NonNull<bindings::dmr_ioq>,
+    _q: PhantomData<&'a ()>,
+}
+
+impl Submit<'_> {
+    /// Flush the volatile cache of `dev`, an I/O of `class`. Completes
+    /// with `tag`. Main work item only.
+    pub(crate) fn flush(&self, dev: &BlockDevice, class: Class, tag: u64) -> Result<(), Busy> {
+        let opf = kernel::bindings::req_op_REQ_OP_WRITE
+            | (1 << kernel::bindings::req_flag_bits___REQ_PREFLUSH)
+            | (1 << kernel::bindings::req_flag_bits___REQ_SYNC);
+        // SAFETY: `raw` is live; `dev` stays open until completion; the
+        // bio, when there is one, is submitted once.
+        unsafe {
+            let bio = bindings::dmr_io_new(self.raw.as_ptr(), class.raw(), dev.bdev(), 0, opf, 0, tag);
+            if bio.is_null() {
+                return Err(Busy);
+            }
+            bindings::dmr_io_submit(bio);
         }
         Ok(())
     }
@@ -235,7 +274,7 @@ impl<T> IoQueue<T> {
         // the completion with `tag` is taken.
         let r = unsafe {
             bindings::dmr_io_copy(
-                self.raw(),
+                self.raw.as_ptr(),
                 i32::from(resync),
                 src.bdev(),
                 src_sector,
@@ -253,7 +292,7 @@ impl<T> IoQueue<T> {
     pub(crate) fn zero(&self, dst: &BlockDevice, sector: u64, sectors: u64, tag: u64) -> Result<(), Busy> {
         // SAFETY: `raw` is live; the caller keeps `dst` open until the
         // completion with `tag` is taken.
-        issued(unsafe { bindings::dmr_io_zero(self.raw(), dst.bdev(), sector, sectors, tag) })
+        issued(unsafe { bindings::dmr_io_zero(self.raw.as_ptr(), dst.bdev(), sector, sectors, tag) })
     }
 
     /// Write the stable copy of `bio`'s data (`sectors` long) to `dst` at
@@ -269,24 +308,11 @@ impl<T> IoQueue<T> {
         // NULL (it went through `stabilize`); the write takes its own
         // reference to the copy. The caller keeps `dst` open until the
         // completion with `tag` is taken.
-        let r = unsafe { bindings::dmr_io_ship(self.raw(), bio.bio.as_ptr(), dst.bdev(), sector, sectors, tag) };
+        let r = unsafe { bindings::dmr_io_ship(self.raw.as_ptr(), bio.bio.as_ptr(), dst.bdev(), sector, sectors, tag) };
         if r == EAGAIN.to_errno() {
             return Ok(false);
         }
         issued(r).map(|()| true)
-    }
-
-    /// Run the main work item again after `ms` milliseconds.
-    pub(crate) fn kick_after(&self, ms: u32) {
-        // SAFETY: `raw` is live (type invariant).
-        unsafe { bindings::dmr_ioq_kick_after(self.raw(), ms) }
-    }
-
-    /// Take the I/Os completed since the last call, oldest first.
-    pub(crate) fn completed(&self) -> Completed<'_, T> {
-        // SAFETY: `raw` is live (type invariant).
-        let pos = unsafe { bindings::dmr_ioq_completed(self.raw()) };
-        Completed { pos, _q: self }
     }
 }
 

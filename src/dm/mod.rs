@@ -46,7 +46,7 @@ pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
 pub(crate) use kvec::retain;
 pub(crate) use ioq::{
-    now_ms, slink_timeout_ms, Busy, Class, Done, EntryIo, IoHandler, IoQueue, UserBio, MAX_STABLE_SECTORS, PER_BIO_BYTES,
+    now_ms, slink_timeout_ms, Busy, Class, Done, EntryIo, IoHandler, IoQueue, Submit, UserBio, MAX_STABLE_SECTORS, PER_BIO_BYTES,
 };
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{

@@ -6,8 +6,8 @@
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
 use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
-use crate::blockdev::{RemoteDev, Scan};
-use crate::dm::{now_ms, slink_timeout_ms, Class};
+use crate::dm::{now_ms, slink_timeout_ms};
+use crate::slink::{self, Scan, SlinkDevice, Source};
 use crate::logic::replog::EntryFlags;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -63,14 +63,14 @@ impl Engine {
                 // Stopped: what is in flight completes, nothing new goes.
                 continue;
             }
-            if s.devices.iter().any(|d| !d.label.ok()) {
+            if s.devices.iter().any(|d| !d.identity_ok()) {
                 // A labelled remote not checked since it was out of reach
                 // gets nothing before its label matched (checked in the
                 // background); one that did not match keeps the link down.
                 // Checked at once on a link that is up, at its retest
                 // pace on one that is down (a failed check takes it down
                 // first).
-                let failed = s.devices.iter().find_map(|d| d.label.failed());
+                let failed = s.devices.iter().find_map(|d| d.identity_failed());
                 if let (None, Some(why)) = (s.error, failed) {
                     pr_warn!("replicator: slink={} down ({}); local I/O continues\n", s.nr, why);
                     s.error = Some(LinkError::Write);
@@ -79,7 +79,7 @@ impl Engine {
                     changed = true;
                 } else if s.error.is_none() || now >= s.retest_at {
                     for d in s.devices.iter() {
-                        crate::label::start_check(d);
+                        d.check_identity();
                     }
                     s.retest_at = now.saturating_add(u64::from(s.retest_ms));
                 }
@@ -116,9 +116,9 @@ impl Engine {
                 Self::resync_step(q, st, s);
             }
             for dev in s.devices.iter() {
-                let copying = s.resync.iter().any(|r| Arc::ptr_eq(&r.dev, dev));
-                if dev.settle(s.durable, copying) {
-                    pr_info!("replicator: slink={} device {} consistent\n", s.nr, dev.dev_nr);
+                let copying = s.resync.iter().any(|r| slink::same(&r.dev, dev));
+                if dev.consistency().settle(s.durable, copying, dev.behind_regions()) {
+                    pr_info!("replicator: slink={} device {} consistent\n", s.nr, dev.dev_nr());
                     changed = true;
                 }
             }
@@ -170,7 +170,7 @@ impl Engine {
             if s.busy(e.dev, e.sector, sectors) {
                 return;
             }
-            let lbs = dev.bdev.logical_block_sectors();
+            let lbs = dev.block_sectors();
             if e.sector % lbs != 0 || sectors % lbs != 0 {
                 // The site's device takes no write this small or this
                 // misaligned (its block size grew since the table was
@@ -179,11 +179,11 @@ impl Engine {
                 // regions being whole blocks; durably marked before the
                 // link passes the entry.
                 dev.mark_out_of_sync(e.sector, sectors);
-                if let Err(err) = dev.log.flush() {
+                if let Err(err) = dev.flush_dirty_log() {
                     pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, e.dev, err);
                     return;
                 }
-                dev.warn_block_size(lbs);
+                dev.warn_block_size();
                 s.next += 1;
                 continue;
             }
@@ -208,13 +208,15 @@ impl Engine {
             // While the writer's bio is held (a link that writes wait for,
             // or one that keeps up), its stable copy goes to the site from
             // memory; otherwise the data is read back from the ring.
-            let issued = match src {
-                None => q.zero(&dev.bdev, e.sector, sectors, tag),
-                Some(src) => match e.bio.as_ref().map_or(Ok(false), |bio| q.ship(bio, &dev.bdev, e.sector, sectors, tag)) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => q.copy(false, &self.log, src, &dev.bdev, e.sector, sectors, tag),
-                    Err(busy) => Err(busy),
+            let io = q.submit();
+            let ring = |src| Source::Device { dev: &self.log, sector: src, resync: false };
+            let issued = match (src, e.bio.as_ref()) {
+                (None, _) => dev.write(&io, Source::Zeroes, e.sector, sectors, tag),
+                (Some(src), Some(bio)) => match dev.write(&io, Source::Memory(bio), e.sector, sectors, tag) {
+                    Ok(false) => dev.write(&io, ring(src), e.sector, sectors, tag),
+                    shipped => shipped,
                 },
+                (Some(src), None) => dev.write(&io, ring(src), e.sector, sectors, tag),
             };
             if issued.is_err() {
                 // Memory short: untracked again, issued once remote
@@ -233,7 +235,7 @@ impl Engine {
         s.flush_at_ms = now_ms();
         s.unflushed = false;
         for d in s.devices.iter() {
-            if q.flush(&d.bdev, Class::Remote, Tag::Remote(s.nr, RemoteOp::Flush).encode()).is_err() {
+            if d.flush(&q.submit(), Tag::Remote(s.nr, RemoteOp::Flush).encode()).is_err() {
                 // Memory short: this round covers nothing new; another
                 // one follows once remote completions come back.
                 s.flush_covers = s.durable;
@@ -255,13 +257,14 @@ impl Engine {
         let mut di = 0;
         while s.resync.len() < MAX_RESYNCS {
             let Some(dev) = s.devices.get(di).cloned() else { return };
-            let Some(local) = st.device(dev.dev_nr) else {
+            let Some(local) = st.device(dev.dev_nr()) else {
                 di += 1;
                 continue;
             };
-            let found = dev.next_out_of_sync(|r| {
+            let dev_nr = dev.dev_nr();
+            let found = dev.next_out_of_sync(&|r| {
                 let (sector, sectors) = dev.region_extent(r);
-                sectors == 0 || st.local_pending(dev.dev_nr, sector, sectors) || s.busy(dev.dev_nr, sector, sectors)
+                sectors == 0 || st.local_pending(dev_nr, sector, sectors) || s.busy(dev_nr, sector, sectors)
             });
             let region = match found {
                 Scan::Found(r) => r,
@@ -277,19 +280,24 @@ impl Engine {
                 }
             };
             let (sector, sectors) = dev.region_extent(region);
-            let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
+            let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else {
+                dev.resync_from(region);
+                return;
+            };
             let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms(), upto: st.entries.end_seq() };
             // Room for MAX_RESYNCS from the link's creation: no allocation.
             if s.resync.push(r, GFP_NOWAIT).is_err() {
+                dev.resync_from(region);
                 return;
             }
             let tag = Tag::Remote(s.nr, RemoteOp::Resync(slot)).encode();
-            if q.copy(true, &local.bdev, sector, &dev.bdev, sector, sectors, tag).is_err() {
+            let src = Source::Device { dev: &local.bdev, sector, resync: true };
+            if dev.write(&q.submit(), src, sector, sectors, tag).is_err() {
                 // Memory short: the region is copied in a later run.
                 crate::dm::retain(&mut s.resync, |r| r.slot != slot);
+                dev.resync_from(region);
                 return;
             }
-            dev.cursor.store(region.saturating_add(1), core::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -314,8 +322,8 @@ impl Engine {
             n += 1;
         }
         for dev in s.devices.iter() {
-            if let Err(err) = dev.log.flush() {
-                pr_err!("replicator: dirty log of slink={} device {} cannot be written ({:?}); log entries kept\n", s.nr, dev.dev_nr, err);
+            if let Err(err) = dev.flush_dirty_log() {
+                pr_err!("replicator: dirty log of slink={} device {} cannot be written ({:?}); log entries kept\n", s.nr, dev.dev_nr(), err);
                 return false;
             }
         }
@@ -355,7 +363,7 @@ impl Engine {
         s.error = Some(LinkError::Write);
         s.probing = false;
         s.retest_at = now.saturating_add(u64::from(s.retest_ms));
-        s.unverify_labels();
+        s.recheck_identities();
         q.kick_after(s.retest_ms);
         was_up
     }
@@ -385,7 +393,7 @@ impl Engine {
                     // failed write is taken as not written.
                     let dev = s.inflight.iter().find(|c| c.seq == seq).and_then(|c| s.device(c.dev));
                     if let Some(dev) = dev.filter(|d| d.behind_regions()) {
-                        changed |= Self::diverged(s.nr, dev, 0, "writes reach it while regions are out of sync");
+                        changed |= Self::diverged(s.nr, &**dev, 0, "writes reach it while regions are out of sync");
                     }
                 }
                 crate::dm::retain(&mut s.inflight, |c| c.seq != seq);
@@ -405,7 +413,7 @@ impl Engine {
                 // The region holds the local device's writes of entries
                 // the link may not have shipped yet.
                 for r in s.resync.iter().filter(|r| r.slot == slot) {
-                    changed |= Self::diverged(s.nr, &r.dev, r.upto, "resynchronising out of write order");
+                    changed |= Self::diverged(s.nr, &*r.dev, r.upto, "resynchronising out of write order");
                 }
                 // Copied: in sync once durable at the site.
                 let tag = Tag::Remote(s.nr, RemoteOp::ResyncFlush(slot)).encode();
@@ -413,12 +421,12 @@ impl Engine {
                     .resync
                     .iter()
                     .find(|r| r.slot == slot)
-                    .is_some_and(|r| q.flush(&r.dev.bdev, Class::Remote, tag).is_err());
+                    .is_some_and(|r| r.dev.flush(&q.submit(), tag).is_err());
                 if short {
                     // Memory short: the region stays out of sync and is
                     // copied again when the scan comes back to it.
                     for r in s.resync.iter().filter(|r| r.slot == slot) {
-                        r.dev.cursor.store(r.region, core::sync::atomic::Ordering::Relaxed);
+                        r.dev.resync_from(r.region);
                     }
                     crate::dm::retain(&mut s.resync, |r| r.slot != slot);
                 }
@@ -459,7 +467,7 @@ impl Engine {
                 s.error = Some(err);
                 s.probing = false;
                 s.retest_at = now_ms().saturating_add(u64::from(s.retest_ms));
-                s.unverify_labels();
+                s.recheck_identities();
                 q.kick_after(s.retest_ms);
             }
         }
@@ -467,31 +475,22 @@ impl Engine {
     }
 
     /// A write reached remote device `dev` out of write order (see
-    /// [`RemoteDev::diverge`]); returns whether that changed its state.
-    pub(super) fn diverged(nr: u32, dev: &RemoteDev, upto: u64, why: &str) -> bool {
-        if !dev.diverge(upto) {
+    /// [`crate::slink::Consistency::diverge`]); returns whether that
+    /// changed its state.
+    pub(super) fn diverged(nr: u32, dev: &dyn SlinkDevice, upto: u64, why: &str) -> bool {
+        if !dev.consistency().diverge(upto) {
             return false;
         }
-        pr_info!("replicator: slink={} device {} inconsistent: {}\n", nr, dev.dev_nr, why);
+        pr_info!("replicator: slink={} device {} inconsistent: {}\n", nr, dev.dev_nr(), why);
         true
     }
 
     /// Region `r.region` is copied: record it in sync. Returns whether
     /// that made the whole device in sync (a state change for the status).
     fn region_synced(nr: u32, r: &Resync) -> bool {
-        let dev = &r.dev;
-        dev.log.set_in_sync(r.region);
-        let n = dev.resynced.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
-        if let Err(err) = dev.log.flush() {
-            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", nr, dev.dev_nr, err);
-        }
-        if dev.in_sync() >= dev.regions() {
-            // The count starts again for the next time it falls behind.
-            dev.resynced.store(0, core::sync::atomic::Ordering::Relaxed);
-            pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, dev.dev_nr, n);
-            return true;
-        }
-        false
+        let Some(n) = r.dev.region_copied(r.region) else { return false };
+        pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, r.dev.dev_nr(), n);
+        true
     }
 
     /// End the bios whose entries are applied locally and durable at every
@@ -525,53 +524,54 @@ impl Engine {
     /// is released once its I/O is done. Entries the link already
     /// passed may not have reached the local device yet: their regions
     /// are marked out of sync too, so a resync brings them.
-    pub(crate) fn attach_remote(q: &EngineQueue, dev: Arc<RemoteDev>) -> Result {
+    pub(crate) fn attach_remote(q: &EngineQueue, dev: Arc<dyn SlinkDevice>) -> Result {
         let old = {
             let mut st = q.inner().state.lock();
             let first = st.entries.first_seq();
-            let s = st.slinks.iter_mut().find(|s| s.nr == dev.slink).ok_or(ENOENT)?;
+            let s = st.slinks.iter_mut().find(|s| s.nr == dev.slink()).ok_or(ENOENT)?;
             let mut devices = KVec::with_capacity(s.devices.len() + 1, GFP_KERNEL)?;
             let mut old = None;
             for d in s.devices.iter() {
-                if d.dev_nr == dev.dev_nr {
+                if d.dev_nr() == dev.dev_nr() {
                     old = Some(d.clone());
                 } else {
                     devices.push(d.clone(), GFP_KERNEL)?;
                 }
             }
             if let Some(o) = old.as_ref() {
-                if Arc::ptr_eq(o, &dev) {
+                if slink::same(o, &dev) {
                     return Ok(());
                 }
                 // Same device and region size: the old log's state is the
                 // truth (a reload must not copy everything again). Another
                 // device keeps what its own log says, plus the old one's
                 // out-of-sync regions.
-                let same = o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors;
+                let same = o.device_id() == dev.device_id() && o.region_sectors() == dev.region_sectors();
                 for r in 0..o.regions().min(dev.regions()) {
-                    if !o.log.in_sync(r) {
-                        dev.log.set_out_of_sync(r);
+                    if !o.region_in_sync(r) {
+                        dev.set_region(r, false);
                     } else if same {
-                        dev.log.set_in_sync(r);
+                        dev.set_region(r, true);
                     }
                 }
             }
             devices.push(dev.clone(), GFP_KERNEL)?;
-            let kept = s.replicates(dev.dev_nr);
-            s.keep(dev.dev_nr)?;
+            let dev_nr = dev.dev_nr();
+            let kept = s.replicates(dev_nr);
+            s.keep(dev_nr)?;
             s.devices = devices;
             if kept && old.is_none() {
                 // The link kept needing its entries while it was away
                 // (or since a restart resumed the link): it ships them in
                 // order. Only what a full log gave up meanwhile resyncs.
-                for &(_, sector, sectors) in s.lost.iter().filter(|l| l.0 == dev.dev_nr) {
+                for &(_, sector, sectors) in s.lost.iter().filter(|l| l.0 == dev_nr) {
                     dev.mark_out_of_sync(sector, sectors);
                 }
-                crate::dm::retain(&mut s.lost, |l| l.0 != dev.dev_nr);
+                crate::dm::retain(&mut s.lost, |l| l.0 != dev_nr);
             } else {
                 let upto = s.next;
                 for seq in first..upto {
-                    if let Some(e) = st.entries.get(seq).filter(|e| e.dev == dev.dev_nr) {
+                    if let Some(e) = st.entries.get(seq).filter(|e| e.dev == dev_nr) {
                         dev.mark_out_of_sync(e.sector, u64::from(e.sectors));
                     }
                 }
@@ -581,22 +581,22 @@ impl Engine {
             // link may have shipped later writes before (the dirty log
             // does not say).
             match old.as_ref() {
-                Some(o) if o.bdev.id() == dev.bdev.id() && o.region_sectors == dev.region_sectors => {
-                    dev.inherit_consistency(o)
+                Some(o) if o.device_id() == dev.device_id() && o.region_sectors() == dev.region_sectors() => {
+                    dev.consistency().inherit(o.consistency())
                 }
                 _ => {
                     if old.is_none() {
-                        dev.rebase_settle();
+                        dev.consistency().rebase();
                     }
                     if dev.behind_regions() {
-                        dev.diverge(0);
+                        dev.consistency().diverge(0);
                     }
                 }
             }
             old
         };
-        if let Err(err) = dev.log.flush() {
-            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", dev.slink, dev.dev_nr, err);
+        if let Err(err) = dev.flush_dirty_log() {
+            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", dev.slink(), dev.dev_nr(), err);
         }
         q.kick();
         if let Some(old) = old {
@@ -609,16 +609,16 @@ impl Engine {
     /// returns once none of its I/O is in flight. With `forget`, the link
     /// also stops replicating its device number (`device del`); without,
     /// the link keeps needing its entries until it attaches again.
-    pub(crate) fn detach_remote(q: &EngineQueue, dev: &Arc<RemoteDev>, forget: bool) {
+    pub(crate) fn detach_remote(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, forget: bool) {
         {
             let mut st = q.inner().state.lock();
-            let Some(s) = st.slinks.iter_mut().find(|s| s.nr == dev.slink) else { return };
-            let attached = s.devices.iter().any(|d| Arc::ptr_eq(d, dev));
+            let Some(s) = st.slinks.iter_mut().find(|s| s.nr == dev.slink()) else { return };
+            let attached = s.devices.iter().any(|d| slink::same(d, dev));
             if attached {
-                crate::dm::retain(&mut s.devices, |d| !Arc::ptr_eq(d, dev));
+                crate::dm::retain(&mut s.devices, |d| !slink::same(d, dev));
             }
-            if forget && (attached || s.device(dev.dev_nr).is_none()) {
-                s.forget(dev.dev_nr);
+            if forget && (attached || s.device(dev.dev_nr()).is_none()) {
+                s.forget(dev.dev_nr());
             }
         }
         q.kick();
@@ -632,7 +632,7 @@ impl Engine {
         for s in st.slinks.iter_mut().filter(|s| !keep.contains(s.nr)) {
             // A device of the previous table may still be attached: its
             // target waits for its I/O when it goes (`detach_remote`).
-            crate::dm::retain(&mut s.devices, |d| d.dev_nr != dev_nr);
+            crate::dm::retain(&mut s.devices, |d| d.dev_nr() != dev_nr);
             s.forget(dev_nr);
         }
         drop(st);
@@ -641,14 +641,14 @@ impl Engine {
 
     /// Wait until no copy, flush or resync may still use `dev`: its copies
     /// are known by device number only, so wait for all of that number.
-    fn wait_remote_idle(q: &EngineQueue, dev: &Arc<RemoteDev>) {
+    fn wait_remote_idle(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>) {
         loop {
             {
                 let st = q.inner().state.lock();
-                let busy = st.slinks.iter().find(|s| s.nr == dev.slink).is_some_and(|s| {
+                let busy = st.slinks.iter().find(|s| s.nr == dev.slink()).is_some_and(|s| {
                     s.flushes > 0
-                        || s.inflight.iter().any(|c| c.dev == dev.dev_nr)
-                        || s.resync.iter().any(|r| Arc::ptr_eq(&r.dev, dev))
+                        || s.inflight.iter().any(|c| c.dev == dev.dev_nr())
+                        || s.resync.iter().any(|r| slink::same(&r.dev, dev))
                 });
                 if !busy {
                     return;

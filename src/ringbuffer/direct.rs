@@ -116,8 +116,8 @@ impl Engine {
         if marked {
             for s in st.slinks.iter() {
                 for d in s.devices.iter() {
-                    if let Err(err) = d.log.flush() {
-                        pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, d.dev_nr, err);
+                    if let Err(err) = d.flush_dirty_log() {
+                        pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, d.dev_nr(), err);
                     }
                 }
             }

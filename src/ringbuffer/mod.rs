@@ -22,11 +22,11 @@ use crate::logic::message::{ReplogMessage, StatsCmd};
 use crate::logic::replicator_table::REPLOG_RINGBUFFER;
 use crate::logic::replog::geometry::ring_blocks_for_sectors;
 use crate::logic::ringbuffer::{OpenMode, RingbufferParams, REPLOG_MIN_SECTORS};
-use crate::blockdev::RemoteDev;
 use crate::dm::TargetHandle;
 use crate::local_health::LocalHealth;
 use crate::logic::blockdev::BlockdevParams;
-use crate::registry::{Replog, ReplogType};
+use crate::replog::{Replog, ReplogType};
+use crate::slink::SlinkDevice;
 use slink::{Slink, LOST_ALL};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -283,23 +283,23 @@ impl Replog for Ringbuffer {
         Ok(())
     }
 
-    fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result {
+    fn attach_remote(&self, dev: Arc<dyn SlinkDevice>) -> Result {
         Engine::attach_remote(&self.q, dev)
     }
 
-    fn verify_begin(&self, dev: &Arc<RemoteDev>, region: u64) -> Option<u64> {
+    fn verify_begin(&self, dev: &Arc<dyn SlinkDevice>, region: u64) -> Option<u64> {
         verify::begin(&self.q, dev, region)
     }
 
-    fn verify_end(&self, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool {
+    fn verify_end(&self, dev: &Arc<dyn SlinkDevice>, region: u64, since: u64) -> bool {
         verify::end(&self.q, dev, region, since)
     }
 
-    fn mark_out_of_sync(&self, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result {
+    fn mark_out_of_sync(&self, dev: &Arc<dyn SlinkDevice>, sector: u64, sectors: u64) -> Result {
         verify::mark_out_of_sync(&self.q, dev, sector, sectors)
     }
 
-    fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool) {
+    fn detach_remote(&self, dev: &Arc<dyn SlinkDevice>, forget: bool) {
         Engine::detach_remote(&self.q, dev, forget)
     }
 

@@ -3,8 +3,8 @@
 //! each site link, and resynchronising the regions they miss.
 //!
 //! Each site link walks the log in sequence order on its own cursor. Its
-//! copies (dm-kcopyd from the entry's data in the ring to the remote
-//! device) run concurrently within an epoch, except where they overlap;
+//! copies (from the writer's stable copy while it is held, else from the
+//! ring; see [`crate::slink::Source`]) run concurrently within an epoch, except where they overlap;
 //! before the first entry of a new epoch every copy of the old one must
 //! have completed and the remote devices must have been flushed. So a
 //! remote device always holds a state the local group passed through, up
@@ -23,7 +23,7 @@
 
 use super::engine::LocalDev;
 use super::entries::{Entries, Entry};
-use crate::blockdev::RemoteDev;
+use crate::slink::SlinkDevice;
 use crate::logic::fallbehind::{FallBehind, FallBehindKind};
 use crate::logic::backlog::{Backlog, Behind, Look};
 use crate::logic::blockdev::BlockdevParams;
@@ -75,7 +75,7 @@ pub(crate) struct Resync {
     /// Which of the link's resyncs in flight (below [`MAX_RESYNCS`]): the
     /// completion's tag names it.
     pub(crate) slot: u64,
-    pub(crate) dev: Arc<RemoteDev>,
+    pub(crate) dev: Arc<dyn SlinkDevice>,
     /// The local device read from, kept open until the copy completes.
     pub(crate) _local: Arc<LocalDev>,
     pub(crate) region: u64,
@@ -92,7 +92,7 @@ impl Resync {
     /// Whether the region copy reads or writes part of
     /// `sector..sector + sectors` of device `dev`.
     pub(crate) fn overlaps(&self, dev: u32, sector: u64, sectors: u64) -> bool {
-        self.dev.dev_nr == dev
+        self.dev.dev_nr() == dev
             && self.sector < sector.saturating_add(sectors)
             && sector < self.sector.saturating_add(self.sectors)
     }
@@ -120,7 +120,7 @@ pub(crate) struct Slink {
     /// Past its fall-behind limit: writes wait for it.
     pub(crate) enforcing: bool,
     /// Its remote devices, as attached now.
-    pub(crate) devices: KVec<Arc<RemoteDev>>,
+    pub(crate) devices: KVec<Arc<dyn SlinkDevice>>,
     /// The device numbers it replicates, attached or not: a
     /// `replicator-dev` removed for a restart keeps its entries needed
     /// (and its link waits for it, as the group's write order requires);
@@ -210,8 +210,8 @@ impl Slink {
     }
 
     /// Its remote device for device number `dev_nr`.
-    pub(crate) fn device(&self, dev_nr: u32) -> Option<&Arc<RemoteDev>> {
-        self.devices.iter().find(|d| d.dev_nr == dev_nr)
+    pub(crate) fn device(&self, dev_nr: u32) -> Option<&Arc<dyn SlinkDevice>> {
+        self.devices.iter().find(|d| d.dev_nr() == dev_nr)
     }
 
     /// Nothing of the link is in flight.
@@ -356,9 +356,9 @@ impl Slink {
 
     /// The link lost its site: its devices' labels are checked again
     /// before it writes to them.
-    pub(crate) fn unverify_labels(&self) {
+    pub(crate) fn recheck_identities(&self) {
         for d in self.devices.iter() {
-            d.label.unverify();
+            d.recheck_identity();
         }
     }
 

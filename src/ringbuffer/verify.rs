@@ -12,7 +12,7 @@
 
 use super::engine::{Engine, EngineQueue, State};
 use super::slink::Slink;
-use crate::blockdev::RemoteDev;
+use crate::slink::{self, SlinkDevice};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -21,38 +21,38 @@ use kernel::sync::Arc;
 const WINDOW: u64 = 4096;
 
 /// Whether region `region` of `dev` is quiet on its site link.
-fn quiet(st: &State, s: &Slink, dev: &Arc<RemoteDev>, region: u64) -> bool {
+fn quiet(st: &State, s: &Slink, dev: &Arc<dyn SlinkDevice>, region: u64) -> bool {
     let (sector, sectors) = dev.region_extent(region);
     let len = u32::try_from(sectors).unwrap_or(u32::MAX);
-    let attached = s.device(dev.dev_nr).is_some_and(|d| Arc::ptr_eq(d, dev));
+    let attached = s.device(dev.dev_nr()).is_some_and(|d| slink::same(d, dev));
     attached
         && sectors > 0
         && st.failed_at.is_none()
         && s.error.is_none()
         && s.failed.is_none()
-        && dev.log.in_sync(region)
-        && !s.busy(dev.dev_nr, sector, sectors)
-        && !st.local_pending(dev.dev_nr, sector, sectors)
-        && !written(st, s.next.max(st.entries.first_seq()), dev.dev_nr, sector, len)
+        && dev.region_in_sync(region)
+        && !s.busy(dev.dev_nr(), sector, sectors)
+        && !st.local_pending(dev.dev_nr(), sector, sectors)
+        && !written(st, s.next.max(st.entries.first_seq()), dev.dev_nr(), sector, len)
 }
 
 /// Start comparing `region` of `dev`: the entry sequence number to check
 /// against at the end, or `None` if the region is not quiet now.
-pub(super) fn begin(q: &EngineQueue, dev: &Arc<RemoteDev>, region: u64) -> Option<u64> {
+pub(super) fn begin(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, region: u64) -> Option<u64> {
     let st = q.inner().state.lock();
-    let s = st.slinks.iter().find(|s| s.nr == dev.slink)?;
+    let s = st.slinks.iter().find(|s| s.nr == dev.slink())?;
     quiet(&st, s, dev, region).then(|| st.entries.end_seq())
 }
 
 /// Whether the comparison of `region` begun at entry `since` stands: the
 /// region is still quiet and no entry written since (still in the log)
 /// overlaps it. Entries already reclaimed cannot be checked: it does not.
-pub(super) fn end(q: &EngineQueue, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool {
+pub(super) fn end(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, region: u64, since: u64) -> bool {
     let st = q.inner().state.lock();
-    let Some(s) = st.slinks.iter().find(|s| s.nr == dev.slink) else { return false };
+    let Some(s) = st.slinks.iter().find(|s| s.nr == dev.slink()) else { return false };
     let (sector, sectors) = dev.region_extent(region);
     let len = u32::try_from(sectors).unwrap_or(u32::MAX);
-    quiet(&st, s, dev, region) && st.entries.first_seq() <= since && !written(&st, since, dev.dev_nr, sector, len)
+    quiet(&st, s, dev, region) && st.entries.first_seq() <= since && !written(&st, since, dev.dev_nr(), sector, len)
 }
 
 /// Whether an entry from `from` on writes part of `sector..+sectors` of
@@ -66,18 +66,18 @@ fn written(st: &State, from: u64, dev_nr: u32, sector: u64, sectors: u32) -> boo
 /// Mark the regions of `sector..+sectors` of `dev` out of sync, durably,
 /// and let the resync copy them (a verify's repair, `mark`). The resync
 /// search starts again from the first of them.
-pub(super) fn mark_out_of_sync(q: &EngineQueue, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result {
+pub(super) fn mark_out_of_sync(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, sector: u64, sectors: u64) -> Result {
     let diverged = {
         let _st = q.inner().state.lock();
         dev.mark_out_of_sync(sector, sectors);
         if let Some(first) = dev.regions_of(sector, sectors).next() {
-            dev.cursor.store(first, core::sync::atomic::Ordering::Relaxed);
+            dev.resync_from(first);
         }
         // The regions differ from the local device: whatever the copy
         // holds there is not part of the local device's history.
-        Engine::diverged(dev.slink, dev, 0, "regions marked out of sync")
+        Engine::diverged(dev.slink(), &**dev, 0, "regions marked out of sync")
     };
-    let r = dev.log.flush();
+    let r = dev.flush_dirty_log();
     if diverged {
         q.inner().raise_event();
     }

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Registries of replication-log types and site-link types, looked up by
-//! the type name in a `replicator` table line. A new type is one `impl` of
-//! the trait plus one line in the registry array.
+//! Replication logs: the `ReplogType` / `Replog` trait pair the targets
+//! drive a group's log through. A log keeps the group's writes in order
+//! and feeds its site links, whose remote copies it sees only as
+//! [`SlinkDevice`]s.
 
-use crate::blockdev::RemoteDev;
+pub(crate) mod registry;
+
 use crate::dm::{Bio, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError, TargetHandle};
 use crate::local_health::LocalHealth;
 use crate::logic::blockdev::BlockdevParams;
 use crate::logic::message::ReplogMessage;
+use crate::slink::SlinkDevice;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -73,23 +76,23 @@ pub(crate) trait Replog: Send + Sync {
     fn set_retest(&self, slink: u32, ms: u32) -> Result;
     /// Start replicating to a remote device; one of the same number on
     /// the same site link (a reloaded table's) hands over to it.
-    fn attach_remote(&self, dev: Arc<RemoteDev>) -> Result;
+    fn attach_remote(&self, dev: Arc<dyn SlinkDevice>) -> Result;
     /// Stop replicating to `dev` unless another device took its place;
     /// returns once none of its I/O is in flight. With `forget` (`device
     /// del`) its site link stops replicating the device number; without
     /// (the target goes, e.g. for a restart) the link keeps its entries
     /// until the device attaches again.
-    fn detach_remote(&self, dev: &Arc<RemoteDev>, forget: bool);
+    fn detach_remote(&self, dev: &Arc<dyn SlinkDevice>, forget: bool);
     /// Online verify: whether region `region` of `dev` may be compared
     /// now (its site link holds every write to it and nothing is in
     /// flight there); returns what to give [`Self::verify_end`].
-    fn verify_begin(&self, dev: &Arc<RemoteDev>, region: u64) -> Option<u64>;
+    fn verify_begin(&self, dev: &Arc<dyn SlinkDevice>, region: u64) -> Option<u64>;
     /// Whether the comparison of `region` begun with `since` stands:
     /// nothing wrote the region meanwhile and it is still quiet.
-    fn verify_end(&self, dev: &Arc<RemoteDev>, region: u64, since: u64) -> bool;
+    fn verify_end(&self, dev: &Arc<dyn SlinkDevice>, region: u64, since: u64) -> bool;
     /// Mark the regions of `sector..+sectors` of `dev` out of sync,
     /// durably, so that the resync copies them.
-    fn mark_out_of_sync(&self, dev: &Arc<RemoteDev>, sector: u64, sectors: u64) -> Result;
+    fn mark_out_of_sync(&self, dev: &Arc<dyn SlinkDevice>, sector: u64, sectors: u64) -> Result;
     /// Device number `dev_nr` is replicated only to the site links in
     /// `keep` now: the others stop needing its entries.
     fn forget_others(&self, dev_nr: u32, keep: &crate::logic::slink::SlinkSet);
@@ -106,27 +109,4 @@ pub(crate) trait Replog: Send + Sync {
     fn add_dev_event(&self, target: usize, handle: TargetHandle) -> Result;
     /// `replicator-dev` target `target` goes: no more events through it.
     fn del_dev_event(&self, target: usize);
-}
-
-/// A kind of site link (`blockdev`).
-pub(crate) trait SlinkType: Sync {
-    /// The name used in table lines. The parameters after `<type>
-    /// <#params>` are the same for all types (`logic::blockdev`).
-    fn name(&self) -> &'static str;
-}
-
-/// The registered replication-log types.
-static REPLOG_TYPES: [&dyn ReplogType; 1] = [&crate::ringbuffer::RingbufferType];
-
-/// The registered site-link types.
-static SLINK_TYPES: [&dyn SlinkType; 1] = [&crate::blockdev::BlockdevType];
-
-/// Look up a replication-log type.
-pub(crate) fn replog_type(name: &str) -> Option<&'static dyn ReplogType> {
-    REPLOG_TYPES.iter().copied().find(|t| t.name() == name)
-}
-
-/// Look up a site-link type.
-pub(crate) fn slink_type(name: &str) -> Option<&'static dyn SlinkType> {
-    SLINK_TYPES.iter().copied().find(|t| t.name() == name)
 }
