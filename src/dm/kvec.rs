@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-//! What `KVec` lacks in 6.12: removing elements in place.
+//! What `KVec` lacks in 6.12: removing elements in place, and `pop`.
 //!
 //! Completions remove an element from a site link's small lists (copies,
 //! region copies, devices) under the state lock. Rebuilding the list
 //! allocates on every completion, and a failed allocation would lose an
 //! element; removing in place never allocates.
 
-use kernel::alloc::KVec;
+use kernel::alloc::{Allocator, KVec, Vec};
 
 /// Keep only the elements for which `keep` is true, in their order;
 /// returns how many were removed.
@@ -32,4 +32,16 @@ pub(crate) fn retain<T>(v: &mut KVec<T>, mut keep: impl FnMut(&T) -> bool) -> us
         core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(tail, len - kept));
     }
     len - kept
+}
+
+/// Remove the last element and return it, if any (never allocates).
+pub(crate) fn pop<T, A: Allocator>(v: &mut Vec<T, A>) -> Option<T> {
+    let last = v.len().checked_sub(1)?;
+    // SAFETY: `last < len`, so the element there is initialised; the
+    // length is cut first, so the vector no longer owns it and it is read
+    // out exactly once.
+    unsafe {
+        v.set_len(last);
+        Some(core::ptr::read(v.as_ptr().wrapping_add(last)))
+    }
 }

@@ -44,7 +44,7 @@ pub(crate) use bio::{device_error, Bio, BioOp};
 pub(crate) use device::{DevId, DmDev};
 pub(crate) use dirty_log::DirtyLog;
 pub(crate) use global::Global;
-pub(crate) use kvec::retain;
+pub(crate) use kvec::{pop, retain};
 pub(crate) use ioq::{
     now_ms, slink_timeout_ms, Busy, Class, Done, EntryIo, IoHandler, IoQueue, Submit, UserBio, MAX_STABLE_SECTORS, PER_BIO_BYTES,
 };

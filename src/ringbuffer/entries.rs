@@ -5,10 +5,14 @@
 //! Entries are appended with consecutive sequence numbers and leave only
 //! from the front (after a checkpoint freed their ring space), so a table
 //! indexed by sequence number finds any of them in constant time. Its
-//! directory is sized for the ring, so any log fills to capacity, and it
-//! grows a page at a time without ever copying entries under the state
-//! lock; if a page cannot be had the log treats itself as full until
-//! entries leave.
+//! directory is sized for the ring, so any log fills to capacity. Its
+//! pages of entry slots are allocated at open for the first
+//! [`PREALLOC_ENTRIES`] entries, later a page at a time as the backlog
+//! reaches a new high, and never freed while the log lives: a page left
+//! empty goes to a pool the next one comes from. So once a log has held
+//! N entries, holding N again allocates nothing (a ring's worth costs
+//! about 2 % of the ring's size in memory). If a page cannot be had the
+//! log treats itself as full until entries leave.
 
 use crate::dm::UserBio;
 use crate::logic::replog::{EntryFlags, Extent};
@@ -85,10 +89,14 @@ const CHUNK: usize = {
     }
 };
 
-/// The directory of a table for a ring of `ring_blocks` blocks, allocated
-/// apart from the table so a resize can allocate it before it takes the
-/// state lock.
-pub(crate) struct Directory(KVVec<Option<Chunk>>);
+/// Entries whose slots are allocated when the table is: the whole table
+/// for small rings.
+pub(crate) const PREALLOC_ENTRIES: usize = 4096;
+
+/// The directory of a table for a ring of `ring_blocks` blocks, and room
+/// for its pool of free chunks, allocated apart from the table so a
+/// resize can allocate it before it takes the state lock.
+pub(crate) struct Directory(KVVec<Option<Chunk>>, KVVec<Chunk>);
 
 impl Directory {
     /// Room for every entry a ring of `ring_blocks` blocks can hold: an
@@ -101,7 +109,7 @@ impl Directory {
         for _ in 0..len {
             dir.push(None, flags)?;
         }
-        Ok(Self(dir))
+        Ok(Self(dir, KVVec::with_capacity(len, flags)?))
     }
 }
 
@@ -110,11 +118,12 @@ impl Directory {
 /// Sequence number `seq` lives in slot `seq % CHUNK` of chunk `seq /
 /// CHUNK`, which sits at that number modulo the directory's length. The
 /// directory is sized once for the ring, so the table never moves and
-/// never copies entries; a chunk is allocated when the first entry of its
-/// range arrives and kept as the spare when its last entry leaves.
+/// never copies entries; a chunk comes from the pool (`dir.1`, with room
+/// for every chunk of the directory) when the first entry of its range
+/// arrives, or is allocated if the pool is empty, and goes back to the
+/// pool when its last entry leaves.
 pub(crate) struct Entries {
     dir: Directory,
-    spare: Option<Chunk>,
     first_seq: u64,
     len: usize,
 }
@@ -131,7 +140,12 @@ impl Entries {
     /// No entries, room for every entry a ring of `ring_blocks` blocks can
     /// hold; the next one appended has sequence number `next_seq`.
     pub(crate) fn new(next_seq: u64, ring_blocks: u64, flags: Flags) -> Result<Self> {
-        Ok(Self { dir: Directory::for_ring(ring_blocks, flags)?, spare: Some(new_chunk(flags)?), first_seq: next_seq, len: 0 })
+        let mut dir = Directory::for_ring(ring_blocks, flags)?;
+        let chunks = PREALLOC_ENTRIES.div_ceil(CHUNK).min(dir.0.len());
+        for _ in 0..chunks {
+            dir.1.push(new_chunk(flags)?, flags)?;
+        }
+        Ok(Self { dir, first_seq: next_seq, len: 0 })
     }
 
     /// Number of entries.
@@ -182,7 +196,7 @@ impl Entries {
     }
 
     /// Make room for one more entry: at most one page-sized allocation,
-    /// when the next entry opens a chunk and there is no spare. Fails on
+    /// when the next entry opens a chunk and the pool is empty. Fails on
     /// allocation failure or when the ring's worth of entries is live.
     pub(crate) fn reserve(&mut self, flags: Flags) -> Result {
         if !self.has_room() {
@@ -191,7 +205,7 @@ impl Entries {
         let (d, _) = self.place(self.end_seq()).ok_or(EINVAL)?;
         let slot = self.dir.0.get_mut(d).ok_or(EINVAL)?;
         if slot.is_none() {
-            *slot = Some(match self.spare.take() {
+            *slot = Some(match crate::dm::pop(&mut self.dir.1) {
                 Some(c) => c,
                 None => new_chunk(flags)?,
             });
@@ -218,8 +232,7 @@ impl Entries {
         }
     }
 
-    /// Remove the oldest entry; a chunk it leaves empty becomes the spare
-    /// (or is freed if there is one).
+    /// Remove the oldest entry; a chunk it leaves empty goes to the pool.
     pub(crate) fn pop_front(&mut self) -> Option<Entry> {
         if self.len == 0 {
             return None;
@@ -230,16 +243,17 @@ impl Entries {
         self.first_seq = self.first_seq.saturating_add(1);
         self.len -= 1;
         if self.first_seq % CHUNK as u64 == 0 {
-            let left = chunk.take();
-            if self.spare.is_none() {
-                self.spare = left;
+            if let Some(c) = chunk.take() {
+                // Within the pool's capacity (one per directory slot): no
+                // allocation; were it to fail, the chunk is freed.
+                let _ = self.dir.1.push(c, GFP_NOWAIT);
             }
         }
         entry
     }
 
     /// Use `dir` if it is larger (the ring grew): chunk pointers move,
-    /// entries stay where they are.
+    /// entries stay where they are, the pool moves over.
     pub(crate) fn regrow(&mut self, mut dir: Directory) {
         if dir.0.len() <= self.dir.0.len() {
             return;
@@ -254,6 +268,10 @@ impl Entries {
             if let Some(slot) = usize::try_from(to).ok().and_then(|t| dir.0.get_mut(t)) {
                 *slot = chunk;
             }
+        }
+        // The new pool has room for at least as many.
+        while let Some(c) = crate::dm::pop(&mut self.dir.1) {
+            let _ = dir.1.push(c, GFP_NOWAIT);
         }
         self.dir = dir;
     }

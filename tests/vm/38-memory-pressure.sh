@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 300
+# timeout: 420
 # Forward progress when memory is short: every allocation from the log
 # queue's two bio slabs fails (failslab), so each bio of the log, the
 # local device and the remote device comes from the bio_sets' reserves,
@@ -10,13 +10,18 @@
 # the local one. Then every allocation made with the module's code on the
 # stack (slab and page allocator, by the stacktrace filter of failslab
 # and fail_page_alloc) fails one time in ten under the same load, with
-# the same outcome.
+# the same outcome. Last, the remote device stops answering while the bio
+# slabs fail again: the remote writes it swallowed hold pages of the
+# reserves until it answers, so they must be bounded, and the writes must
+# complete once the link times out.
 . /tests/lib.sh
 
 for i in 0 1 2; do ramdev $i >/dev/null; done
 len=16384 # 8 MiB
+# The remote, through dm-linear so that it can stop answering (suspended).
+dmc create rs --table "0 $len linear /dev/ram2 0"
 dmc create repl --table "0 1 replicator ringbuffer 4 /dev/ram0 0 auto 32768 blockdev 1 0 blockdev 2 1 asynchronous"
-dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/ram1 nolog 0 1 1 /dev/ram2 core 2 128 nosync"
+dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/ram1 nolog 0 1 1 /dev/mapper/rs core 2 128 nosync"
 
 step "the log queue's bio slabs"
 # The log queue's bio_sets (src/dm/ioq.c): bs (front pad struct dmr_io,
@@ -100,6 +105,40 @@ echo "$slab slab and $pages page allocations failed"
 wait_eq "A,0,0" "the link catches up after the failures" slink_backlog 1
 assert_eq "$(sha /dev/ram2 $len)" "$(sha /dev/ram1 $len)" "remote equals local after the failures"
 
+step a remote that hangs while the bio slabs fail
+# Its writes queue in the suspended dm-linear. Those from the stable
+# copies hold reserve pages (at most the ship budget, see ioq.c); after
+# slink_timeout the link is down and writes stop waiting for it. The log
+# fills and gives the link's entries up to its dirty log; once the device
+# answers the link comes back and resynchronises.
+echo 2 >/sys/module/dm_replicator/parameters/slink_timeout
+dmc message repl 0 slink message 1 retest 200
+dmesg_mark
+dmc suspend rs
+echo 1000000 >$fa/times
+echo 100 >$fa/probability
+echo Y >$fa/cache-filter
+echo 1 >"/sys/kernel/slab/bio-$bs/failslab"
+echo 1 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
+fio --name=hung --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --size=8M \
+	--ioengine=libaio --iodepth=128 --direct=1 --randseed=381 \
+	--verify=crc32c --do_verify=1 --verify_fatal=1 >fio.out 2>&1 ||
+	{ cat fio.out; fail "fio with the remote hung and the bio slabs failing"; }
+echo 0 >"/sys/kernel/slab/bio-$bs/failslab"
+echo 0 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
+echo 0 >$fa/probability
+failed=$((1000000 - $(cat $fa/times)))
+echo "$failed slab allocations failed"
+[ "$failed" -ge 4096 ] || fail "only $failed allocations failed with the remote hung"
+expect_dmesg "slink=1 down (timeout, I/O pending for "
+dmc resume rs
+expect_dmesg "slink=1 up again after" 20
+wait_eq "A 128/128" "the link resynchronises after it hung" remote_state r0 1
+wait_eq "A,0,0" "the link catches up after it hung" slink_backlog 1
+assert_eq "$(sha /dev/ram2 $len)" "$(sha /dev/ram1 $len)" "remote equals local after it hung"
+echo 30 >/sys/module/dm_replicator/parameters/slink_timeout
+
 step done
 dmc remove r0
 dmc remove repl
+dmc remove rs
