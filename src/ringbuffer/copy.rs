@@ -436,6 +436,8 @@ impl Engine {
                     for r in s.resync.iter().filter(|r| r.slot == slot) {
                         changed |= Self::region_synced(s.nr, r);
                     }
+                    // Its dirty log is written there, off the lock.
+                    q.kick_background();
                 }
                 crate::dm::retain(&mut s.resync, |r| r.slot != slot);
             }
@@ -485,8 +487,9 @@ impl Engine {
         true
     }
 
-    /// Region `r.region` is copied: record it in sync. Returns whether
-    /// that made the whole device in sync (a state change for the status).
+    /// Region `r.region` is copied: record it in sync (written by the
+    /// background work, [`Self::flush_dirty_logs`]). Returns whether that
+    /// made the whole device in sync (a state change for the status).
     fn region_synced(nr: u32, r: &Resync) -> bool {
         let Some(n) = r.dev.region_copied(r.region) else { return false };
         pr_info!("replicator: slink={} device {} in sync; {} regions resynchronised\n", nr, r.dev.dev_nr(), n);
@@ -639,12 +642,52 @@ impl Engine {
         q.kick();
     }
 
-    /// Wait until no copy, flush or resync may still use `dev`: its copies
-    /// are known by device number only, so wait for all of that number.
+    /// Write the in-sync records that region copies left in the remote
+    /// devices' dirty logs ([`SlinkDevice::flush_lazy`]), without the
+    /// state lock: a dirty-log write does not hold up the log. Background
+    /// work item only.
+    pub(super) fn flush_dirty_logs(q: &EngineQueue) {
+        let devices = {
+            let mut st = q.inner().state.lock();
+            if st.dlog_flushing {
+                return;
+            }
+            let n = st.slinks.iter().map(|s| s.devices.len()).sum();
+            let _noio = crate::dm::NoIo::enter();
+            let Ok(mut devices) = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL) else {
+                // Memory short: the records stay in memory until the
+                // next region copy, a suspend or the table's end.
+                return;
+            };
+            for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
+                if devices.push(d.clone(), GFP_KERNEL).is_err() {
+                    return;
+                }
+            }
+            st.dlog_flushing = true;
+            devices
+        };
+        for d in devices.iter() {
+            d.flush_lazy();
+        }
+        // The references go before a waiting `wait_remote_idle` may let
+        // its device go.
+        drop(devices);
+        q.inner().state.lock().dlog_flushing = false;
+    }
+
+    /// Wait until no copy, flush, resync or dirty-log write may still use
+    /// `dev`: its copies are known by device number only, so wait for all
+    /// of that number.
     fn wait_remote_idle(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>) {
         loop {
             {
                 let st = q.inner().state.lock();
+                if st.dlog_flushing {
+                    drop(st);
+                    crate::dm::msleep(1);
+                    continue;
+                }
                 let busy = st.slinks.iter().find(|s| s.nr == dev.slink()).is_some_and(|s| {
                     s.flushes > 0
                         || s.inflight.iter().any(|c| c.dev == dev.dev_nr())

@@ -201,6 +201,10 @@ pub(crate) struct State {
     /// Writes in flight straight to their local devices (the log is
     /// failed).
     pub(crate) direct: Direct,
+    /// The background work holds references to remote devices to write
+    /// their dirty logs (see `Engine::flush_dirty_logs`): a device that
+    /// goes waits for it.
+    pub(crate) dlog_flushing: bool,
 }
 
 /// Where a site link recorded by the checkpoint resumes after an open,
@@ -268,6 +272,7 @@ impl State {
             lost_restore: KVec::new(),
             lost_unrecorded: false,
             direct: Direct::new()?,
+            dlog_flushing: false,
         })
     }
 
@@ -420,6 +425,7 @@ impl IoHandler for Engine {
     }
 
     fn background(q: &EngineQueue) {
+        Self::flush_dirty_logs(q);
         let mut buf = q.inner().cp.lock();
         // Failures are logged where they happen; the space stays used.
         let _ = Self::reclaim(q, &mut buf, false);

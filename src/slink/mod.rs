@@ -112,9 +112,14 @@ pub(crate) trait SlinkDevice: Send + Sync {
     /// The next search starts at region `r`.
     fn resync_from(&self, r: u64);
     /// Region `r` was copied and is durable at the site: record it in
-    /// sync, durably. Returns the regions resynchronised since the device
-    /// was last in sync if that made every region in sync.
+    /// sync, without writing the dirty log (see [`Self::flush_lazy`]).
+    /// Returns the regions resynchronised since the device was last in
+    /// sync if that made every region in sync.
     fn region_copied(&self, r: u64) -> Option<u64>;
+    /// Write the in-sync records [`Self::region_copied`] left, if any:
+    /// called off the log's lock. (Out-of-sync records are written by
+    /// [`Self::flush_dirty_log`] before the log passes their entries.)
+    fn flush_lazy(&self);
     /// The writes of its point-in-time image (see [`Consistency`]).
     fn consistency(&self) -> &Consistency;
     /// Say once that writes smaller than the device's blocks go by region.
@@ -132,9 +137,10 @@ pub(crate) trait SlinkDevice: Send + Sync {
 
     /// Start the dirty log (the device goes live).
     fn resume(&self) -> Result;
-    /// Stop the dirty log (the device is suspended).
+    /// Stop the dirty log (the device is suspended), its records written.
     fn postsuspend(&self) -> Result;
-    /// Wait until no background work uses the device: its table may go.
+    /// Wait until no background work uses the device and write its dirty
+    /// log's records: its table may go.
     fn quiesce(&self);
     /// The region size the table gave where another is in use (0, or one
     /// larger than the device): shown in the table, and checked against

@@ -9,8 +9,9 @@ use crate::logic::dirty_log::WithRegion;
 use crate::slink::{Consistency, Scan, SlinkDevice, Source};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
 
 /// One remote device: the copy of device `dev_nr` at site link `slink`.
 pub(crate) struct RemoteDev {
@@ -27,6 +28,17 @@ pub(crate) struct RemoteDev {
     pub(super) table_region: Option<u64>,
     /// Regions of the device that are out of sync.
     pub(super) log: DirtyLog,
+    /// Held to change the dirty log and to flush it: a flush writes the
+    /// live bitmap and then forgets that anything changed, so a mark made
+    /// during a flush could be forgotten unwritten. Reads of a region's
+    /// state need no lock.
+    pub(super) log_lock: Pin<KBox<Mutex<()>>>,
+    /// Regions recorded in sync but not yet written ([`region_copied`]
+    /// leaves the write to [`SlinkDevice::flush_lazy`], off the log's
+    /// lock). Losing them in a crash only copies those regions again.
+    ///
+    /// [`region_copied`]: SlinkDevice::region_copied
+    pub(super) lazy: AtomicBool,
     /// Region size in sectors.
     pub(super) region_sectors: u64,
     /// Size of the replicated device in sectors.
@@ -70,6 +82,8 @@ impl RemoteDev {
             table_dev,
             table_region,
             log,
+            log_lock: KBox::pin_init(new_mutex!(()), GFP_KERNEL)?,
+            lazy: AtomicBool::new(false),
             label,
             region_sectors,
             len,
@@ -130,6 +144,7 @@ impl SlinkDevice for RemoteDev {
     }
 
     fn set_region(&self, r: u64, in_sync: bool) {
+        let _guard = self.log_lock.lock();
         match in_sync {
             true => self.log.set_in_sync(r),
             false => self.log.set_out_of_sync(r),
@@ -141,7 +156,18 @@ impl SlinkDevice for RemoteDev {
     }
 
     fn flush_dirty_log(&self) -> Result {
+        let _guard = self.log_lock.lock();
+        self.lazy.store(false, Ordering::Relaxed);
         self.log.flush()
+    }
+
+    fn flush_lazy(&self) {
+        if !self.lazy.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(err) = self.flush_dirty_log() {
+            pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", self.slink, self.dev_nr, err);
+        }
     }
 
     fn next_out_of_sync(&self, skip: &dyn Fn(u64) -> bool) -> Scan {
@@ -188,15 +214,19 @@ impl SlinkDevice for RemoteDev {
     }
 
     fn resume(&self) -> Result {
+        let _guard = self.log_lock.lock();
         self.log.resume()
     }
 
     fn postsuspend(&self) -> Result {
+        self.flush_lazy();
+        let _guard = self.log_lock.lock();
         self.log.postsuspend()
     }
 
     fn quiesce(&self) {
         self.label.wait_idle();
+        self.flush_lazy();
     }
 
     fn table_region(&self) -> Option<u64> {

@@ -7,7 +7,6 @@
 use super::remote::RemoteDev;
 use crate::slink::{Scan, SlinkDevice};
 use core::sync::atomic::Ordering;
-use kernel::prelude::*;
 
 /// Regions one search for resync work looks at, at most.
 const SCAN_REGIONS: u32 = 4096;
@@ -55,14 +54,16 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
 }
 
 /// Region `r` of `dev` is copied and durable at the site: record it in
-/// sync, durably. Returns the regions resynchronised since the device was
-/// last in sync if it is all in sync now.
+/// sync, written later by [`SlinkDevice::flush_lazy`]. Returns the regions
+/// resynchronised since the device was last in sync if it is all in sync
+/// now.
 pub(super) fn region_copied(dev: &RemoteDev, r: u64) -> Option<u64> {
-    dev.log.set_in_sync(r);
-    let n = dev.resynced.fetch_add(1, Ordering::Relaxed) + 1;
-    if let Err(err) = dev.log.flush() {
-        pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", dev.slink, dev.dev_nr, err);
+    {
+        let _guard = dev.log_lock.lock();
+        dev.log.set_in_sync(r);
+        dev.lazy.store(true, Ordering::Relaxed);
     }
+    let n = dev.resynced.fetch_add(1, Ordering::Relaxed) + 1;
     if dev.in_sync() < dev.regions() {
         return None;
     }
