@@ -48,13 +48,21 @@ impl Engine {
                 }
                 continue;
             }
+            if s.error.is_some() {
+                for r in s.resync.iter_mut() {
+                    r.stale = true;
+                }
+            }
             changed |= s.check_fallbehind(&st.entries, now);
             changed |= Self::check_timeout(q, s, now);
             // A full log waiting on this link (slow or down): let it drain,
             // then give up its entries, unless it stalls writers instead.
+            // A link that is down may have I/O out that never ends (a
+            // transport that hangs): it gives up without draining, or
+            // the full log would hold every writer.
             let giving_up = full && !s.policy.is_stall() && !s.releases(head);
             if giving_up {
-                if s.idle() {
+                if s.idle() || s.error.is_some() {
                     changed |= self.give_up(st, s, st.durable, "log full");
                 }
                 continue;
@@ -284,7 +292,17 @@ impl Engine {
                 dev.resync_from(region);
                 return;
             };
-            let r = Resync { slot, dev: dev.clone(), _local: local.clone(), region, sector, sectors, at_ms: now_ms(), upto: st.entries.end_seq() };
+            let r = Resync {
+                slot,
+                dev: dev.clone(),
+                _local: local.clone(),
+                region,
+                sector,
+                sectors,
+                at_ms: now_ms(),
+                upto: st.entries.end_seq(),
+                stale: false,
+            };
             // Room for MAX_RESYNCS from the link's creation: no allocation.
             if s.resync.push(r, GFP_NOWAIT).is_err() {
                 dev.resync_from(region);
@@ -305,6 +323,11 @@ impl Engine {
     /// the regions of those before `to` out of sync (or, for a device not
     /// attached, remember them until it attaches) and let them go for `s`.
     /// Returns whether it did.
+    ///
+    /// I/O of the link may still be in flight (a link that is down): a
+    /// copy in flight keeps its region from being resynchronised until it
+    /// ends (`Slink::busy`), and a region copy in flight is stale (see
+    /// [`Resync::stale`]): its region stays out of sync.
     fn give_up(&self, st: &State, s: &mut Slink, to: u64, why: &str) -> bool {
         let from = s.durable.max(st.entries.first_seq());
         let mut n = 0u64;
@@ -433,7 +456,7 @@ impl Engine {
             }
             RemoteOp::Resync(slot) | RemoteOp::ResyncFlush(slot) => {
                 if error.is_none() {
-                    for r in s.resync.iter().filter(|r| r.slot == slot) {
+                    for r in s.resync.iter().filter(|r| r.slot == slot && !r.stale) {
                         changed |= Self::region_synced(s.nr, r);
                     }
                     // Its dirty log is written there, off the lock.
@@ -716,9 +739,10 @@ impl State {
         })
     }
 
-    /// Whether a resync in flight reads the local region `e` writes.
+    /// Whether a resync in flight reads the local region `e` writes (a
+    /// stale one's region stays out of sync whatever it reads).
     pub(super) fn resyncing(&self, e: &Entry) -> bool {
         let sectors = u64::from(e.sectors);
-        self.slinks.iter().any(|s| s.resync.iter().any(|r| r.overlaps(e.dev, e.sector, sectors)))
+        self.slinks.iter().any(|s| s.resync.iter().any(|r| !r.stale && r.overlaps(e.dev, e.sector, sectors)))
     }
 }

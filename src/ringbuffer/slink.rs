@@ -86,6 +86,12 @@ pub(crate) struct Resync {
     /// The end of the log when it was issued: the region copy may hold
     /// the writes of any entry before it.
     pub(crate) upto: u64,
+    /// Its link went down while it was in flight: its write to the site
+    /// may never end (a transport that hangs), so local writes to the
+    /// region no longer wait for it, and its region stays out of sync
+    /// whatever it copied. It still keeps the region from being copied
+    /// again until it ends.
+    pub(crate) stale: bool,
 }
 
 impl Resync {
