@@ -56,6 +56,15 @@ struct workqueue_struct *dmr_background_create(void);
 struct workqueue_struct *dmr_background_get(void);
 void dmr_background_destroy(void);
 
+/* Call fn(ctx) exactly once, on a worker of the module's dmr_open queue
+ * with the caller's allocation scope, and return once it and its work
+ * item ended: a fresh stack for deep synchronous work called from a deep
+ * stack (a table load). The queue is created at module init and
+ * destroyed at module exit. */
+bool dmr_fresh_stack_create(void);
+void dmr_fresh_stack_destroy(void);
+void dmr_on_fresh_stack(void (*fn)(void *ctx), void *ctx);
+
 /* One module-wide mutex guarding the registry of replicator groups. */
 void dmr_global_lock(void);
 void dmr_global_unlock(void);

@@ -2,15 +2,18 @@
 //! The module's workqueue for long background jobs (online verify), which
 //! sleep on synchronous I/O and so must not hold up the system queues.
 //! It exists from module init to module exit; its destruction waits for
-//! every job, so no job's code runs after the module is unloaded.
+//! every job, so no job's code runs after the module is unloaded. The
+//! queue of [`super::on_fresh_stack`] has the same lifetime and is
+//! created and destroyed with it.
 
 use super::bindings;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 use kernel::workqueue::Queue;
 
-/// The module's background workqueue; destroyed when dropped (module
-/// exit), after every job on it has returned.
+/// The module's background workqueue (and the fresh-stack queue);
+/// destroyed when dropped (module exit), after every job on them has
+/// returned.
 pub(crate) struct Background(NonNull<kernel::bindings::workqueue_struct>);
 
 // SAFETY: a workqueue may be used and destroyed from any thread.
@@ -19,13 +22,19 @@ unsafe impl Send for Background {}
 unsafe impl Sync for Background {}
 
 impl Background {
-    /// Create the workqueue (module init).
+    /// Create the workqueues (module init).
     pub(crate) fn new() -> Result<Self> {
         // SAFETY: plain call; module init runs once, before any job.
         let wq = unsafe { bindings::dmr_background_create() };
-        NonNull::new(wq).map(Self).ok_or(ENOMEM)
+        let this = NonNull::new(wq).map(Self).ok_or(ENOMEM)?;
+        // SAFETY: plain call, as above; on failure `this` is dropped,
+        // which destroys the background queue (the fresh-stack destroy
+        // skips a queue that was not created).
+        if !unsafe { bindings::dmr_fresh_stack_create() } {
+            return Err(ENOMEM);
+        }
+        Ok(this)
     }
-
 }
 
 /// Run `job` on the background workqueue. Called by targets, which exist
@@ -57,7 +66,12 @@ fn spawn(job: impl FnOnce() + Send + 'static, flags: kernel::alloc::Flags) -> Re
 impl Drop for Background {
     fn drop(&mut self) {
         // SAFETY: created in `new`, destroyed once; destroy_workqueue
-        // drains the queue first.
-        unsafe { bindings::dmr_background_destroy() }
+        // drains the queue first. No fresh-stack work is left: each is
+        // waited for by its caller, a target's constructor, and the
+        // targets are gone.
+        unsafe {
+            bindings::dmr_fresh_stack_destroy();
+            bindings::dmr_background_destroy();
+        }
     }
 }

@@ -34,6 +34,7 @@ mod dirty_log;
 mod global;
 mod ioq;
 mod kvec;
+mod stack;
 mod status;
 mod target;
 
@@ -48,6 +49,7 @@ pub(crate) use kvec::{pop, retain};
 pub(crate) use ioq::{
     now_ms, slink_timeout_ms, Busy, Class, Done, EntryIo, IoHandler, IoQueue, Submit, UserBio, MAX_STABLE_SECTORS, PER_BIO_BYTES,
 };
+pub(crate) use stack::on_fresh_stack;
 pub(crate) use status::StatusWriter;
 pub(crate) use target::{
     DeferredEvent, DeviceVisitor, EndIoResult, MapResult, QueueLimits, Registration, StatusType, Target,

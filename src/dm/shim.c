@@ -5,9 +5,11 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/completion.h>
 #include <linux/device-mapper.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "../../include/dm_shim.h"
@@ -152,4 +154,92 @@ void dmr_background_destroy(void)
 {
 	destroy_workqueue(dmr_background);
 	dmr_background = NULL;
+}
+
+/*
+ * dmr_on_fresh_stack(): run a function on a worker's stack and wait for it.
+ * A table load's constructor runs deep in the dm ioctl's stack; opening
+ * a replication log (synchronous dm-io, kilobyte-sized checkpoints) needs
+ * more than is left of it. The work item and the waiter's state live in
+ * the caller's frame, which outlives the work: the caller returns only
+ * after flush_work().
+ *
+ * The queue is the module's own, not dmr_background nor a system queue:
+ * - not dmr_background: an open must not wait behind an online verify
+ *   or a label check stuck on a hung remote device;
+ * - WQ_MEM_RECLAIM: a table load may run while the group's devices are
+ *   suspended and hold writeback; the rescuer runs the work even when no
+ *   new kworker can be created. The system queues (system_wq,
+ *   system_unbound_wq, system_long_wq) have no rescuer;
+ * - WQ_UNBOUND: opening a large log scans and checksums it for a long
+ *   time, which a per-CPU worker must not do;
+ * - only these works run on it, so flush_work()'s lockdep annotation of
+ *   the queue ties the caller's locks (dm's md type lock) to the open
+ *   alone, not to unrelated works.
+ */
+static struct workqueue_struct *dmr_fresh_stack_wq;
+
+bool dmr_fresh_stack_create(void)
+{
+	dmr_fresh_stack_wq = alloc_workqueue("dmr_open", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return dmr_fresh_stack_wq;
+}
+
+void dmr_fresh_stack_destroy(void)
+{
+	if (dmr_fresh_stack_wq)
+		destroy_workqueue(dmr_fresh_stack_wq);
+	dmr_fresh_stack_wq = NULL;
+}
+
+struct dmr_fresh_stack {
+	struct work_struct work;
+	struct completion done;
+	void (*fn)(void *ctx);
+	void *ctx;
+	/* The caller's allocation scope (memalloc_noio_save() and the like),
+	 * which the worker takes on for the call. */
+	unsigned int memalloc;
+};
+
+static void dmr_fresh_stack_fn(struct work_struct *work)
+{
+	struct dmr_fresh_stack *s = container_of(work, struct dmr_fresh_stack, work);
+	unsigned int old = memalloc_flags_save(s->memalloc);
+
+	s->fn(s->ctx);
+	memalloc_flags_restore(old);
+	complete(&s->done);
+}
+
+/* How often the waiter wakes up (see below). */
+#define DMR_FRESH_STACK_WAKE (10 * HZ)
+
+void dmr_on_fresh_stack(void (*fn)(void *ctx), void *ctx)
+{
+	struct dmr_fresh_stack s = {
+		.fn = fn,
+		.ctx = ctx,
+		.memalloc = current->flags & (PF_MEMALLOC_NOIO | PF_MEMALLOC_NOFS),
+	};
+
+	/* Created at module init, before the targets are registered. */
+	if (WARN_ON_ONCE(!dmr_fresh_stack_wq)) {
+		fn(ctx);
+		return;
+	}
+	INIT_WORK_ONSTACK(&s.work, dmr_fresh_stack_fn);
+	init_completion(&s.done);
+	queue_work(dmr_fresh_stack_wq, &s.work);
+	/*
+	 * Opening a large log on a slow device can take minutes. In the
+	 * caller, it slept once per request, which the hung-task detector
+	 * counts as progress; one uninterrupted sleep here would look hung
+	 * to it. The worker doing the I/O is still watched by it.
+	 */
+	while (!wait_for_completion_timeout(&s.done, DMR_FRESH_STACK_WAKE))
+		;
+	/* The function has returned; let the work item finish too. */
+	flush_work(&s.work);
+	destroy_work_on_stack(&s.work);
 }

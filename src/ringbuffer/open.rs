@@ -2,12 +2,13 @@
 //! Opening the log at table load: read and recover it, or format it, as
 //! the table's `open`, `create` or `auto` says; then start a new run.
 //!
-//! Everything here is synchronous and runs in the constructor, before the
-//! log takes any write: `logic::replog` decides, this file does the I/O.
+//! Everything here is synchronous and runs for the constructor (on a
+//! worker's stack while it waits), before the log takes any write:
+//! `logic::replog` decides, this file does the I/O.
 
 use super::engine::{Engine, EngineQueue, Restore, State};
 use super::entries::{Entries, Entry, EntryState};
-use crate::dm::{random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
+use crate::dm::{on_fresh_stack, random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
 use crate::logic::replog::geometry::{block_sector, ring_blocks_for_sectors};
 use crate::logic::replog::{
     decide, format, load, Action, Block, BlockReader, BlockWriter, DataCheck, Loaded, LogError, ReadError,
@@ -91,12 +92,19 @@ const NOMEM: TargetError = TargetError::new(c"Cannot allocate replication log", 
 /// `avail` sectors from there), and start its engine; with `reformat`, format
 /// it whatever it holds.
 ///
-/// This runs on a table load's stack, under the ioctl and dm core, and
-/// the checkpoints it handles are a kilobyte each: each step is a
-/// function of its own (`inline(never)`), so that only the path taken is
-/// on the stack.
+/// A table load calls this deep in the ioctl's stack, under dm core, and
+/// the open needs kilobytes of it: it runs on a worker's fresh stack
+/// while the caller waits ([`on_fresh_stack`]).
 #[inline(never)]
 pub(crate) fn open(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, reformat: bool) -> Result<Arc<EngineQueue>, TargetError> {
+    on_fresh_stack(move || open_engine(log, dev_start, mode, avail, reformat))
+}
+
+/// [`open`], on the worker. The checkpoints it handles are a kilobyte
+/// each: each step is a function of its own (`inline(never)`), so that
+/// only the path taken is on the stack.
+#[inline(never)]
+fn open_engine(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, reformat: bool) -> Result<Arc<EngineQueue>, TargetError> {
     let mut buf = KVec::from_elem(0u8, BLOCK_SIZE, GFP_KERNEL).map_err(|_| NOMEM)?;
     let (state, uuid, ring_start) = open_state(&log, dev_start, mode, avail, reformat, &mut buf)?;
     let engine = Engine {
