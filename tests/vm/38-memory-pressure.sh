@@ -37,28 +37,35 @@ for f in /sys/kernel/slab/bio-*; do
 done
 [ -n "$bs" ] || { ls /sys/kernel/slab | grep '^bio-' >&2; fail "cannot find the log queue's bio slabs"; }
 
-step writes with the bio slabs failing
 fa=/sys/kernel/debug/failslab
-echo Y >$fa/cache-filter
 echo N >$fa/ignore-gfp-wait
 echo 0 >$fa/verbose
 echo 0 >$fa/space
 echo 1 >$fa/interval
-echo 100 >$fa/probability
-echo 1000000 >$fa/times
-echo 1 >"/sys/kernel/slab/bio-$bs/failslab"
-echo 1 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
-fio --name=pressure --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --size=8M \
-	--ioengine=libaio --iodepth=128 --direct=1 --randseed=38 \
-	--verify=crc32c --do_verify=1 --verify_fatal=1 >fio.out 2>&1 ||
-	{ cat fio.out; fail "fio with the bio slabs failing"; }
-echo 0 >"/sys/kernel/slab/bio-$bs/failslab"
-echo 0 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
-failed=$((1000000 - $(cat $fa/times)))
-echo 0 >$fa/probability
-echo "$failed slab allocations failed"
-# Two bios for each of the 2048 writes at least (log and local device).
-[ "$failed" -ge 4096 ] || fail "only $failed allocations failed: the bio slabs were not the queue's"
+
+# slab_writes NAME SEED WHAT: fio's verified 4 KiB random writes over the
+# device, 128 in flight, with every allocation from the queue's two bio
+# slabs failing; at least two per write (log and local device) must have.
+slab_writes() {
+	echo Y >$fa/cache-filter
+	echo 100 >$fa/probability
+	echo 1000000 >$fa/times
+	echo 1 >"/sys/kernel/slab/bio-$bs/failslab"
+	echo 1 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
+	fio --name="$1" --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --size=8M \
+		--ioengine=libaio --iodepth=128 --direct=1 --randseed="$2" \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 >fio.out 2>&1 ||
+		{ cat fio.out; fail "fio $3"; }
+	echo 0 >"/sys/kernel/slab/bio-$bs/failslab"
+	echo 0 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
+	echo 0 >$fa/probability
+	failed=$((1000000 - $(cat $fa/times)))
+	echo "$failed slab allocations failed"
+	[ "$failed" -ge 4096 ] || fail "only $failed allocations failed $3: the bio slabs were not the queue's"
+}
+
+step writes with the bio slabs failing
+slab_writes pressure 38 "with the bio slabs failing"
 
 step the remote catches up
 wait_eq "A,0,0" "the link catches up" slink_backlog 1
@@ -115,21 +122,7 @@ echo 2 >/sys/module/dm_replicator/parameters/slink_timeout
 dmc message repl 0 slink message 1 retest 200
 dmesg_mark
 dmc suspend rs
-echo 1000000 >$fa/times
-echo 100 >$fa/probability
-echo Y >$fa/cache-filter
-echo 1 >"/sys/kernel/slab/bio-$bs/failslab"
-echo 1 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
-fio --name=hung --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --size=8M \
-	--ioengine=libaio --iodepth=128 --direct=1 --randseed=381 \
-	--verify=crc32c --do_verify=1 --verify_fatal=1 >fio.out 2>&1 ||
-	{ cat fio.out; fail "fio with the remote hung and the bio slabs failing"; }
-echo 0 >"/sys/kernel/slab/bio-$bs/failslab"
-echo 0 >"/sys/kernel/slab/bio-$((bs - 64))/failslab"
-echo 0 >$fa/probability
-failed=$((1000000 - $(cat $fa/times)))
-echo "$failed slab allocations failed"
-[ "$failed" -ge 4096 ] || fail "only $failed allocations failed with the remote hung"
+slab_writes hung 381 "with the remote hung and the bio slabs failing"
 expect_dmesg "slink=1 down (timeout, I/O pending for "
 dmc resume rs
 expect_dmesg "slink=1 up again after" 20
