@@ -460,6 +460,7 @@ impl Engine {
                         changed |= Self::region_synced(s.nr, r);
                     }
                     // Its dirty log is written there, off the lock.
+                    st.dlog_lazy = true;
                     q.kick_background();
                 }
                 crate::dm::retain(&mut s.resync, |r| r.slot != slot);
@@ -672,7 +673,7 @@ impl Engine {
     pub(super) fn flush_dirty_logs(q: &EngineQueue) {
         let devices = {
             let mut st = q.inner().state.lock();
-            if st.dlog_flushing {
+            if !st.dlog_lazy || st.dlog_flushing {
                 return;
             }
             let n = st.slinks.iter().map(|s| s.devices.len()).sum();
@@ -687,6 +688,7 @@ impl Engine {
                     return;
                 }
             }
+            st.dlog_lazy = false;
             st.dlog_flushing = true;
             devices
         };

@@ -201,9 +201,11 @@ pub(crate) struct State {
     /// Writes in flight straight to their local devices (the log is
     /// failed).
     pub(crate) direct: Direct,
+    /// A region copy left in-sync records for the background work to
+    /// write (see `Engine::flush_dirty_logs`).
+    pub(crate) dlog_lazy: bool,
     /// The background work holds references to remote devices to write
-    /// their dirty logs (see `Engine::flush_dirty_logs`): a device that
-    /// goes waits for it.
+    /// their dirty logs: a device that goes waits for it.
     pub(crate) dlog_flushing: bool,
 }
 
@@ -272,6 +274,7 @@ impl State {
             lost_restore: KVec::new(),
             lost_unrecorded: false,
             direct: Direct::new()?,
+            dlog_lazy: false,
             dlog_flushing: false,
         })
     }
