@@ -288,10 +288,7 @@ impl Engine {
                 }
             };
             let (sector, sectors) = dev.region_extent(region);
-            let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else {
-                dev.resync_from(region);
-                return;
-            };
+            let Some(slot) = (0..MAX_RESYNCS as u64).find(|n| s.resync.iter().all(|r| r.slot != *n)) else { return };
             let r = Resync {
                 slot,
                 dev: dev.clone(),
@@ -305,7 +302,6 @@ impl Engine {
             };
             // Room for MAX_RESYNCS from the link's creation: no allocation.
             if s.resync.push(r, GFP_NOWAIT).is_err() {
-                dev.resync_from(region);
                 return;
             }
             let tag = Tag::Remote(s.nr, RemoteOp::Resync(slot)).encode();
@@ -313,9 +309,9 @@ impl Engine {
             if dev.write(&q.submit(), src, sector, sectors, tag).is_err() {
                 // Memory short: the region is copied in a later run.
                 crate::dm::retain(&mut s.resync, |r| r.slot != slot);
-                dev.resync_from(region);
                 return;
             }
+            dev.resync_from(region.saturating_add(1));
         }
     }
 

@@ -45,8 +45,6 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
             continue;
         }
         dev.scanned.store(0, Ordering::Relaxed);
-        // The next search starts past it.
-        dev.cursor.store(r.saturating_add(1), Ordering::Relaxed);
         return Scan::Found(r);
     }
     dev.scanned.store(0, Ordering::Relaxed);
