@@ -19,14 +19,14 @@
 #           that cuts fall while they are being resynchronised: they
 #           must still catch up by themselves.
 #
-# DMR_POWERCUT_POINTS (cuts of the load, default 50; replay gets two
+# DMR_POWERCUT_POINTS (cuts of the load, default 25; replay gets two
 # fifths as many, remote one fifth, resync one tenth) and
 # DMR_POWERCUT_SEED (default: random, printed) change the run; vm-test.sh
 # passes them on.
 . /tests/lib.sh
 
 seed=${DMR_POWERCUT_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-points=${DMR_POWERCUT_POINTS:-50}
+points=${DMR_POWERCUT_POINTS:-25}
 replay_points=$(((points * 2 + 4) / 5))
 remote_points=$(((points + 4) / 5))
 resync_points=$(((points + 9) / 10))
