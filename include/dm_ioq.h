@@ -78,8 +78,27 @@ struct bio *dmr_io_new(struct dmr_ioq *q, int class, struct block_device *bdev,
 		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag);
 /* A clone of user bio src (same device and sector, the data of its
  * stable copy) without REQ_PREFLUSH and REQ_FUA; src is remembered as
- * the clone's origin. Local class. */
-struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag);
+ * the clone's origin. Local class. The clone holds the stable copy, so
+ * src may end before it completes; *own says whether it may (the clone
+ * uses no page of src's own: a copy, or no data). */
+struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag, int *own);
+/*
+ * Reads held back while a write they overlap is acknowledged but not yet
+ * on the local device. The map side decides under the lock whether to
+ * hold (dmr_ioq_held_lock, dmr_ioq_hold_read with the read's tag,
+ * dmr_ioq_held_unlock); the work item that ends such writes then calls
+ * dmr_ioq_release_reads, which asks still(ctx, tag, sector, sectors) of
+ * each held read under the same lock and hands those it may go to
+ * dm core (dm_submit_bio_remap); returns how many went. Deciding and
+ * re-asking under one lock means a read is never held after the write
+ * it waits for was released.
+ */
+void dmr_ioq_held_lock(struct dmr_ioq *q);
+void dmr_ioq_held_unlock(struct dmr_ioq *q);
+void dmr_ioq_hold_read(struct dmr_ioq *q, struct bio *bio, u64 tag);
+unsigned int dmr_ioq_release_reads(struct dmr_ioq *q,
+				   bool (*still)(void *ctx, u64 tag, u64 sector, u32 sectors),
+				   void *ctx);
 /* The bio and header page of a log entry write of user bio src (NULL for
  * none) to bdev, allocated before the entry is committed to; either
  * written with dmr_io_write_entry or given back with dmr_io_discard. */

@@ -312,9 +312,11 @@ impl Target for ReplicatorDev {
             }
         }
         match bio.op() {
-            // Reads go to the local device, which has every acknowledged
-            // write: a write is acknowledged once it is applied there.
-            BioOp::Read => MapResult::Remapped,
+            // A device that lacks an acknowledged write cannot serve it.
+            BioOp::Read if self.health.lost() => MapResult::Done(Err(EIO)),
+            // Reads go to the local device once the writes they overlap
+            // reached it (see `Replog::map_read`).
+            BioOp::Read => self.group.replog().map_read(self.dev_nr, bio),
             _ => self.group.replog().map_write(self.dev_nr, bio),
         }
     }

@@ -86,6 +86,10 @@ struct dmr_ioq {
 	/* Pages and remote writes of dmr_io_ship() in flight. */
 	atomic_t shipped_pages;
 	atomic_t shipped_bios;
+	/* Reads held until the writes they overlap reach the local device
+	 * (dmr_ioq_hold_read). */
+	spinlock_t held_lock;
+	struct bio_list held_reads;
 };
 
 /* A stable copy of a user bio's data: the user bio holds a reference,
@@ -167,6 +171,8 @@ struct dmr_ioq *dmr_ioq_create(const char *name, void (*fn)(void *ctx, int which
 	init_waitqueue_head(&q->idle);
 	spin_lock_init(&q->lock);
 	bio_list_init(&q->deferred);
+	spin_lock_init(&q->held_lock);
+	bio_list_init(&q->held_reads);
 	/*
 	 * WQ_MEM_RECLAIM: the log's I/O must progress under memory pressure.
 	 * WQ_UNBOUND: the work is queued from completions on whichever CPU
@@ -246,6 +252,7 @@ static void dmr_ioq_wait_idle(struct dmr_ioq *q)
 void dmr_ioq_destroy(struct dmr_ioq *q)
 {
 	WARN_ON_ONCE(!bio_list_empty(&q->deferred));
+	WARN_ON_ONCE(!bio_list_empty(&q->held_reads));
 	/*
 	 * No later run from here on: a work item the drain runs may ask for
 	 * one (a site link that is down asks for its retest), and that timer
@@ -453,8 +460,10 @@ static void dmr_io_endio(struct bio *bio)
 	struct dmr_ioq *q = io->q;
 
 	if (io->shipped) {
-		atomic_sub(io->shipped->bi_vcnt, &q->shipped_pages);
-		atomic_dec(&q->shipped_bios);
+		if (io->class == DMR_IO_REMOTE) {
+			atomic_sub(io->shipped->bi_vcnt, &q->shipped_pages);
+			atomic_dec(&q->shipped_bios);
+		}
 		dmr_stable_put(io->shipped);
 		io->shipped = NULL;
 	}
@@ -502,17 +511,72 @@ struct bio *dmr_io_new(struct dmr_ioq *q, int class, struct block_device *bdev,
 	return bio;
 }
 
-struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag)
+struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag, int *own)
 {
-	struct bio *data = dmr_pdu(src)->stable ?: src;
-	struct bio *bio = bio_alloc_clone(src->bi_bdev, data, dmr_io_gfp(q, DMR_IO_LOCAL), &q->bs);
+	struct bio *copy = dmr_pdu(src)->stable;
+	struct bio *bio = bio_alloc_clone(src->bi_bdev, copy ?: src, dmr_io_gfp(q, DMR_IO_LOCAL), &q->bs);
 
 	if (!bio)
 		return NULL;
 	bio->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	dmr_io_init(q, bio, DMR_IO_LOCAL, src->bi_iter.bi_sector, tag);
 	to_io(bio)->origin = src;
+	/* The write holds the stable copy (not counted as shipped: a local
+	 * write does not hang on a transport), so src may end first. */
+	if (copy) {
+		atomic_inc(&container_of(copy, struct dmr_stable, bio)->ref);
+		to_io(bio)->shipped = copy;
+	}
+	*own = copy || !bio_has_data(src);
 	return bio;
+}
+
+void dmr_ioq_held_lock(struct dmr_ioq *q)
+{
+	spin_lock(&q->held_lock);
+}
+
+void dmr_ioq_held_unlock(struct dmr_ioq *q)
+{
+	spin_unlock(&q->held_lock);
+}
+
+void dmr_ioq_hold_read(struct dmr_ioq *q, struct bio *bio, u64 tag)
+{
+	lockdep_assert_held(&q->held_lock);
+	dmr_pdu(bio)->tag = tag;
+	dmr_pdu(bio)->stable = NULL;
+	bio_list_add(&q->held_reads, bio);
+}
+
+unsigned int dmr_ioq_release_reads(struct dmr_ioq *q,
+				   bool (*still)(void *ctx, u64 tag, u64 sector, u32 sectors),
+				   void *ctx)
+{
+	struct bio_list all, go;
+	unsigned int n = 0;
+	struct bio *bio;
+
+	bio_list_init(&go);
+	spin_lock(&q->held_lock);
+	if (bio_list_empty(&q->held_reads)) {
+		spin_unlock(&q->held_lock);
+		return 0;
+	}
+	all = q->held_reads;
+	bio_list_init(&q->held_reads);
+	while ((bio = bio_list_pop(&all))) {
+		if (still(ctx, dmr_pdu(bio)->tag, bio->bi_iter.bi_sector, bio_sectors(bio)))
+			bio_list_add(&q->held_reads, bio);
+		else
+			bio_list_add(&go, bio);
+	}
+	spin_unlock(&q->held_lock);
+	while ((bio = bio_list_pop(&go))) {
+		dm_submit_bio_remap(bio, NULL);
+		n++;
+	}
+	return n;
 }
 
 int dmr_io_ship(struct dmr_ioq *q, struct bio *src, struct block_device *dst,

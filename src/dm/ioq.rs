@@ -194,20 +194,64 @@ impl<T> IoQueue<T> {
     }
 
     /// Issue a copy of user bio `bio` (same device, sector and data,
-    /// without PREFLUSH and FUA), a local I/O. Completes with `tag`;
-    /// `bio` must stay alive until then. Main work item only.
-    pub(crate) fn clone_submit(&self, bio: &UserBio, tag: u64) -> Result<(), Busy> {
-        // SAFETY: `raw` is live; the user bio is ours and outlives the
-        // clone (the caller ends it only after the clone completed); the
+    /// without PREFLUSH and FUA), a local I/O. Completes with `tag`.
+    /// `Ok(true)`: the write holds its own data (the stable copy, or it
+    /// has none), so `bio` may end before it completes; `Ok(false)`: it
+    /// uses the user's pages, and `bio` must stay alive until then. Main
+    /// work item only.
+    pub(crate) fn clone_submit(&self, bio: &UserBio, tag: u64) -> Result<bool, Busy> {
+        let mut own: kernel::ffi::c_int = 0;
+        // SAFETY: `raw` is live; the user bio is ours; the clone holds a
+        // reference to its stable copy, and when it has none (`own` is
+        // 0) the caller keeps the bio until the clone completed; the
         // clone, when there is one, is submitted once.
         unsafe {
-            let clone = bindings::dmr_io_clone(self.raw(), bio.bio.as_ptr(), tag);
+            let clone = bindings::dmr_io_clone(self.raw(), bio.bio.as_ptr(), tag, &mut own);
             if clone.is_null() {
                 return Err(Busy);
             }
             bindings::dmr_io_submit(clone);
         }
-        Ok(())
+        Ok(own != 0)
+    }
+
+    /// Hold read `bio` of `map` (already remapped to its local device) if
+    /// `blocked()` says so, decided under the lock [`Self::release_reads`]
+    /// takes; `tag` is handed back to that function's test. The returned
+    /// result is what `map` returns: `Submitted` when held.
+    pub(crate) fn hold_read(&self, bio: &mut Bio, tag: u64, blocked: impl FnOnce() -> bool) -> MapResult {
+        // SAFETY: `raw` is live; the lock is a spinlock: `blocked` only
+        // reads atomics.
+        unsafe { bindings::dmr_ioq_held_lock(self.raw()) };
+        let hold = blocked();
+        if hold {
+            // SAFETY: dm core gave the bio to this map call with per-bio
+            // data of `PER_BIO_BYTES`; the queue owns it from here (map
+            // returns SUBMITTED) and hands it back to dm core with
+            // `dm_submit_bio_remap`; the lock is held.
+            unsafe { bindings::dmr_ioq_hold_read(self.raw(), bio.as_raw(), tag) };
+        }
+        // SAFETY: taken above.
+        unsafe { bindings::dmr_ioq_held_unlock(self.raw()) };
+        if hold {
+            MapResult::Submitted
+        } else {
+            MapResult::Remapped
+        }
+    }
+
+    /// Issue the held reads for which `still(tag, sector, sectors)` is
+    /// false; the others stay held. Returns how many went. `still` runs
+    /// under a spinlock and must not sleep.
+    pub(crate) fn release_reads<F: Fn(u64, u64, u32) -> bool>(&self, still: &F) -> u32 {
+        unsafe extern "C" fn call<F: Fn(u64, u64, u32) -> bool>(ctx: *mut c_void, tag: u64, sector: u64, sectors: u32) -> bool {
+            // SAFETY: `ctx` is the `&F` passed below, alive for the call.
+            let f = unsafe { &*(ctx as *const F) };
+            f(tag, sector, sectors)
+        }
+        // SAFETY: `raw` is live; `still` outlives the call, which is
+        // synchronous.
+        unsafe { bindings::dmr_ioq_release_reads(self.raw(), Some(call::<F>), still as *const F as *mut c_void) }
     }
 
     /// Run the main work item again after `ms` milliseconds.

@@ -50,6 +50,11 @@ pub(crate) trait Replog: Send + Sync {
     /// Journal a write-type bio of device `dev_nr`, already remapped to
     /// its local device.
     fn map_write(&self, dev_nr: u32, bio: &mut Bio) -> MapResult;
+    /// Issue a read of device `dev_nr`, already remapped to its local
+    /// device, once every acknowledged write it overlaps is there: a
+    /// write is acknowledged when the log has it, before its local write
+    /// ends.
+    fn map_read(&self, dev_nr: u32, bio: &mut Bio) -> MapResult;
     /// Bind the local device of `replicator-dev` target `target`, its
     /// errors noted in `health`, and replay the entries it lacks
     /// (preresume).

@@ -5,10 +5,24 @@
 //! because it alone writes the local devices from the log.
 
 use super::engine::{Engine, EngineQueue, State, Tag};
-use super::entries::EntryState;
+use super::entries::{Entry, EntryState};
 use crate::dm::DevId;
 
 impl State {
+    /// Whether entry `e` is done as far as the local site goes, so its
+    /// bio may end: durable in the log with its local write issued from
+    /// data of its own (reads of its range wait for that write, see
+    /// `unapplied.rs`), or applied. The local write is off the
+    /// acknowledgement path: a crash before it ends replays the entry. An
+    /// entry past a log failure is not durable: applied only.
+    pub(super) fn locally_done(&self, e: &Entry) -> bool {
+        match e.state {
+            EntryState::Applied => true,
+            EntryState::Applying => e.own && self.failed_at.map_or(true, |f| e.seq < f),
+            _ => false,
+        }
+    }
+
     /// Whether `seq` overlaps an entry whose local write is in flight:
     /// the block layer does not order overlapping writes, the log does.
     fn overlaps_applying(&self, seq: u64, dev: u32, sector: u64, sectors: u32) -> bool {
@@ -31,7 +45,7 @@ impl State {
 
 impl Engine {
     /// Start the local writes of durable entries, in order.
-    pub(super) fn apply(q: &EngineQueue, st: &mut State) {
+    pub(super) fn apply(&self, q: &EngineQueue, st: &mut State) {
         loop {
             let seq = st.apply;
             let limit = if st.failed_at.is_some() { st.written } else { st.durable };
@@ -68,16 +82,18 @@ impl Engine {
             let Some(e) = st.entries.get_mut(seq) else { return };
             match e.bio.as_ref() {
                 Some(bio) if local => {
-                    if q.clone_submit(bio, Tag::Local(seq).encode()).is_err() {
+                    let Ok(own) = q.clone_submit(bio, Tag::Local(seq).encode()) else {
                         // Memory short: again once completions come back.
                         return;
-                    }
+                    };
                     e.state = EntryState::Applying;
+                    e.own = own;
                     st.applying += 1;
                 }
                 _ => {
                     // An empty flush is complete once durable.
                     e.state = EntryState::Settled;
+                    self.unapplied.leave(e.dev, e.sector, e.sectors);
                     if let Some(bio) = e.bio.take() {
                         bio.complete(Ok(()));
                     }

@@ -32,8 +32,28 @@ impl Engine {
         st.device(dev).is_some_and(|d| d.write_failed(what, err))
     }
 
+    /// The local write of an acknowledged entry failed: the device lacks
+    /// a write the application was told is done. It shows `W` and fails
+    /// every read until its table is reloaded (`LocalHealth`); the log
+    /// and the remote site links still have the write. Returns whether
+    /// the status changed.
+    fn local_lost(st: &State, dev: u32, sector: u64, sectors: u32, err: Error) -> bool {
+        let Some(d) = st.device(dev) else { return false };
+        let first = d.health.lose();
+        if first {
+            pr_err!(
+                "replicator: acknowledged write of {} sectors at {} lost on local device {} ({}); its reads fail until the table is reloaded, the log and the remote sites have it\n",
+                sectors,
+                sector,
+                d.bdev.id(),
+                err.to_errno()
+            );
+        }
+        d.write_failed("write", err) | first
+    }
+
     /// Take the completed I/O; returns whether the status changed.
-    pub(super) fn handle_completions(q: &EngineQueue, st: &mut State) -> bool {
+    pub(super) fn handle_completions(&self, q: &EngineQueue, st: &mut State) -> bool {
         let mut changed = false;
         for done in q.completed() {
             match Tag::decode(done.tag, st.writer.next_seq()) {
@@ -55,20 +75,27 @@ impl Engine {
                 }
                 Tag::Local(seq) => {
                     st.applying = st.applying.saturating_sub(1);
-                    let mut failed_dev = None;
+                    let mut failed = None;
                     if let Some(e) = st.entries.get_mut(seq) {
                         e.state = EntryState::Applied;
+                        self.unapplied.leave(e.dev, e.sector, e.sectors);
                         // A success may still wait for synchronous site
-                        // links (`ack`); a failure ends the bio now.
+                        // links (`ack`); a failure ends the bio now, if
+                        // it was not acknowledged already.
                         if done.result.is_err() {
-                            failed_dev = Some(e.dev);
+                            let acked = e.bio.is_none();
                             if let Some(bio) = e.bio.take() {
                                 bio.complete(done.result);
                             }
+                            failed = Some((e.dev, e.sector, e.sectors, acked));
                         }
                     }
-                    if let (Some(dev), Err(err)) = (failed_dev, done.result) {
-                        changed |= Self::local_failed(st, dev, "write", err);
+                    if let (Some((dev, sector, sectors, acked)), Err(err)) = (failed, done.result) {
+                        changed |= if acked && sectors > 0 {
+                            Self::local_lost(st, dev, sector, sectors, err)
+                        } else {
+                            Self::local_failed(st, dev, "write", err)
+                        };
                     }
                 }
                 Tag::Direct(slot) => {

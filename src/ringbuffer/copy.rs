@@ -516,14 +516,14 @@ impl Engine {
         true
     }
 
-    /// End the bios whose entries are applied locally and durable at every
-    /// site link they wait for.
+    /// End the bios whose entries are done locally ([`State::locally_done`])
+    /// and durable at every site link they wait for, in order.
     pub(super) fn ack(st: &mut State) {
         let mut seq = st.ack_from.max(st.entries.first_seq());
         let mut front = true;
         while seq < st.apply_seq() {
             let ready = match st.entries.get(seq) {
-                Some(e) if e.bio.is_some() => e.state == EntryState::Applied && st.slinks.iter().all(|s| s.acks(e)),
+                Some(e) if e.bio.is_some() => st.locally_done(e) && st.slinks.iter().all(|s| s.acks(e)),
                 _ => false,
             };
             if ready {

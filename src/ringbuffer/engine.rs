@@ -7,7 +7,9 @@
 //! map ──defer──▶ main work: append ─▶ log write ─▶ Written
 //!                            │ one flush of the log device for every
 //!                            ▼ batch of completed writes (group commit)
-//!                          durable ─▶ local write ─▶ user bio ends
+//!                          durable ─▶ local write issued ─▶ user bio ends
+//!                                       └─▶ ends: reads of its range go
+//!                                           (`unapplied.rs`)
 //! background work: flush local devices ─▶ checkpoint (FUA) ─▶ free ring
 //! ```
 //!
@@ -30,6 +32,7 @@ use super::copy::RemoteOp;
 use super::direct::Direct;
 use super::entries::Entries;
 use super::slink::Slink;
+use super::unapplied::Unapplied;
 use crate::dm::{BlockDevice, Class, IoHandler, IoQueue, TargetHandle, UserBio};
 use crate::local_health::LocalHealth;
 use crate::logic::replog::geometry::block_sector;
@@ -240,6 +243,9 @@ pub(crate) struct Engine {
     /// events too, so `dmsetup wait` works on a replicated device. A
     /// target that goes leaves an empty slot, so removal never allocates.
     pub(crate) dev_events: Pin<KBox<Mutex<KVec<Option<(usize, TargetHandle)>>>>>,
+    /// Journaled writes not yet on their local device: reads of their
+    /// ranges wait (`map_read`).
+    pub(crate) unapplied: Unapplied,
 }
 
 /// The engine with its I/O queue.
@@ -380,7 +386,7 @@ impl IoHandler for Engine {
         let e = q.inner();
         let mut guard = e.state.lock();
         let st: &mut State = &mut guard;
-        let mut changed = Self::handle_completions(q, st);
+        let mut changed = e.handle_completions(q, st);
         if !st.paused {
             if st.failed_at.is_some() {
                 Self::append_direct(q, st);
@@ -405,7 +411,7 @@ impl IoHandler for Engine {
                 }
             }
         }
-        Self::apply(q, st);
+        e.apply(q, st);
         changed |= e.pump_slinks(q, st);
         Self::ack(st);
         // A failed log takes no checkpoint.
@@ -422,6 +428,7 @@ impl IoHandler for Engine {
             q.kick_after((timeout / 4).max(100));
         }
         drop(guard);
+        Self::release_reads(q);
         if changed {
             e.raise_event();
         }

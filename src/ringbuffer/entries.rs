@@ -56,9 +56,12 @@ pub(crate) struct Entry {
     pub(crate) data_crc: u32,
     /// Progress.
     pub(crate) state: EntryState,
-    /// The user's bio, ended once the entry is durable and applied (and
-    /// durable at the site links writes wait for).
+    /// The user's bio, ended once the entry is durable and its local
+    /// write issued (and the site links writes wait for have it).
     pub(crate) bio: Option<UserBio>,
+    /// Its local write holds its own data (`IoQueue::clone_submit`): the
+    /// bio may end before that write does.
+    pub(crate) own: bool,
     /// When it was appended (ms since boot), for fall-behind timeouts.
     pub(crate) at_ms: u64,
 }

@@ -15,6 +15,7 @@ mod reclaim;
 mod replay;
 mod slink;
 mod submit;
+mod unapplied;
 mod verify;
 
 use crate::dm::{msleep, Bio, BlockDevice, DevId, DmDev, MapResult, StatusWriter, TargetCtx, TargetError};
@@ -393,6 +394,10 @@ impl Replog for Ringbuffer {
 
     fn map_write(&self, dev_nr: u32, bio: &mut Bio) -> MapResult {
         Engine::submit(&self.q, dev_nr, bio)
+    }
+
+    fn map_read(&self, dev_nr: u32, bio: &mut Bio) -> MapResult {
+        Engine::map_read(&self.q, dev_nr, bio)
     }
 
     fn bind(&self, target: usize, dev_nr: u32, local: DevId, health: &Arc<LocalHealth>) -> Result {

@@ -8,6 +8,7 @@
 
 use super::engine::{Engine, EngineQueue, Restore, State};
 use super::entries::{Entries, Entry, EntryState};
+use super::unapplied::Unapplied;
 use crate::dm::{on_fresh_stack, random_bytes, BlockDevice, IoQueue, KernelCrc32c, TargetError};
 use crate::logic::replog::geometry::{block_sector, ring_blocks_for_sectors};
 use crate::logic::replog::{
@@ -116,6 +117,7 @@ fn open_engine(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, ref
         cp: KBox::pin_init(new_mutex!(buf), GFP_KERNEL).map_err(|_| NOMEM)?,
         event: KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(|_| NOMEM)?,
         dev_events: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL).map_err(|_| NOMEM)?,
+        unapplied: Unapplied::new().map_err(|_| NOMEM)?,
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
 }
@@ -200,6 +202,7 @@ fn recover(log: &BlockDevice, io: &mut Reader<'_>, block: &mut Block, mode: Open
             state: EntryState::Replay,
             bio: None,
             at_ms: crate::dm::now_ms(),
+            own: false,
         };
         entries
             .push(e)

@@ -58,11 +58,26 @@ impl Engine {
     }
 
     /// Flush the local device of target `target` and mark its applied
-    /// entries settled (its `replicator-dev` was suspended: no write of
-    /// it is in flight).
+    /// entries settled (its `replicator-dev` was suspended: no user write
+    /// of it is in flight). The local writes of writes acknowledged
+    /// before the suspend may be: a suspended device's local device gets
+    /// no write after the suspend returned, so they are waited for first.
     pub(crate) fn settle(q: &EngineQueue, target: usize) {
         let e = q.inner();
         let Some(dev) = e.state.lock().devices.get(&target).cloned() else { return };
+        loop {
+            let applying = {
+                let st = e.state.lock();
+                st.entries.seqs().any(|seq| {
+                    st.entries.get(seq).is_some_and(|en| en.dev == dev.dev_nr && en.state == EntryState::Applying)
+                })
+            };
+            if !applying {
+                break;
+            }
+            q.kick();
+            crate::dm::msleep(1);
+        }
         if let Err(err) = dev.bdev.flush() {
             pr_err!("replicator: flush of local device {} failed ({:?})\n", dev.bdev.id(), err);
             return;

@@ -29,6 +29,27 @@ impl Engine {
         q.defer(bio, (u64::from(crc) << 32) | u64::from(dev_nr))
     }
 
+    /// Issue a read of device `dev_nr` (already remapped to the local
+    /// device), or hold it while a journaled write it overlaps has not
+    /// reached that device (`unapplied.rs`); the main work item issues it
+    /// then ([`Engine::release_reads`]).
+    pub(crate) fn map_read(q: &EngineQueue, dev_nr: u32, bio: &mut crate::dm::Bio) -> crate::dm::MapResult {
+        let u = &q.inner().unapplied;
+        let (sector, sectors) = (bio.sector(), bio.sectors());
+        if !u.blocks(dev_nr, sector, sectors) {
+            return crate::dm::MapResult::Remapped;
+        }
+        q.hold_read(bio, u64::from(dev_nr), || u.blocks(dev_nr, sector, sectors))
+    }
+
+    /// Issue the held reads no journaled write holds back any more. After
+    /// local writes ended: the test runs under the lock `map_read` holds
+    /// its reads under, so none is held after its last write left.
+    pub(super) fn release_reads(q: &EngineQueue) {
+        let u = &q.inner().unapplied;
+        q.release_reads(&|tag: u64, sector: u64, sectors: u32| u.blocks(tag as u32, sector, sectors));
+    }
+
     /// Turn deferred bios into entries while the ring has room.
     pub(super) fn append(&self, q: &EngineQueue, st: &mut State) {
         loop {
@@ -102,6 +123,7 @@ impl Engine {
                 state: EntryState::Writing,
                 bio: Some(bio),
                 at_ms: crate::dm::now_ms(),
+                own: false,
             };
             if let Err(mut e) = st.entries.push(entry) {
                 // Cannot happen: reserved above, and sequence numbers come
@@ -112,6 +134,8 @@ impl Engine {
                 Self::fail(st, "bookkeeping", EINVAL);
                 return;
             }
+            // Reads of its range wait until its local write ended.
+            self.unapplied.enter(op.dev, op.sector, op.sectors);
             st.sectors = st.sectors.saturating_add(u64::from(op.sectors));
             st.counters.entries += 1;
             let Ok(hdr) = <&mut [u8; BLOCK_SIZE]>::try_from(st.hdr.as_mut_slice()) else {
