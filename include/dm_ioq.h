@@ -108,9 +108,10 @@ struct bio *dmr_io_entry_begin(struct dmr_ioq *q, struct block_device *bdev,
 void dmr_io_discard(struct bio *bio);
 /* Write one log entry with parent (from dmr_io_entry_begin for the same
  * src): the 4096-byte header block hdr, then the data of user bio src
- * (its stable copy) padded to whole 4 KiB blocks, from sector on. Submits. */
+ * (its stable copy) padded to whole 4 KiB blocks, from sector on, every
+ * part with REQ_FUA if fua. Submits. */
 void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
-			u64 sector, const void *hdr, struct bio *src, u64 tag);
+			u64 sector, const void *hdr, struct bio *src, int fua, u64 tag);
 /* Submit a bio of the queue. */
 void dmr_io_submit(struct bio *bio);
 /* Write the stable copy of user bio src's data (sectors long) to dst at

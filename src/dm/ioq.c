@@ -665,7 +665,7 @@ void dmr_io_discard(struct bio *bio)
 }
 
 void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
-			u64 sector, const void *hdr, struct bio *src, u64 tag)
+			u64 sector, const void *hdr, struct bio *src, int fua, u64 tag)
 {
 	struct page *page = to_io(parent)->page;
 	struct bvec_iter iter;
@@ -675,6 +675,9 @@ void dmr_io_write_entry(struct dmr_ioq *q, struct bio *parent,
 
 	to_io(parent)->tag = tag;
 	parent->bi_iter.bi_sector = sector;
+	/* Before the data: a chained part takes the parent's flags. */
+	if (fua)
+		parent->bi_opf |= REQ_FUA;
 	memcpy(page_address(page), hdr, PAGE_SIZE);
 	__bio_add_page(parent, page, PAGE_SIZE, 0);
 	cur = parent;

@@ -168,8 +168,8 @@ impl<T> IoQueue<T> {
 
     /// Write a log entry with `io` at `sector` of the device `io` was taken
     /// for: the header block `hdr` and the data of `data`, padded to
-    /// 4 KiB. Completes with `tag`.
-    pub(crate) fn write_entry(&self, io: EntryIo<'_, T>, sector: u64, hdr: &[u8; 4096], data: Option<&UserBio>, tag: u64) {
+    /// 4 KiB, with FUA if `fua`. Completes with `tag`.
+    pub(crate) fn write_entry(&self, io: EntryIo<'_, T>, sector: u64, hdr: &[u8; 4096], data: Option<&UserBio>, fua: bool, tag: u64) {
         let src = data.map_or(core::ptr::null_mut(), |b| b.bio.as_ptr());
         let bio = io.bio.as_ptr();
         core::mem::forget(io);
@@ -179,7 +179,7 @@ impl<T> IoQueue<T> {
         // completion; `hdr` is copied before the call returns; `src` is a
         // user bio we own, which stays alive (it is ended only after this
         // write completes).
-        unsafe { bindings::dmr_io_write_entry(self.raw(), bio, sector, hdr.as_ptr().cast(), src, tag) }
+        unsafe { bindings::dmr_io_write_entry(self.raw(), bio, sector, hdr.as_ptr().cast(), src, kernel::ffi::c_int::from(fua), tag) }
     }
 
     /// Its submission side, for code that does not know the handler.

@@ -57,12 +57,16 @@ impl Engine {
         let mut changed = false;
         for done in q.completed() {
             match Tag::decode(done.tag, st.writer.next_seq()) {
-                Tag::Log(seq) => {
+                Tag::Log(seq, fua) => {
                     if let Some(e) = st.entries.get_mut(seq) {
                         e.state = EntryState::Written;
                     }
-                    if let Err(err) = done.result {
-                        changed |= Self::fail(st, "write", err);
+                    match done.result {
+                        // Written with FUA after every earlier entry was
+                        // durable: durable itself, no flush needed.
+                        Ok(()) if fua && st.durable == seq && st.failed_at.is_none() => st.durable = seq + 1,
+                        Ok(()) => {}
+                        Err(err) => changed |= Self::fail(st, "write", err),
                     }
                 }
                 Tag::Flush(covers) => {

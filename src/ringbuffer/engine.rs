@@ -68,8 +68,9 @@ impl LocalDev {
 /// sequence number in the rest.
 #[derive(Clone, Copy)]
 pub(super) enum Tag {
-    /// The log write of entry `seq`.
-    Log(u64),
+    /// The log write of entry `seq`; with FUA (it makes the entry durable
+    /// by itself) when the flag is set.
+    Log(u64, bool),
     /// A flush of the log device covering entries before `seq`.
     Flush(u64),
     /// The local write of entry `seq`.
@@ -84,7 +85,8 @@ pub(super) enum Tag {
 const TAG_SHIFT: u32 = 62;
 const TAG_SEQ: u64 = (1 << TAG_SHIFT) - 1;
 /// Log flushes and direct writes share a kind: a flush covers entries
-/// below 2^61, so bit 61 marks a direct write's slot.
+/// below 2^61, so bit 61 marks a direct write's slot. The same bit marks
+/// a log write with FUA.
 const TAG_DIRECT: u64 = 1 << 61;
 /// Remote tags: operation in bits 60-61, site link in 48-59, sequence
 /// number (of a copy) or resync slot below.
@@ -95,7 +97,7 @@ const REMOTE_SEQ: u64 = (1 << REMOTE_SLINK_SHIFT) - 1;
 impl Tag {
     pub(super) fn encode(self) -> u64 {
         let (kind, rest) = match self {
-            Tag::Log(s) => (0, s & TAG_SEQ),
+            Tag::Log(s, fua) => (0, if fua { TAG_DIRECT } else { 0 } | (s & TAG_SEQ & !TAG_DIRECT)),
             Tag::Flush(s) => (1, s & TAG_SEQ & !TAG_DIRECT),
             Tag::Direct(slot) => (1, TAG_DIRECT | (slot & !TAG_DIRECT & TAG_SEQ)),
             Tag::Local(s) => (2, s & TAG_SEQ),
@@ -116,7 +118,7 @@ impl Tag {
     pub(super) fn decode(tag: u64, next_seq: u64) -> Tag {
         let seq = tag & TAG_SEQ;
         match tag >> TAG_SHIFT {
-            0 => Tag::Log(seq),
+            0 => Tag::Log(seq & !TAG_DIRECT, seq & TAG_DIRECT != 0),
             1 if seq & TAG_DIRECT != 0 => Tag::Direct(seq & !TAG_DIRECT),
             1 => Tag::Flush(seq),
             2 => Tag::Local(seq),

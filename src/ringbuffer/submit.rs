@@ -143,7 +143,13 @@ impl Engine {
             };
             h.encode::<KernelCrc32c>(&self.uuid, hdr);
             let src = if data { st.entries.get(h.seq).and_then(|e| e.bio.as_ref()) } else { None };
-            q.write_entry(io, sector, hdr, src, Tag::Log(h.seq).encode());
+            // Alone in flight (every earlier entry durable, no log write or
+            // flush out): written with FUA, the entry is durable when its
+            // write ends, one I/O instead of a write and a flush. A lone
+            // writer has no batch to wait for; behind it, the entries that
+            // come meanwhile share the next flush as before.
+            let fua = st.written == h.seq && st.durable == h.seq && !st.flushing;
+            q.write_entry(io, sector, hdr, src, fua, Tag::Log(h.seq, fua).encode());
         }
     }
 }
