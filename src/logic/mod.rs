@@ -23,6 +23,8 @@
 //! - [`backlog`]: a site link's backlog, counted incrementally.
 //! - [`label`]: replica labels (group, device, role, generation) and the
 //!   rules that refuse a wrong or stale copy.
+//! - [`unapplied`]: the range lock of reads over writes not yet on
+//!   their local device.
 //! - [`error`]: every error message.
 #![deny(
     clippy::indexing_slicing,
@@ -50,6 +52,7 @@ pub mod replicator_table;
 pub mod replog;
 pub mod ringbuffer;
 pub mod slink;
+pub mod unapplied;
 
 #[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
 use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
+use super::unapplied::Unapplied;
 use crate::dm::{now_ms, slink_timeout_ms};
 use crate::slink::{self, Scan, SlinkDevice, Source};
 use crate::logic::replog::EntryFlags;
@@ -272,7 +273,7 @@ impl Engine {
             let dev_nr = dev.dev_nr();
             let found = dev.next_out_of_sync(&|r| {
                 let (sector, sectors) = dev.region_extent(r);
-                sectors == 0 || st.local_pending(dev_nr, sector, sectors) || s.busy(dev_nr, sector, sectors)
+                sectors == 0 || st.local_pending(&q.inner().unapplied, dev_nr, sector, sectors) || s.busy(dev_nr, sector, sectors)
             });
             let region = match found {
                 Scan::Found(r) => r,
@@ -726,13 +727,17 @@ impl Engine {
 
 impl State {
     /// Whether a local write to `sector..+sectors` of device `dev` is not
-    /// yet done: journaled but not applied, or recovered but not replayed.
-    pub(super) fn local_pending(&self, dev: u32, sector: u64, sectors: u64) -> bool {
+    /// yet done: journaled but not applied (the counters of
+    /// `unapplied.rs`, no walk), or recovered but not replayed (a walk,
+    /// only while the log holds such entries).
+    pub(super) fn local_pending(&self, unapplied: &Unapplied, dev: u32, sector: u64, sectors: u64) -> bool {
         let len = u32::try_from(sectors).unwrap_or(u32::MAX);
-        self.entries.seqs().any(|seq| {
+        if unapplied.blocks(dev, sector, len) {
+            return true;
+        }
+        self.replaying > 0 && self.entries.seqs().any(|seq| {
             self.entries.get(seq).is_some_and(|e| {
-                matches!(e.state, EntryState::Writing | EntryState::Written | EntryState::Applying | EntryState::Replay)
-                    && e.overlaps(dev, sector, len)
+                e.state == EntryState::Replay && e.overlaps(dev, sector, len)
             })
         })
     }

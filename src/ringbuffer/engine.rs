@@ -30,7 +30,7 @@
 
 use super::copy::RemoteOp;
 use super::direct::Direct;
-use super::entries::Entries;
+use super::entries::{Entries, EntryState};
 use super::slink::Slink;
 use super::unapplied::Unapplied;
 use crate::dm::{BlockDevice, Class, IoHandler, IoQueue, TargetHandle, UserBio};
@@ -212,6 +212,8 @@ pub(crate) struct State {
     /// The background work holds references to remote devices to write
     /// their dirty logs: a device that goes waits for it.
     pub(crate) dlog_flushing: bool,
+    /// Recovered entries not yet replayed onto their devices.
+    pub(crate) replaying: u64,
 }
 
 /// Where a site link recorded by the checkpoint resumes after an open,
@@ -259,6 +261,7 @@ impl State {
     /// checkpoint `cp`.
     pub(crate) fn new(writer: Writer, entries: Entries, head_epoch: u64, cp: Checkpoint) -> Result<State> {
         let next = writer.next_seq();
+        let replaying = entries.seqs().filter(|&s| entries.get(s).is_some_and(|e| e.state == EntryState::Replay)).count() as u64;
         Ok(State {
             writer,
             entries,
@@ -284,6 +287,7 @@ impl State {
             direct: Direct::new()?,
             dlog_lazy: false,
             dlog_flushing: false,
+            replaying,
         })
     }
 

@@ -122,9 +122,13 @@ impl Engine {
             self.replay_one(dev, p, &mut buf)?;
         }
         dev.bdev.flush()?;
-        let mut st = self.state.lock();
+        let mut guard = self.state.lock();
+        let st: &mut super::engine::State = &mut guard;
         for p in todo.iter() {
             if let Some(en) = st.entries.get_mut(p.seq) {
+                if en.state == EntryState::Replay {
+                    st.replaying = st.replaying.saturating_sub(1);
+                }
                 en.state = EntryState::Settled;
             }
         }

@@ -12,6 +12,7 @@
 
 use super::engine::{Engine, EngineQueue, State};
 use super::slink::Slink;
+use super::unapplied::Unapplied;
 use crate::slink::{self, SlinkDevice};
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -21,7 +22,7 @@ use kernel::sync::Arc;
 const WINDOW: u64 = 4096;
 
 /// Whether region `region` of `dev` is quiet on its site link.
-fn quiet(st: &State, s: &Slink, dev: &Arc<dyn SlinkDevice>, region: u64) -> bool {
+fn quiet(st: &State, unapplied: &Unapplied, s: &Slink, dev: &Arc<dyn SlinkDevice>, region: u64) -> bool {
     let (sector, sectors) = dev.region_extent(region);
     let len = u32::try_from(sectors).unwrap_or(u32::MAX);
     let attached = s.device(dev.dev_nr()).is_some_and(|d| slink::same(d, dev));
@@ -32,7 +33,7 @@ fn quiet(st: &State, s: &Slink, dev: &Arc<dyn SlinkDevice>, region: u64) -> bool
         && s.failed.is_none()
         && dev.region_in_sync(region)
         && !s.busy(dev.dev_nr(), sector, sectors)
-        && !st.local_pending(dev.dev_nr(), sector, sectors)
+        && !st.local_pending(unapplied, dev.dev_nr(), sector, sectors)
         && !written(st, s.next.max(st.entries.first_seq()), dev.dev_nr(), sector, len)
 }
 
@@ -41,7 +42,7 @@ fn quiet(st: &State, s: &Slink, dev: &Arc<dyn SlinkDevice>, region: u64) -> bool
 pub(super) fn begin(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, region: u64) -> Option<u64> {
     let st = q.inner().state.lock();
     let s = st.slinks.iter().find(|s| s.nr == dev.slink())?;
-    quiet(&st, s, dev, region).then(|| st.entries.end_seq())
+    quiet(&st, &q.inner().unapplied, s, dev, region).then(|| st.entries.end_seq())
 }
 
 /// Whether the comparison of `region` begun at entry `since` stands: the
@@ -52,7 +53,7 @@ pub(super) fn end(q: &EngineQueue, dev: &Arc<dyn SlinkDevice>, region: u64, sinc
     let Some(s) = st.slinks.iter().find(|s| s.nr == dev.slink()) else { return false };
     let (sector, sectors) = dev.region_extent(region);
     let len = u32::try_from(sectors).unwrap_or(u32::MAX);
-    quiet(&st, s, dev, region) && st.entries.first_seq() <= since && !written(&st, since, dev.dev_nr(), sector, len)
+    quiet(&st, &q.inner().unapplied, s, dev, region) && st.entries.first_seq() <= since && !written(&st, since, dev.dev_nr(), sector, len)
 }
 
 /// Whether an entry from `from` on writes part of `sector..+sectors` of

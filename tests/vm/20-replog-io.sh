@@ -103,3 +103,25 @@ wait $ddpid || fail "write across a --noflush suspend"
 assert_eq "$(sha /dev/mapper/s0 8192)" "$(sha "$DMR_TMP/blob" 8192)" "data across a --noflush suspend"
 dmc remove s0
 dmc remove repl2
+
+# A write is acknowledged once the log has it and its local write is
+# issued, not once that write ended; a read of its range waits for it.
+# The local device delays writes by 8 s (dm-delay), reads not at all:
+# right after the write the local device still lacks it, a read through
+# the mapped device returns it all the same, and a suspend returns only
+# once the local writes reached the device.
+ramdev 0 >/dev/null
+ramdev 1 >/dev/null
+dmc create slow --table "0 65536 delay /dev/ram1 0 0 /dev/ram1 0 8000"
+dmc create repl --table "0 1 replicator ringbuffer 4 $log 0 auto 65536 blockdev 2 0 synchronous"
+dmc create r0 --table "0 65536 replicator-dev $(devno repl) 0 0 1 /dev/mapper/slow nolog 0"
+sum=$(rand_write /dev/mapper/r0 8 2048)
+[ "$(sha /dev/ram1 8 2048)" != "$sum" ] || fail "the write waited for its local write (8 s)"
+assert_eq "$(sha /dev/mapper/r0 8 2048)" "$sum" "a read of a write whose local write is in flight"
+sum=$(rand_write /dev/mapper/r0 8 4096)
+dmc suspend r0
+assert_eq "$(sha /dev/ram1 8 4096)" "$sum" "the local write done when the suspend returned"
+dmc resume r0
+dmc remove r0
+dmc remove repl
+dmc remove slow

@@ -23,6 +23,7 @@ mod props;
 mod replicator_dev_table;
 mod replicator_table;
 mod ringbuffer;
+mod unapplied;
 
 /// Splits a line into words the way dm does.
 fn words(line: &str) -> Vec<&str> {
