@@ -5,7 +5,8 @@
 
 use super::engine::{Engine, EngineQueue, State, Tag};
 use super::entries::{Entries, Entry, EntryState};
-use super::slink::{Copy, LinkError, Resync, Slink, MAX_COPIES, MAX_RESYNCS};
+use super::dlog::{DlogWrites, Gate};
+use super::slink::{Copy, GiveUp, LinkError, Resync, Skip, Slink, MAX_COPIES, MAX_RESYNCS};
 use super::unapplied::Unapplied;
 use crate::dm::{now_ms, slink_timeout_ms};
 use crate::slink::{self, Scan, SlinkDevice, Source};
@@ -37,15 +38,25 @@ impl Engine {
         let full = st.is_full();
         let mut slinks = core::mem::take(&mut st.slinks);
         for s in slinks.iter_mut() {
+            // A give-up whose records are being written: the link waits
+            // for them, then lets its entries go.
+            match Self::given_up(q, st, s) {
+                Some(true) => {
+                    changed = true;
+                    // The entries it held may now be applied or freed.
+                    q.kick();
+                    continue;
+                }
+                Some(false) => continue,
+                None => {}
+            }
             if st.failed_at.is_some() {
                 // Nothing more is read from a failed log: what the link
                 // still needs goes to its dirty logs, as every write does
                 // from now on. Resync waits for a working log.
                 let end = st.entries.end_seq();
-                if s.idle() && s.durable < end && self.give_up(st, s, end, "log failed") {
-                    changed = true;
-                    // The entries it held may now be applied.
-                    q.kick();
+                if s.idle() && s.durable < end {
+                    self.give_up(q, st, s, end, "log failed");
                 }
                 continue;
             }
@@ -64,7 +75,8 @@ impl Engine {
             let giving_up = full && !s.policy.is_stall() && !s.releases(head);
             if giving_up {
                 if s.idle() || s.error.is_some() {
-                    changed |= self.give_up(st, s, st.durable, "log full");
+                    let to = st.durable;
+                    self.give_up(q, st, s, to, "log full");
                 }
                 continue;
             }
@@ -113,7 +125,7 @@ impl Engine {
                 s.next = s.durable;
                 s.unflushed = false;
             }
-            self.issue_copies(q, s, &st.entries, st.durable);
+            self.issue_copies(q, s, &st.entries, st.durable, &mut st.dlog);
             if s.inflight.is_empty() && s.flushes == 0 {
                 if s.unflushed {
                     Self::flush_slink(q, s);
@@ -143,7 +155,7 @@ impl Engine {
     }
 
     /// Copy the durable entries of `s` in order, within an epoch at once.
-    fn issue_copies(&self, q: &EngineQueue, s: &mut Slink, entries: &Entries, durable: u64) {
+    fn issue_copies(&self, q: &EngineQueue, s: &mut Slink, entries: &Entries, durable: u64, dlog: &mut DlogWrites) {
         s.blocked = false;
         while s.inflight.len() < MAX_COPIES && s.next < durable {
             let seq = s.next;
@@ -185,16 +197,27 @@ impl Engine {
                 // misaligned (its block size grew since the table was
                 // loaded: a reloaded path, an NBD device connected with
                 // 4 KiB blocks). Resynchronised by region instead, whole
-                // regions being whole blocks; durably marked before the
-                // link passes the entry.
-                dev.mark_out_of_sync(e.sector, sectors);
-                if let Err(err) = dev.flush_dirty_log() {
-                    pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, e.dev, err);
+                // regions being whole blocks; durably marked (by the
+                // background work, `dlog.rs`) before the link passes the
+                // entry.
+                let Some(mut skip) = s.skipping.filter(|k| k.seq == seq) else {
+                    dev.mark_out_of_sync(e.sector, sectors);
+                    s.skipping = Some(Skip { seq, gen: dlog.mark(), retry_at: 0 });
+                    q.kick_background();
                     return;
+                };
+                match dlog.wait(q, skip.gen, s.retest_ms, &mut skip.retry_at) {
+                    Gate::Waiting => s.skipping = Some(skip),
+                    // Marked again on the next run.
+                    Gate::Failed => s.skipping = None,
+                    Gate::Written => {
+                        s.skipping = None;
+                        dev.warn_block_size();
+                        s.next += 1;
+                        continue;
+                    }
                 }
-                dev.warn_block_size();
-                s.next += 1;
-                continue;
+                return;
             }
             let zero = e.flags.contains(EntryFlags::DISCARD) || e.flags.contains(EntryFlags::WRITE_ZEROES);
             // The ring sector of the data (none for a zeroing job).
@@ -318,14 +341,14 @@ impl Engine {
 
     /// The log is full (or failed) and `s` holds its oldest entries: mark
     /// the regions of those before `to` out of sync (or, for a device not
-    /// attached, remember them until it attaches) and let them go for `s`.
-    /// Returns whether it did.
+    /// attached, remember them until it attaches); once the background
+    /// work wrote the marks, [`Self::given_up`] lets the entries go.
     ///
     /// I/O of the link may still be in flight (a link that is down): a
     /// copy in flight keeps its region from being resynchronised until it
     /// ends (`Slink::busy`), and a region copy in flight is stale (see
     /// [`Resync::stale`]): its region stays out of sync.
-    fn give_up(&self, st: &State, s: &mut Slink, to: u64, why: &str) -> bool {
+    fn give_up(&self, q: &EngineQueue, st: &mut State, s: &mut Slink, to: u64, why: &'static str) {
         let from = s.durable.max(st.entries.first_seq());
         let mut n = 0u64;
         for seq in from..to {
@@ -335,25 +358,44 @@ impl Engine {
                 None => {
                     if s.lose(e.dev, e.sector, u64::from(e.sectors)).is_err() {
                         pr_err!("replicator: no memory to record what slink={} gives up; log entries kept\n", s.nr);
-                        return false;
+                        return;
                     }
                 }
             }
             n += 1;
         }
-        for dev in s.devices.iter() {
-            if let Err(err) = dev.flush_dirty_log() {
-                pr_err!("replicator: dirty log of slink={} device {} cannot be written ({:?}); log entries kept\n", s.nr, dev.dev_nr(), err);
-                return false;
+        let gen = st.dlog.mark();
+        s.giving_up = Some(GiveUp { to, gen, entries: n, why, retry_at: 0 });
+        q.kick_background();
+    }
+
+    /// The give-up of `s` in progress, if any: `Some(true)` if its records
+    /// are now written and the link passed its entries, `Some(false)` if
+    /// they are still being written. A dirty log that could not be written
+    /// keeps the entries, and the link tries again after its retest
+    /// interval (`None`: it may give up again).
+    fn given_up(q: &EngineQueue, st: &State, s: &mut Slink) -> Option<bool> {
+        let mut g = s.giving_up?;
+        match st.dlog.wait(q, g.gen, s.retest_ms, &mut g.retry_at) {
+            Gate::Waiting => {
+                s.giving_up = Some(g);
+                return Some(false);
             }
+            Gate::Failed => {
+                pr_err!("replicator: dirty logs of slink={} cannot be written; log entries kept\n", s.nr);
+                s.giving_up = None;
+                return None;
+            }
+            Gate::Written => {}
         }
-        s.next = to;
-        s.durable = to;
+        s.giving_up = None;
+        s.next = s.next.max(g.to);
+        s.durable = s.durable.max(g.to);
         s.failed = None;
         s.unflushed = false;
-        s.dropped = s.dropped.saturating_add(n);
-        pr_warn!("replicator: {}: slink={} gives up {} entries; their regions will be resynchronised\n", why, s.nr, n);
-        true
+        s.dropped = s.dropped.saturating_add(g.entries);
+        pr_warn!("replicator: {}: slink={} gives up {} entries; their regions will be resynchronised\n", g.why, s.nr, g.entries);
+        Some(true)
     }
 
     /// A remote I/O in flight for longer than the `slink_timeout` module
@@ -457,7 +499,7 @@ impl Engine {
                         changed |= Self::region_synced(s.nr, r);
                     }
                     // Its dirty log is written there, off the lock.
-                    st.dlog_lazy = true;
+                    st.dlog.lazy = true;
                     q.kick_background();
                 }
                 crate::dm::retain(&mut s.resync, |r| r.slot != slot);
@@ -580,6 +622,7 @@ impl Engine {
                 }
             }
             devices.push(dev.clone(), GFP_KERNEL)?;
+            s.devices_changed();
             let dev_nr = dev.dev_nr();
             let kept = s.replicates(dev_nr);
             s.keep(dev_nr)?;
@@ -640,6 +683,7 @@ impl Engine {
             let attached = s.devices.iter().any(|d| slink::same(d, dev));
             if attached {
                 crate::dm::retain(&mut s.devices, |d| !slink::same(d, dev));
+                s.devices_changed();
             }
             if forget && (attached || s.device(dev.dev_nr()).is_none()) {
                 s.forget(dev.dev_nr());
@@ -657,45 +701,11 @@ impl Engine {
             // A device of the previous table may still be attached: its
             // target waits for its I/O when it goes (`detach_remote`).
             crate::dm::retain(&mut s.devices, |d| d.dev_nr() != dev_nr);
+            s.devices_changed();
             s.forget(dev_nr);
         }
         drop(st);
         q.kick();
-    }
-
-    /// Write the in-sync records that region copies left in the remote
-    /// devices' dirty logs ([`SlinkDevice::flush_lazy`]), without the
-    /// state lock: a dirty-log write does not hold up the log. Background
-    /// work item only.
-    pub(super) fn flush_dirty_logs(q: &EngineQueue) {
-        let devices = {
-            let mut st = q.inner().state.lock();
-            if !st.dlog_lazy || st.dlog_flushing {
-                return;
-            }
-            let n = st.slinks.iter().map(|s| s.devices.len()).sum();
-            let _noio = crate::dm::NoIo::enter();
-            let Ok(mut devices) = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL) else {
-                // Memory short: the records stay in memory until the
-                // next region copy, a suspend or the table's end.
-                return;
-            };
-            for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
-                if devices.push(d.clone(), GFP_KERNEL).is_err() {
-                    return;
-                }
-            }
-            st.dlog_lazy = false;
-            st.dlog_flushing = true;
-            devices
-        };
-        for d in devices.iter() {
-            d.flush_lazy();
-        }
-        // The references go before a waiting `wait_remote_idle` may let
-        // its device go.
-        drop(devices);
-        q.inner().state.lock().dlog_flushing = false;
     }
 
     /// Wait until no copy, flush, resync or dirty-log write may still use
@@ -705,7 +715,7 @@ impl Engine {
         loop {
             {
                 let st = q.inner().state.lock();
-                if st.dlog_flushing {
+                if st.dlog.flushing {
                     drop(st);
                     crate::dm::msleep(1);
                     continue;

@@ -4,7 +4,9 @@
 //! A failed log write or flush must not stop the application: from then
 //! on each write goes straight to its local device, after its regions are
 //! marked out of sync, durably, in the dirty log of every remote device
-//! that replicates it (or remembered for a device not attached). Every
+//! that replicates it (or remembered for a device not attached). The
+//! records are written by the background work, off the state lock
+//! (`dlog.rs`); the writes wait for it. Every
 //! site link also gives up the entries it still needed from the log
 //! (`Engine::pump_slinks`), so no remote loses track of what changed; the
 //! regions resynchronise once a working log is loaded.
@@ -31,7 +33,13 @@ pub(crate) struct DirectWrite {
     pub(crate) dev: u32,
     /// Its clone is submitted to the local device.
     issued: bool,
+    /// The generation of its out-of-sync records (`dlog.rs`), written
+    /// before it is issued; 0 for none.
+    gen: u64,
 }
+
+/// The generation of the records of this run, not known yet.
+const THIS_RUN: u64 = u64::MAX;
 
 /// The slots of the direct writes, allocated with the log's state.
 pub(crate) struct Direct(KVec<Option<DirectWrite>>);
@@ -109,21 +117,24 @@ impl Engine {
                 }
                 marked = true;
             }
+            let gen = if op.sectors > 0 { THIS_RUN } else { 0 };
             if let Some(slot) = st.direct.0.get_mut(i) {
-                *slot = Some(DirectWrite { bio, dev: op.dev, issued: false });
+                *slot = Some(DirectWrite { bio, dev: op.dev, issued: false, gen });
             }
         }
         if marked {
-            for s in st.slinks.iter() {
-                for d in s.devices.iter() {
-                    if let Err(err) = d.flush_dirty_log() {
-                        pr_warn!("replicator: dirty log of slink={} device {} cannot be written ({:?})\n", s.nr, d.dev_nr(), err);
-                    }
-                }
+            // The background work writes the records, off the lock; the
+            // writes go once it tried (a dirty log that cannot be written
+            // is logged there, and does not hold the application).
+            let gen = st.dlog.mark();
+            for w in st.direct.0.iter_mut().flatten().filter(|w| w.gen == THIS_RUN) {
+                w.gen = gen;
             }
+            q.kick_background();
         }
+        let dlog = &st.dlog;
         for (i, slot) in st.direct.0.iter_mut().enumerate() {
-            let Some(w) = slot.as_mut().filter(|w| !w.issued) else { continue };
+            let Some(w) = slot.as_mut().filter(|w| !w.issued && dlog.tried(w.gen)) else { continue };
             if q.clone_submit(&w.bio, Tag::Direct(i as u64).encode()).is_err() {
                 // Memory short: again once completions come back.
                 return;

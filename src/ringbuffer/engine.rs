@@ -30,6 +30,7 @@
 
 use super::copy::RemoteOp;
 use super::direct::Direct;
+use super::dlog::DlogWrites;
 use super::entries::{Entries, EntryState};
 use super::slink::Slink;
 use super::unapplied::Unapplied;
@@ -206,12 +207,9 @@ pub(crate) struct State {
     /// Writes in flight straight to their local devices (the log is
     /// failed).
     pub(crate) direct: Direct,
-    /// A region copy left in-sync records for the background work to
-    /// write (see `Engine::flush_dirty_logs`).
-    pub(crate) dlog_lazy: bool,
-    /// The background work holds references to remote devices to write
-    /// their dirty logs: a device that goes waits for it.
-    pub(crate) dlog_flushing: bool,
+    /// Remote dirty-log records for the background work to write
+    /// (`dlog.rs`).
+    pub(crate) dlog: DlogWrites,
     /// Recovered entries not yet replayed onto their devices.
     pub(crate) replaying: u64,
 }
@@ -285,8 +283,7 @@ impl State {
             lost_restore: KVec::new(),
             lost_unrecorded: false,
             direct: Direct::new()?,
-            dlog_lazy: false,
-            dlog_flushing: false,
+            dlog: DlogWrites::default(),
             replaying,
         })
     }

@@ -8,6 +8,7 @@ mod apply;
 mod commit;
 mod copy;
 mod direct;
+mod dlog;
 mod engine;
 mod entries;
 mod open;

@@ -174,8 +174,41 @@ pub(crate) struct Slink {
     pub(crate) resync: KVec<Resync>,
     /// Entries given up for this link (their regions resync instead).
     pub(crate) dropped: u64,
+    /// A give-up whose out-of-sync records are being written (`dlog.rs`):
+    /// the link passes its entries once they are durable.
+    pub(crate) giving_up: Option<GiveUp>,
+    /// An entry the site's device cannot take (misaligned), its regions
+    /// marked out of sync: passed once they are written.
+    pub(crate) skipping: Option<Skip>,
     /// Its backlog, counted as entries arrive and become durable there.
     behind: Backlog,
+}
+
+/// An entry passed once its out-of-sync records are written.
+#[derive(Clone, Copy)]
+pub(crate) struct Skip {
+    /// The entry.
+    pub(crate) seq: u64,
+    /// The generation of its records.
+    pub(crate) gen: u64,
+    /// As [`GiveUp::retry_at`].
+    pub(crate) retry_at: u64,
+}
+
+/// A give-up waiting for its out-of-sync records to be written.
+#[derive(Clone, Copy)]
+pub(crate) struct GiveUp {
+    /// The entries before this one go.
+    pub(crate) to: u64,
+    /// The generation of its records.
+    pub(crate) gen: u64,
+    /// How many entries that is.
+    pub(crate) entries: u64,
+    /// Why (for the kernel log).
+    pub(crate) why: &'static str,
+    /// A dirty log could not be written: when to try again (ms since
+    /// boot), 0 before that.
+    pub(crate) retry_at: u64,
 }
 
 impl Slink {
@@ -211,8 +244,18 @@ impl Slink {
             retest_ms: RETEST_MS,
             resync: KVec::with_capacity(MAX_RESYNCS, GFP_KERNEL)?,
             dropped: 0,
+            giving_up: None,
+            skipping: None,
             behind: Backlog::default(),
         })
+    }
+
+    /// Its devices changed: a give-up or skip whose records are being
+    /// written is decided again with the devices it has now (a device
+    /// that left may not have its marks written, one that came has none).
+    pub(crate) fn devices_changed(&mut self) {
+        self.giving_up = None;
+        self.skipping = None;
     }
 
     /// Its remote device for device number `dev_nr`.
