@@ -64,7 +64,11 @@ impl Engine {
                     match done.result {
                         // Written with FUA after every earlier entry was
                         // durable: durable itself, no flush needed.
-                        Ok(()) if fua && st.durable == seq && st.failed_at.is_none() => st.durable = seq + 1,
+                        Ok(()) if fua && st.durable == seq && st.failed_at.is_none() => {
+                            st.durable = seq + 1;
+                            // A commit of the log, as a flush is.
+                            st.counters.flushes += 1;
+                        }
                         Ok(()) => {}
                         Err(err) => changed |= Self::fail(st, "write", err),
                     }

@@ -149,7 +149,8 @@ impl Tag {
 pub(crate) struct Counters {
     /// Entries written to the log.
     pub(crate) entries: u64,
-    /// Flushes of the log device (each makes a batch of entries durable).
+    /// Commits of the log: flushes of the log device (each makes a batch
+    /// of entries durable) and entries written alone with FUA.
     pub(crate) flushes: u64,
     /// Checkpoints written.
     pub(crate) checkpoints: u64,

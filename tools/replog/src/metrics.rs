@@ -47,7 +47,7 @@ const FAMILIES: &[(&str, Kind, &str)] = &[
     ("dmr_log_used_sectors", Kind::Gauge, "Sectors of the replication log's ring in use."),
     ("dmr_log_size_sectors", Kind::Gauge, "Sectors of the replication log's ring."),
     ("dmr_log_entries_total", Kind::Counter, "Entries written to the replication log."),
-    ("dmr_log_flushes_total", Kind::Counter, "Flushes of the replication log device."),
+    ("dmr_log_flushes_total", Kind::Counter, "Commits of the replication log: flushes of its device and entries written alone with FUA."),
     ("dmr_log_checkpoints_total", Kind::Counter, "Checkpoints written to the replication log."),
     ("dmr_log_full_waits_total", Kind::Counter, "Writes that waited for replication log space."),
     ("dmr_slink_up", Kind::Gauge, "1 if every device shows the site link alive (A), 0 if any shows it down (W or R)."),
