@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 300
+# timeout: 480
 # A planned restart while a site is down: 800 writes the site has not
 # received stay in the log across `dmsetup remove` and `create` of the
 # replicated device and the replicator (the checkpoint records where the

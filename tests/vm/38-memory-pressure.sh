@@ -1,5 +1,5 @@
 #!/bin/sh
-# timeout: 420
+# timeout: 600
 # Forward progress when memory is short: every allocation from the log
 # queue's two bio slabs fails (failslab), so each bio of the log, the
 # local device and the remote device comes from the bio_sets' reserves,
