@@ -77,10 +77,10 @@ unsigned int dmr_ioq_requeue_dev(struct dmr_ioq *q, u32 dev);
 struct bio *dmr_io_new(struct dmr_ioq *q, int class, struct block_device *bdev,
 		       unsigned int nr_vecs, u32 opf, u64 sector, u64 tag);
 /* A clone of user bio src (same device and sector, the data of its
- * stable copy) without REQ_PREFLUSH and REQ_FUA; src is remembered as
- * the clone's origin. Local class. The clone holds the stable copy, so
- * src may end before it completes; *own says whether it may (the clone
- * uses no page of src's own: a copy, or no data). */
+ * stable copy) without REQ_PREFLUSH and REQ_FUA. Local class. The clone
+ * holds the stable copy, so src may end before it completes; *own says
+ * whether it may (the clone uses no page of src's own: a copy, or no
+ * data). */
 struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag, int *own);
 /*
  * Reads held back while a write they overlap is acknowledged but not yet
@@ -140,9 +140,8 @@ u32 dmr_slink_timeout_ms(void);
 struct llist_node *dmr_ioq_completed(struct dmr_ioq *q);
 /* The completed bio at *pos; advances *pos. */
 struct bio *dmr_io_next(struct llist_node **pos);
-/* The tag, origin and status of a completed bio of the queue. */
+/* The tag and status of a completed bio of the queue. */
 u64 dmr_io_tag(struct bio *bio);
-struct bio *dmr_io_origin(struct bio *bio);
 u8 dmr_io_status(struct bio *bio);
 /* Free a completed bio of the queue. */
 void dmr_io_free(struct bio *bio);

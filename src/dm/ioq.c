@@ -119,7 +119,6 @@ struct dmr_io {
 	struct dmr_ioq *q;
 	u64 tag;
 	struct page *page;
-	struct bio *origin;
 	/* The stable copy a remote write is from (dmr_io_ship), or NULL. */
 	struct bio *shipped;
 	int class;
@@ -488,7 +487,6 @@ static void dmr_io_init(struct dmr_ioq *q, struct bio *bio, int class, u64 secto
 	io->q = q;
 	io->tag = tag;
 	io->page = NULL;
-	io->origin = NULL;
 	io->shipped = NULL;
 	io->class = class;
 	bio->bi_iter.bi_sector = sector;
@@ -520,7 +518,6 @@ struct bio *dmr_io_clone(struct dmr_ioq *q, struct bio *src, u64 tag, int *own)
 		return NULL;
 	bio->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 	dmr_io_init(q, bio, DMR_IO_LOCAL, src->bi_iter.bi_sector, tag);
-	to_io(bio)->origin = src;
 	/* The write holds the stable copy (not counted as shipped: a local
 	 * write does not hang on a transport), so src may end first. */
 	if (copy) {
@@ -779,11 +776,6 @@ struct bio *dmr_io_next(struct llist_node **pos)
 u64 dmr_io_tag(struct bio *bio)
 {
 	return to_io(bio)->tag;
-}
-
-struct bio *dmr_io_origin(struct bio *bio)
-{
-	return to_io(bio)->origin;
 }
 
 u8 dmr_io_status(struct bio *bio)

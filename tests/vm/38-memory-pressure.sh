@@ -26,12 +26,13 @@ dmc create r0 --table "0 $len replicator-dev $(devno repl) 0 0 1 /dev/ram1 nolog
 step "the log queue's bio slabs"
 # The log queue's bio_sets (src/dm/ioq.c): bs (front pad struct dmr_io,
 # 48 bytes, inline bvecs: 64 more) and rbs (the same front pad, no bvecs)
-# sit next to stable_bs (front pad 8, inline bvecs): slabs bio-N,
-# bio-(N-64) and bio-(N-40). No other bio_set of the guest has that shape.
+# sit next to stable_bs (front pad struct dmr_stable, 16 bytes, inline
+# bvecs): slabs bio-N, bio-(N-64) and bio-(N-32). No other bio_set of
+# the guest has that shape.
 bs=
 for f in /sys/kernel/slab/bio-*; do
 	n=${f##*/bio-}
-	if [ -d "/sys/kernel/slab/bio-$((n - 64))" ] && [ -d "/sys/kernel/slab/bio-$((n - 40))" ]; then
+	if [ -d "/sys/kernel/slab/bio-$((n - 64))" ] && [ -d "/sys/kernel/slab/bio-$((n - 32))" ]; then
 		bs=$n
 	fi
 done
