@@ -117,6 +117,22 @@ impl DirtyLog {
         self.in_sync_locked(region)
     }
 
+    /// Whether `region` is in sync, if the log knows without sleeping:
+    /// `None` from a log that must ask elsewhere (a `userspace` log asks
+    /// its daemon), which answers `EWOULDBLOCK` when it may not block.
+    pub(crate) fn in_sync_now(&self, region: u64) -> Option<bool> {
+        let _held = self.locked();
+        match self.ty().in_sync {
+            // SAFETY: calling the log's own operation on the live log,
+            // under its lock; `can_block` 0 asks it not to sleep.
+            Some(f) => match unsafe { f(self.log.as_ptr(), region, 0) } {
+                r if r == EAGAIN.to_errno() => None,
+                r => Some(r > 0),
+            },
+            None => Some(false),
+        }
+    }
+
     fn in_sync_locked(&self, region: u64) -> bool {
         match self.ty().in_sync {
             // SAFETY: calling the log's own operation on the live log; the

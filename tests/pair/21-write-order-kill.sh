@@ -19,7 +19,8 @@
 BLOCKS=512                  # the replicated device: 2 MiB of 4 KiB blocks
 SECTORS=$((BLOCKS * 8))
 REGIONS=$((SECTORS / 64))   # dirty log regions of 32 KiB
-LOG_SECTORS=16384           # an 8 MiB log on /dev/ram0: a round's writes fit
+LOG_SECTORS=65536           # a 32 MiB log on /dev/ram0: a round's writes fit
+                            # (the writer's pace follows the guest's speed)
 ROUNDS=${DMR_ORDER_ROUNDS:-2}
 DOWN_WAIT=$((NBD_TIMEOUT * 3 + 10)) # seconds for the link to go down
 
@@ -46,7 +47,8 @@ dmc message repl 0 slink message 1 retest 500
 # left for the link.
 caught_up() {
 	DMR_WAIT=120 wait_eq "A $REGIONS/$REGIONS" "$1: regions" remote_state r0 1
-	wait_eq "A,0,0" "$1: backlog" slink_backlog 1
+	# One epoch, so one flush at the DR, per write: up to a minute.
+	DMR_WAIT=180 wait_eq "A,0,0" "$1: backlog" slink_backlog 1
 }
 # local_check [--at-least K]: order-check of the local device; sets $state.
 local_check() {

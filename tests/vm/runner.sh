@@ -95,6 +95,14 @@ cleanup() {
 		losetup -D >/dev/null 2>&1
 		break
 	done
+	# NBD devices still connected (the two-site suite's primary): a
+	# failed test's device would fail the next test's attach.
+	for f in /sys/block/nbd*/pid; do
+		[ -e "$f" ] || break
+		f=${f%/pid}
+		/usr/bin/nbd-client -d /dev/${f##*/} >/dev/null 2>&1
+	done
+	rm -f /tmp/reconnect-nbd*.pid
 	cd /
 	rm -rf /tmp/dmr-work
 }

@@ -13,21 +13,26 @@ const SCAN_REGIONS: u32 = 4096;
 /// Out-of-sync regions one search passes over (a local write pending, a
 /// copy in flight), at most: ruling one out costs a look at the log.
 const SCAN_SKIPS: u32 = 16;
+/// Regions one search asks a dirty log about that cannot answer without
+/// sleeping, at most: each is a round trip (a `userspace` log's to its
+/// daemon), made under the log's lock.
+const SCAN_ASKS: u32 = 16;
 
 /// The next out-of-sync region of `dev` that `skip` does not rule out,
 /// searching from the cursor round to it. One search looks at a bounded
-/// number of regions (the resync runs under the log's lock, on every
-/// completion): past that it leaves the cursor where it stopped and
-/// answers [`Scan::More`], until a whole round found nothing.
+/// number of regions, and asks a log that must sleep to answer about
+/// fewer (the resync runs under the log's lock, on every completion):
+/// past that it leaves the cursor where it stopped and answers
+/// [`Scan::More`], until a whole round found nothing.
 pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> Scan {
     let n = dev.regions();
     if dev.in_sync() >= n {
         return Scan::None;
     }
     let from = dev.cursor.load(Ordering::Relaxed).min(n);
-    let (mut looked, mut skipped) = (0u32, 0u32);
+    let (mut looked, mut skipped, mut asked) = (0u32, 0u32, 0u32);
     for r in Iterator::chain(from..n, 0..from) {
-        if looked >= SCAN_REGIONS || skipped >= SCAN_SKIPS {
+        if looked >= SCAN_REGIONS || skipped >= SCAN_SKIPS || asked >= SCAN_ASKS {
             dev.cursor.store(r, Ordering::Relaxed);
             let round = dev.scanned.fetch_add(u64::from(looked), Ordering::Relaxed) + u64::from(looked);
             if round >= n {
@@ -37,7 +42,14 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
             return Scan::More;
         }
         looked += 1;
-        if dev.log.in_sync(r) {
+        let in_sync = match dev.log.in_sync_now(r) {
+            Some(known) => known,
+            None => {
+                asked += 1;
+                dev.log.in_sync(r)
+            }
+        };
+        if in_sync {
             continue;
         }
         if skip(r) {
