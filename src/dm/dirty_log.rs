@@ -7,6 +7,7 @@ use super::bindings;
 use super::status::StatusWriter;
 use super::target::StatusType;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::lock::{mutex::MutexBackend, Guard};
@@ -27,7 +28,17 @@ use kernel::sync::Mutex;
 pub(crate) struct DirtyLog {
     log: NonNull<bindings::dm_dirty_log>,
     lock: Pin<KBox<Mutex<bool>>>,
+    /// The log's count of regions in sync, or [`UNKNOWN`] since a change:
+    /// the replication log asks it on every pass of its work item, and a
+    /// `userspace` log answers by a round trip to its daemon. Filled and
+    /// forgotten under `lock`, read without it. Only this module changes
+    /// the log's regions; a daemon that changed them by itself would be
+    /// seen after the next change or resume.
+    sync_count: AtomicU64,
 }
+
+/// [`DirtyLog::sync_count`] not known.
+const UNKNOWN: u64 = u64::MAX;
 
 // SAFETY: dirty log operations are callable from any process context, and
 // are serialised by `lock`.
@@ -60,7 +71,7 @@ impl DirtyLog {
                 argv.argv(),
             )
         };
-        NonNull::new(log).map(|log| Self { log, lock }).ok_or(EINVAL)
+        NonNull::new(log).map(|log| Self { log, lock, sync_count: AtomicU64::new(UNKNOWN) }).ok_or(EINVAL)
     }
 
     /// Holds the log for a sequence of operations.
@@ -95,6 +106,8 @@ impl DirtyLog {
             Some(f) => kernel::error::to_result(unsafe { f(self.log.as_ptr()) }),
             None => Ok(()),
         };
+        // A `disk` log has read its regions.
+        self.sync_count.store(UNKNOWN, Ordering::Release);
         *resumed = r.is_ok();
         r
     }
@@ -103,6 +116,7 @@ impl DirtyLog {
     pub(crate) fn postsuspend(&self) -> Result {
         let mut resumed = self.locked();
         *resumed = false;
+        self.sync_count.store(UNKNOWN, Ordering::Release);
         match self.ty().postsuspend {
             // SAFETY: calling the log's own operation on the live log,
             // under its lock.
@@ -156,6 +170,7 @@ impl DirtyLog {
                 f(self.log.as_ptr(), region, 0);
             }
         }
+        self.sync_count.store(UNKNOWN, Ordering::Release);
     }
 
     /// Record `region` as in sync again (clean on disk after the next
@@ -175,6 +190,7 @@ impl DirtyLog {
                 f(self.log.as_ptr(), region);
             }
         }
+        self.sync_count.store(UNKNOWN, Ordering::Release);
     }
 
     /// Write the log's changed state out (a no-op for `core`).
@@ -187,14 +203,25 @@ impl DirtyLog {
         }
     }
 
-    /// Number of regions that are in sync.
+    /// Number of regions that are in sync: asks the log only after a
+    /// change (see the `sync_count` field).
     pub(crate) fn sync_count(&self) -> u64 {
+        let known = self.sync_count.load(Ordering::Acquire);
+        if known != UNKNOWN {
+            return known;
+        }
         let _held = self.locked();
-        match self.ty().get_sync_count {
+        let n = match self.ty().get_sync_count {
             // SAFETY: calling the log's own operation on the live log.
             Some(f) => unsafe { f(self.log.as_ptr()) },
             None => 0,
+        };
+        // 0 is not kept: a `userspace` log also answers 0 when its daemon
+        // does not (and one that answers UNKNOWN is asked every time).
+        if n != 0 {
+            self.sync_count.store(n, Ordering::Release);
         }
+        n
     }
 
     /// Write the log's own status (`TABLE` gives `<type> <#args> <args>`).
