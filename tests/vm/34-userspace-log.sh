@@ -21,7 +21,7 @@ ulog="userspace 4 $uuid core 128 sync"
 # Not in the test's process group: if the runner kills the test, ulogd
 # must outlive it to answer while the runner removes the devices (without
 # a server, dm-log-userspace retries a live log's requests forever).
-setsid ulogd 2>ulogd.log &
+setsid ulogd -v 2>ulogd.log &
 ulogd_pid=$!
 on_exit() {
 	rc=$?
@@ -73,6 +73,17 @@ assert_eq "$(remote_state r0 1)" "A 32/32" "regions in sync after the reload"
 assert_eq "$(table_of r0)" "$table" "table after the reload"
 assert_eq "$(ulogd_lines "^ulogd: ctr $uuid luid=")" 2 "ulogd ctr lines after the reload"
 wait_eq 1 "ulogd dtr of the old table" ulogd_lines "^ulogd: dtr $uuid luid=[0-9a-f]+: 32/32 regions in sync$"
+
+# Writes to regions in sync change none, so they ask the log nothing: the
+# in-sync count is kept between changes (ulogd -v logs every request; the
+# old module asked at least twice per pass of its work).
+queries() { ulogd_lines " (GET_SYNC_COUNT|IN_SYNC) $uuid "; }
+before=$(queries)
+dd if=/dev/urandom of=/dev/mapper/r0 bs=4k count=64 oflag=direct status=none
+wait_eq "A,0,0" "backlog after 64 writes" slink_backlog 1
+asked=$(($(queries) - before))
+echo "in-sync queries during 64 writes to regions in sync: $asked"
+[ "$asked" -le 2 ] || fail "64 writes to regions in sync asked the userspace log $asked times"
 
 # A cut long enough to fill the log: the link gives its entries up, and
 # the 12 regions written (four runs of three) are out of sync in the new
