@@ -28,12 +28,14 @@ use kernel::sync::Mutex;
 pub(crate) struct DirtyLog {
     log: NonNull<bindings::dm_dirty_log>,
     lock: Pin<KBox<Mutex<bool>>>,
-    /// The log's count of regions in sync, or [`UNKNOWN`] since a change:
-    /// the replication log asks it on every pass of its work item, and a
-    /// `userspace` log answers by a round trip to its daemon. Filled and
-    /// forgotten under `lock`, read without it. Only this module changes
-    /// the log's regions; a daemon that changed them by itself would be
-    /// seen after the next change or resume.
+    /// The log's count of regions in sync, or [`UNKNOWN`]: the replication
+    /// log asks it on every pass of its work item, and a `userspace` log
+    /// answers by a round trip to its daemon. Asked once, then kept by
+    /// arithmetic as this module changes regions (each change asks the
+    /// region's state first), forgotten at resume and postsuspend; all
+    /// under `lock`, read without it. Only this module changes the log's
+    /// regions; a daemon that changed them by itself would be seen after
+    /// the next resume.
     sync_count: AtomicU64,
 }
 
@@ -82,6 +84,21 @@ impl DirtyLog {
     fn ty(&self) -> &bindings::dm_dirty_log_type {
         // SAFETY: `log` and its type table are valid (type invariant).
         unsafe { &*(*self.log.as_ptr()).type_ }
+    }
+
+    /// Whether the log's regions change in memory (`core`, `disk`, whose
+    /// marks are bit operations until a flush); any other type (a
+    /// `userspace` log asks its daemon for every change) is taken as one
+    /// that changes by a round trip.
+    pub(crate) fn changes_in_memory(&self) -> bool {
+        let name = self.ty().name;
+        if name.is_null() {
+            return false;
+        }
+        // SAFETY: a registered dirty log type's name is a NUL-terminated
+        // string that lives as long as the type, which outlives the log.
+        let name = unsafe { core::ffi::CStr::from_ptr(name.cast()) };
+        name == c"core" || name == c"disk"
     }
 
     /// Region size in sectors.
@@ -148,12 +165,34 @@ impl DirtyLog {
     }
 
     fn in_sync_locked(&self, region: u64) -> bool {
+        self.in_sync_raw(region) > 0
+    }
+
+    /// The log's answer: 1 in sync, 0 not, an error below 0.
+    fn in_sync_raw(&self, region: u64) -> i32 {
         match self.ty().in_sync {
             // SAFETY: calling the log's own operation on the live log; the
             // caller holds its lock.
-            Some(f) => (unsafe { f(self.log.as_ptr(), region, 1) }) > 0,
-            None => false,
+            Some(f) => unsafe { f(self.log.as_ptr(), region, 1) },
+            None => 0,
         }
+    }
+
+    /// Region `region`, which the log answered `was` about (see
+    /// [`Self::in_sync_raw`]), is now in sync or not: the kept count
+    /// follows, or is forgotten when the answer was an error. Under the
+    /// lock.
+    fn count_change(&self, was: i32, now: bool) {
+        let known = self.sync_count.load(Ordering::Acquire);
+        if was < 0 {
+            self.sync_count.store(UNKNOWN, Ordering::Release);
+            return;
+        }
+        if known == UNKNOWN || (was > 0) == now {
+            return;
+        }
+        let n = if now { known.saturating_add(1) } else { known.saturating_sub(1) };
+        self.sync_count.store(n, Ordering::Release);
     }
 
     /// Record `region` as out of sync, persistently for a `disk` log (its
@@ -161,6 +200,7 @@ impl DirtyLog {
     pub(crate) fn set_out_of_sync(&self, region: u64) {
         let _held = self.locked();
         let ty = self.ty();
+        let was = self.in_sync_raw(region);
         // SAFETY: calling the log's own operations on the live log.
         unsafe {
             if let Some(f) = ty.mark_region {
@@ -170,7 +210,7 @@ impl DirtyLog {
                 f(self.log.as_ptr(), region, 0);
             }
         }
-        self.sync_count.store(UNKNOWN, Ordering::Release);
+        self.count_change(was, false);
     }
 
     /// Record `region` as in sync again (clean on disk after the next
@@ -178,7 +218,8 @@ impl DirtyLog {
     pub(crate) fn set_in_sync(&self, region: u64) {
         let _held = self.locked();
         let ty = self.ty();
-        if self.in_sync_locked(region) {
+        let was = self.in_sync_raw(region);
+        if was > 0 {
             return;
         }
         // SAFETY: calling the log's own operations on the live log.
@@ -190,7 +231,7 @@ impl DirtyLog {
                 f(self.log.as_ptr(), region);
             }
         }
-        self.sync_count.store(UNKNOWN, Ordering::Release);
+        self.count_change(was, true);
     }
 
     /// Write the log's changed state out (a no-op for `core`).

@@ -47,6 +47,7 @@ pub mod label;
 pub mod message;
 pub mod number;
 pub mod policy;
+pub mod region_records;
 pub mod replicator_dev_table;
 pub mod replicator_table;
 pub mod replog;

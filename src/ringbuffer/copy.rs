@@ -306,6 +306,14 @@ impl Engine {
                     di += 1;
                     continue;
                 }
+                Scan::Fetch => {
+                    // The background work asks the dirty log, then runs
+                    // the work again.
+                    q.inner().fetch.store(true, core::sync::atomic::Ordering::Relaxed);
+                    q.kick_background();
+                    di += 1;
+                    continue;
+                }
                 Scan::None => {
                     di += 1;
                     continue;

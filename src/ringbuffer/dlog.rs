@@ -159,4 +159,33 @@ impl Engine {
             q.kick();
         }
     }
+
+    /// Ask the dirty logs that answer by round trip about the regions
+    /// where a resync search stopped (`Scan::Fetch`), without the state
+    /// lock, then run the main work again. Background work item only.
+    pub(super) fn fetch_regions(q: &EngineQueue) {
+        let devices = {
+            let st = q.inner().state.lock();
+            let n = st.slinks.iter().map(|s| s.devices.len()).sum();
+            let _noio = crate::dm::NoIo::enter();
+            let Ok(mut devices) = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL) else {
+                // Memory short: the search stops there again and asks
+                // again.
+                q.kick();
+                return;
+            };
+            for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
+                if devices.push(d.clone(), GFP_KERNEL).is_err() {
+                    q.kick();
+                    return;
+                }
+            }
+            devices
+        };
+        for d in devices.iter() {
+            d.fetch_regions();
+        }
+        drop(devices);
+        q.kick();
+    }
 }

@@ -34,6 +34,7 @@ use super::dlog::DlogWrites;
 use super::entries::{Entries, EntryState};
 use super::slink::Slink;
 use super::unapplied::Unapplied;
+use core::sync::atomic::{AtomicBool, Ordering};
 use crate::dm::{BlockDevice, Class, IoHandler, IoQueue, TargetHandle, UserBio};
 use crate::local_health::LocalHealth;
 use crate::logic::replog::geometry::block_sector;
@@ -249,6 +250,9 @@ pub(crate) struct Engine {
     /// Journaled writes not yet on their local device: reads of their
     /// ranges wait (`map_read`).
     pub(crate) unapplied: Unapplied,
+    /// A resync search stopped where only a round trip to a dirty log
+    /// can tell (`Scan::Fetch`): the background work asks.
+    pub(crate) fetch: AtomicBool,
 }
 
 /// The engine with its I/O queue.
@@ -440,6 +444,9 @@ impl IoHandler for Engine {
 
     fn background(q: &EngineQueue) {
         Self::flush_dirty_logs(q);
+        if q.inner().fetch.swap(false, Ordering::Relaxed) {
+            Self::fetch_regions(q);
+        }
         let mut buf = q.inner().cp.lock();
         // Failures are logged where they happen; the space stays used.
         let _ = Self::reclaim(q, &mut buf, false);

@@ -118,6 +118,7 @@ fn open_engine(log: BlockDevice, dev_start: u64, mode: OpenMode, avail: u64, ref
         event: KBox::pin_init(new_mutex!(None), GFP_KERNEL).map_err(|_| NOMEM)?,
         dev_events: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL).map_err(|_| NOMEM)?,
         unapplied: Unapplied::new().map_err(|_| NOMEM)?,
+        fetch: core::sync::atomic::AtomicBool::new(false),
     };
     IoQueue::new(c"replog", engine).map_err(|_| NOMEM)
 }

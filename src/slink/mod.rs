@@ -64,6 +64,10 @@ pub(crate) enum Scan {
     Found(u64),
     /// Nothing yet: the search stopped at its bound, go on later.
     More,
+    /// Nothing yet: only a round trip to the dirty log can tell about the
+    /// next region. The background work asks
+    /// ([`SlinkDevice::fetch_regions`]); the search goes on after it.
+    Fetch,
     /// No region may be copied now.
     None,
 }
@@ -111,6 +115,10 @@ pub(crate) trait SlinkDevice: Send + Sync {
     fn next_out_of_sync(&self, skip: &dyn Fn(u64) -> bool) -> Scan;
     /// The next search starts at region `r`.
     fn resync_from(&self, r: u64);
+    /// Ask the dirty log, without the replication log's lock, about the
+    /// regions where a search stopped with [`Scan::Fetch`]. Returns
+    /// whether it asked. Background work only.
+    fn fetch_regions(&self) -> bool;
     /// Region `r` was copied and is durable at the site: record it in
     /// sync, without writing the dirty log (see [`Self::flush_lazy`]).
     /// Returns the regions resynchronised since the device was last in

@@ -89,6 +89,8 @@ echo "in-sync queries during 64 writes to regions in sync: $asked"
 # the 12 regions written (four runs of three) are out of sync in the new
 # log; once the remote is back, exactly those are resynchronised.
 dmesg_mark
+counts() { ulogd_lines " GET_SYNC_COUNT $uuid "; }
+counts_before=$(counts)
 lower rs "0 $len error"
 for pass in 1 2; do
 	for r in 1 10 20 29; do
@@ -101,6 +103,11 @@ lower rs "0 $len linear /dev/ram2 0"
 wait_eq "A 32/32" "resync" remote_state r0 1
 wait_eq "A,0,0" "backlog after the cut" slink_backlog 1
 expect_dmesg "slink=1 device 0 in sync; 12 regions resynchronised"
+# The in-sync count is asked once and then kept as regions change (the
+# module before asked after every change: 13 times here).
+counted=$(($(counts) - counts_before))
+echo "in-sync count requests from the cut to the end of the resync: $counted"
+[ "$counted" -le 4 ] || fail "the cut and resync of 12 regions asked the userspace log's count $counted times"
 assert_eq "$(sum /dev/mapper/rs)" "$(sum /dev/ram1)" "remote after the resync"
 
 # A log ulogd refuses (the region size is no power of two) fails the

@@ -19,6 +19,7 @@ mod label;
 mod message;
 mod number;
 mod policy;
+mod region_records;
 mod props;
 mod replicator_dev_table;
 mod replicator_table;

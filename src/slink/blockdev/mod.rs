@@ -6,6 +6,7 @@
 //! creates its dirty log; the replication log copies entries to it and
 //! resynchronises the regions the dirty log marks out of sync.
 
+mod records;
 mod remote;
 mod resync;
 

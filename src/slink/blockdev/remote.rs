@@ -33,6 +33,12 @@ pub(crate) struct RemoteDev {
     /// during a flush could be forgotten unwritten. Reads of a region's
     /// state need no lock.
     pub(super) log_lock: Pin<KBox<Mutex<()>>>,
+    /// Records and known regions of a dirty log that answers by round
+    /// trip (`records.rs`); `None` for `core` and `disk`.
+    pub(super) round_trip: Option<super::records::RoundTripLog>,
+    /// Where the background work is to ask the dirty log about regions,
+    /// or [`super::records::NO_FETCH`].
+    pub(super) fetch_from: AtomicU64,
     /// Regions recorded in sync but not yet written ([`region_copied`]
     /// leaves the write to [`SlinkDevice::flush_lazy`], off the log's
     /// lock). Losing them in a crash only copies those regions again.
@@ -75,7 +81,10 @@ impl RemoteDev {
         if region_sectors == 0 {
             return Err(EINVAL);
         }
+        let round_trip = super::records::round_trip_for(log.changes_in_memory())?;
         Ok(RemoteDev {
+            round_trip,
+            fetch_from: AtomicU64::new(super::records::NO_FETCH),
             slink,
             dev_nr,
             bdev: Arc::new(bdev, GFP_KERNEL)?,
@@ -140,29 +149,26 @@ impl SlinkDevice for RemoteDev {
     }
 
     fn region_in_sync(&self, r: u64) -> bool {
-        self.log.in_sync(r)
+        self.region_state(r)
     }
 
     fn set_region(&self, r: u64, in_sync: bool) {
-        let _guard = self.log_lock.lock();
-        match in_sync {
-            true => self.log.set_in_sync(r),
-            false => self.log.set_out_of_sync(r),
-        }
+        self.record(r, in_sync)
     }
 
     fn in_sync(&self) -> u64 {
-        self.log.sync_count()
+        self.sync_count()
     }
 
     fn flush_dirty_log(&self) -> Result {
         let _guard = self.log_lock.lock();
+        self.hand_over_locked();
         self.lazy.store(false, Ordering::Relaxed);
         self.log.flush()
     }
 
     fn flush_lazy(&self) {
-        if !self.lazy.load(Ordering::Relaxed) {
+        if !self.lazy.load(Ordering::Relaxed) && !self.records_waiting() {
             return;
         }
         if let Err(err) = self.flush_dirty_log() {
@@ -172,6 +178,10 @@ impl SlinkDevice for RemoteDev {
 
     fn next_out_of_sync(&self, skip: &dyn Fn(u64) -> bool) -> Scan {
         super::resync::next_out_of_sync(self, skip)
+    }
+
+    fn fetch_regions(&self) -> bool {
+        RemoteDev::fetch_regions(self)
     }
 
     fn resync_from(&self, r: u64) {
@@ -215,12 +225,17 @@ impl SlinkDevice for RemoteDev {
 
     fn resume(&self) -> Result {
         let _guard = self.log_lock.lock();
-        self.log.resume()
+        self.log.resume()?;
+        self.forget_window();
+        // Records made while it was suspended, after the log's own resume.
+        self.hand_over_locked();
+        Ok(())
     }
 
     fn postsuspend(&self) -> Result {
         self.flush_lazy();
         let _guard = self.log_lock.lock();
+        self.forget_window();
         self.log.postsuspend()
     }
 

@@ -13,26 +13,23 @@ const SCAN_REGIONS: u32 = 4096;
 /// Out-of-sync regions one search passes over (a local write pending, a
 /// copy in flight), at most: ruling one out costs a look at the log.
 const SCAN_SKIPS: u32 = 16;
-/// Regions one search asks a dirty log about that cannot answer without
-/// sleeping, at most: each is a round trip (a `userspace` log's to its
-/// daemon), made under the log's lock.
-const SCAN_ASKS: u32 = 16;
-
 /// The next out-of-sync region of `dev` that `skip` does not rule out,
 /// searching from the cursor round to it. One search looks at a bounded
-/// number of regions, and asks a log that must sleep to answer about
-/// fewer (the resync runs under the log's lock, on every completion):
-/// past that it leaves the cursor where it stopped and answers
-/// [`Scan::More`], until a whole round found nothing.
+/// number of regions (it runs under the log's lock, on every
+/// completion): past that it leaves the cursor where it stopped and
+/// answers [`Scan::More`], until a whole round found nothing. It asks a
+/// dirty log that answers by round trip nothing: where the module does
+/// not know a region's state it stops there with [`Scan::Fetch`]
+/// (`records.rs`).
 pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> Scan {
     let n = dev.regions();
     if dev.in_sync() >= n {
         return Scan::None;
     }
     let from = dev.cursor.load(Ordering::Relaxed).min(n);
-    let (mut looked, mut skipped, mut asked) = (0u32, 0u32, 0u32);
+    let (mut looked, mut skipped) = (0u32, 0u32);
     for r in Iterator::chain(from..n, 0..from) {
-        if looked >= SCAN_REGIONS || skipped >= SCAN_SKIPS || asked >= SCAN_ASKS {
+        if looked >= SCAN_REGIONS || skipped >= SCAN_SKIPS {
             dev.cursor.store(r, Ordering::Relaxed);
             let round = dev.scanned.fetch_add(u64::from(looked), Ordering::Relaxed) + u64::from(looked);
             if round >= n {
@@ -42,12 +39,9 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
             return Scan::More;
         }
         looked += 1;
-        let in_sync = match dev.log.in_sync_now(r) {
-            Some(known) => known,
-            None => {
-                asked += 1;
-                dev.log.in_sync(r)
-            }
+        let Some(in_sync) = dev.region_state_now(r) else {
+            dev.scanned.fetch_add(u64::from(looked), Ordering::Relaxed);
+            return dev.fetch_at(r);
         };
         if in_sync {
             continue;
@@ -68,10 +62,11 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
 /// resynchronised since the device was last in sync if it is all in sync
 /// now.
 pub(super) fn region_copied(dev: &RemoteDev, r: u64) -> Option<u64> {
-    {
-        let _guard = dev.log_lock.lock();
-        dev.log.set_in_sync(r);
-        dev.lazy.store(true, Ordering::Relaxed);
+    dev.record(r, true);
+    dev.lazy.store(true, Ordering::Relaxed);
+    if dev.may_complete() {
+        // Perhaps the last one: the count must be the log's own.
+        dev.hand_over();
     }
     let n = dev.resynced.fetch_add(1, Ordering::Relaxed) + 1;
     if dev.in_sync() < dev.regions() {
