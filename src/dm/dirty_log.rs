@@ -24,7 +24,11 @@ use kernel::sync::Mutex;
 /// # Invariants
 ///
 /// `log` is a live dirty log whose `type_` table is valid, created on a
-/// target that outlives it; its operations are called only under `lock`.
+/// target that outlives it; its operations are called only under `lock`,
+/// except `in_sync` with `can_block` 0: a `core` or `disk` log reads a
+/// bit of its memory (dm-raid1 calls it so from `map`, concurrently with
+/// its worker's changes and flushes), a `userspace` log answers
+/// `EWOULDBLOCK` at once.
 pub(crate) struct DirtyLog {
     log: NonNull<bindings::dm_dirty_log>,
     lock: Pin<KBox<Mutex<bool>>>,
@@ -151,11 +155,12 @@ impl DirtyLog {
     /// Whether `region` is in sync, if the log knows without sleeping:
     /// `None` from a log that must ask elsewhere (a `userspace` log asks
     /// its daemon), which answers `EWOULDBLOCK` when it may not block.
+    /// Takes no lock: it never waits for a flush in progress.
     pub(crate) fn in_sync_now(&self, region: u64) -> Option<bool> {
-        let _held = self.locked();
         match self.ty().in_sync {
-            // SAFETY: calling the log's own operation on the live log,
-            // under its lock; `can_block` 0 asks it not to sleep.
+            // SAFETY: calling the log's own operation on the live log;
+            // with `can_block` 0 it may run beside the others (type
+            // invariant).
             Some(f) => match unsafe { f(self.log.as_ptr(), region, 0) } {
                 r if r == EAGAIN.to_errno() => None,
                 r => Some(r > 0),

@@ -15,10 +15,11 @@
 //!   *generation* ([`DlogWrites::mark`]); what depends on it waits until
 //!   the background work wrote that generation ([`DlogWrites::gate`]).
 
-use super::engine::{Engine, EngineQueue};
+use super::engine::{Engine, EngineQueue, State};
 use crate::dm::now_ms;
 use crate::slink::SlinkDevice;
 use kernel::prelude::*;
+use kernel::sync::lock::{mutex::MutexBackend, Guard};
 use kernel::sync::Arc;
 
 /// The generations of out-of-sync records, in the state.
@@ -103,6 +104,32 @@ impl DlogWrites {
 }
 
 impl Engine {
+    /// References to every remote device of the group, for background
+    /// work on them without the state lock; `flushing` is set until
+    /// [`Self::release_devices`], so a device that goes waits
+    /// (`wait_remote_idle`). `None` when memory is short.
+    fn hold_devices(st: &mut State) -> Option<KVec<Arc<dyn SlinkDevice>>> {
+        let n = st.slinks.iter().map(|s| s.devices.len()).sum();
+        let _noio = crate::dm::NoIo::enter();
+        let mut devices = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL).ok()?;
+        for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
+            devices.push(d.clone(), GFP_KERNEL).ok()?;
+        }
+        st.dlog.flushing = true;
+        Some(devices)
+    }
+
+    /// Drop the references of [`Self::hold_devices`]; returns the state
+    /// locked again.
+    fn release_devices(q: &EngineQueue, devices: KVec<Arc<dyn SlinkDevice>>) -> Guard<'_, KBox<State>, MutexBackend> {
+        // The references go before a waiting `wait_remote_idle` may let
+        // its device go.
+        drop(devices);
+        let mut st = q.inner().state.lock();
+        st.dlog.flushing = false;
+        st
+    }
+
     /// Write the remote devices' dirty logs, without the state lock: every
     /// one when out-of-sync records are waiting (a generation not tried
     /// yet), else those with lazy in-sync records
@@ -117,20 +144,10 @@ impl Engine {
                 return;
             }
             let gen = d.marked;
-            let n = st.slinks.iter().map(|s| s.devices.len()).sum();
-            let _noio = crate::dm::NoIo::enter();
-            let Ok(mut devices) = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL) else {
-                // Memory short: lazy records stay in memory until the next
-                // run; a waiting generation kicks this work again.
-                return;
-            };
-            for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
-                if devices.push(d.clone(), GFP_KERNEL).is_err() {
-                    return;
-                }
-            }
+            // Memory short: lazy records stay in memory until the next
+            // run; a waiting generation kicks this work again.
+            let Some(devices) = Self::hold_devices(&mut st) else { return };
             st.dlog.lazy = false;
-            st.dlog.flushing = true;
             (devices, gen, full)
         };
         let mut ok = true;
@@ -142,12 +159,8 @@ impl Engine {
                 ok = false;
             }
         }
-        // The references go before a waiting `wait_remote_idle` may let
-        // its device go.
-        drop(devices);
         {
-            let mut st = q.inner().state.lock();
-            st.dlog.flushing = false;
+            let mut st = Self::release_devices(q, devices);
             if full {
                 st.dlog.tried = st.dlog.tried.max(gen);
                 if ok {
@@ -162,30 +175,16 @@ impl Engine {
 
     /// Ask the dirty logs that answer by round trip about the regions
     /// where a resync search stopped (`Scan::Fetch`), without the state
-    /// lock, then run the main work again. Background work item only.
+    /// lock, then run the main work again (which searches on, or asks
+    /// for this again when memory was short). Background work item only.
     pub(super) fn fetch_regions(q: &EngineQueue) {
-        let devices = {
-            let st = q.inner().state.lock();
-            let n = st.slinks.iter().map(|s| s.devices.len()).sum();
-            let _noio = crate::dm::NoIo::enter();
-            let Ok(mut devices) = KVec::<Arc<dyn SlinkDevice>>::with_capacity(n, GFP_KERNEL) else {
-                // Memory short: the search stops there again and asks
-                // again.
-                q.kick();
-                return;
-            };
-            for d in st.slinks.iter().flat_map(|s| s.devices.iter()) {
-                if devices.push(d.clone(), GFP_KERNEL).is_err() {
-                    q.kick();
-                    return;
-                }
+        let devices = Self::hold_devices(&mut q.inner().state.lock());
+        if let Some(devices) = devices {
+            for d in devices.iter() {
+                d.fetch_regions();
             }
-            devices
-        };
-        for d in devices.iter() {
-            d.fetch_regions();
+            drop(Self::release_devices(q, devices));
         }
-        drop(devices);
         q.kick();
     }
 }

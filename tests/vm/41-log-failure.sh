@@ -43,10 +43,14 @@ fio --name=load --filename=/dev/mapper/r0 --rw=randwrite --bs=4k --iodepth=16 \
 	--output=fio.out &
 fio=$!
 sleep 2
+# The link is stopped as the log fails, so it surely lacks entries then
+# (a link that keeps up may hold every one, and have none to give up).
+dmc message repl 0 stop 1
 lower lg "0 4096 error"
 wait $fio || { cat fio.out; fail "a write failed or was lost after the log failed"; }
 expect_dmesg "replicator: replication log " 10
 expect_dmesg "replicator: log failed: slink=1 gives up"
+dmc message repl 0 start 1
 assert_eq "$(log_health)" F "log health"
 [ "$(events repl)" -gt "$ev" ] || fail "no event on the replicator after the log failed"
 n=$(synced)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A remote device whose dirty log answers only by round trip (a
-//! `userspace` log asks its daemon for every mark and every question),
-//! kept off the replication log's lock, which every write of the group
-//! waits for (`logic::region_records`):
+//! A remote device's dirty log kept off the replication log's lock, which
+//! every write of the group waits for (`logic::region_records`).
+//!
+//! A dirty log that answers only by round trip (a `userspace` log asks
+//! its daemon for every mark and every question):
 //!
 //! - region records are made in memory and handed to the dirty log by the
 //!   background work before it flushes, oldest first;
@@ -11,10 +12,14 @@
 //!   knows, it stops ([`Scan::Fetch`]) and the background work asks the
 //!   next regions ([`RemoteDev::fetch_regions`]).
 //!
+//! A `core` or `disk` log changes and answers in memory and takes a
+//! record at once, except while the background work flushes it (a `disk`
+//! log's flush is I/O, under `log_lock`): then the record waits in the
+//! list like a round-trip log's, for the next flush.
+//!
 //! Records are handed over, and questions asked, under `log_lock`, which
 //! also writes each handed-over record into the window, so the window
-//! never holds a state older than the log's. A `core` or `disk` log
-//! changes and answers in memory and takes its records at once.
+//! never holds a state older than the log's.
 
 use super::remote::RemoteDev;
 use crate::logic::region_records::{RegionRecords, RegionWindow, BATCH, RECORDS};
@@ -30,36 +35,32 @@ const FETCH: u64 = 32;
 /// No fetch wanted (see [`RemoteDev::fetch_from`]).
 pub(super) const NO_FETCH: u64 = u64::MAX;
 
-/// What the module holds of a dirty log that answers by round trip.
-pub(super) struct RoundTrip {
+/// What the module holds of a dirty log beside it.
+pub(super) struct Pending {
     records: RegionRecords<KVec<(u64, bool)>>,
+    /// Used for a log that answers by round trip only.
     window: RegionWindow,
 }
 
-/// [`RoundTrip`] under its lock (a spinlock: nothing under it sleeps).
-pub(super) type RoundTripLog = Pin<KBox<SpinLock<RoundTrip>>>;
+/// [`Pending`] under its lock (a spinlock: nothing under it sleeps).
+pub(super) type PendingLock = Pin<KBox<SpinLock<Pending>>>;
 
-/// The round-trip state for a dirty log; `None` for one that changes in
-/// memory.
-pub(super) fn round_trip_for(in_memory: bool) -> Result<Option<RoundTripLog>> {
-    if in_memory {
-        return Ok(None);
-    }
+/// Room for a dirty log's records.
+pub(super) fn pending() -> Result<PendingLock> {
     let storage = KVec::from_elem((0u64, false), RECORDS, GFP_KERNEL)?;
-    let rt = RoundTrip { records: RegionRecords::new(storage), window: RegionWindow::default() };
-    Ok(Some(KBox::pin_init(new_spinlock!(rt), GFP_KERNEL)?))
+    let p = Pending { records: RegionRecords::new(storage), window: RegionWindow::default() };
+    Ok(KBox::pin_init(new_spinlock!(p), GFP_KERNEL)?)
 }
 
 impl RemoteDev {
     /// Record region `r` in sync or out of sync: in memory for a dirty
-    /// log that changes by round trip (handed over by
-    /// [`Self::hand_over`]), else in the log at once. When the records are
-    /// full, they and this one go to the log now, in order.
+    /// log that changes by round trip, or while a flush holds the log
+    /// (handed over by [`Self::hand_over`]), else in the log at once, after
+    /// any that wait. When the records are full, they and this one go to
+    /// the log now, in order.
     pub(super) fn record(&self, r: u64, in_sync: bool) {
-        if let Some(rt) = &self.round_trip {
-            if rt.lock().records.push(r, in_sync) {
-                return;
-            }
+        if (self.round_trip || self.flushing.load(Ordering::Acquire)) && self.pending.lock().records.push(r, in_sync) {
+            return;
         }
         let _guard = self.log_lock.lock();
         self.hand_over_locked();
@@ -77,7 +78,7 @@ impl RemoteDev {
     /// log's count is asked once, here, rather than by the next pass of
     /// the log's work under its lock.
     pub(super) fn hand_over_locked(&self) {
-        let Some(rt) = &self.round_trip else { return };
+        let rt = &self.pending;
         let mut batch = [(0u64, false); BATCH];
         let mut any = false;
         loop {
@@ -109,18 +110,20 @@ impl RemoteDev {
 
     /// Whether records wait for the dirty log.
     pub(super) fn records_waiting(&self) -> bool {
-        self.round_trip.as_ref().is_some_and(|rt| !rt.lock().records.is_empty())
+        !self.pending.lock().records.is_empty()
     }
 
     /// Whether region `r` is in sync, if known without a round trip: its
     /// waiting record, the window, or a log that answers in memory.
     pub(super) fn region_state_now(&self, r: u64) -> Option<bool> {
-        match &self.round_trip {
-            Some(rt) => {
-                let g = rt.lock();
-                g.records.lookup(r).or_else(|| g.window.get(r))
-            }
-            None => Some(self.log.in_sync_now(r).unwrap_or_else(|| self.log.in_sync(r))),
+        let known = {
+            let g = self.pending.lock();
+            g.records.lookup(r).or_else(|| g.window.get(r))
+        };
+        match (known, self.round_trip) {
+            (Some(known), _) => Some(known),
+            (None, true) => None,
+            (None, false) => Some(self.log.in_sync_now(r).unwrap_or_else(|| self.log.in_sync(r))),
         }
     }
 
@@ -135,9 +138,9 @@ impl RemoteDev {
     /// sync a little longer).
     pub(super) fn sync_count(&self) -> u64 {
         let n = self.log.sync_count();
-        match &self.round_trip {
-            Some(rt) if rt.lock().records.outs() > 0 => n.min(self.regions().saturating_sub(1)),
-            _ => n,
+        match self.pending.lock().records.outs() {
+            0 => n,
+            _ => n.min(self.regions().saturating_sub(1)),
         }
     }
 
@@ -145,8 +148,7 @@ impl RemoteDev {
     /// in-sync record adds one region at most): then they go to the log
     /// now, so that its count says whether they did.
     pub(super) fn may_complete(&self) -> bool {
-        let Some(rt) = &self.round_trip else { return false };
-        let ins = rt.lock().records.ins();
+        let ins = self.pending.lock().records.ins();
         ins > 0 && self.log.sync_count().saturating_add(ins as u64) >= self.regions()
     }
 
@@ -162,7 +164,9 @@ impl RemoteDev {
     /// [`FETCH`] of them, without the replication log's lock. Returns
     /// whether it asked.
     pub(super) fn fetch_regions(&self) -> bool {
-        let Some(rt) = &self.round_trip else { return false };
+        if !self.round_trip {
+            return false;
+        }
         let from = self.fetch_from.swap(NO_FETCH, Ordering::Relaxed);
         if from == NO_FETCH {
             return false;
@@ -171,15 +175,24 @@ impl RemoteDev {
         let end = from.saturating_add(FETCH).min(self.regions());
         for r in from..end {
             let in_sync = self.log.in_sync(r);
-            rt.lock().window.learn(r, in_sync);
+            self.pending.lock().window.learn(r, in_sync);
         }
         true
     }
 
     /// The log was suspended or resumed: what the window holds may be old.
     pub(super) fn forget_window(&self) {
-        if let Some(rt) = &self.round_trip {
-            rt.lock().window.forget();
-        }
+        self.pending.lock().window.forget();
+    }
+
+    /// Flush the dirty log, the waiting records first; records made
+    /// meanwhile wait for the next flush (see [`Self::record`]).
+    pub(super) fn flush_log(&self) -> Result {
+        let _guard = self.log_lock.lock();
+        self.flushing.store(true, Ordering::Release);
+        self.hand_over_locked();
+        let r = self.log.flush();
+        self.flushing.store(false, Ordering::Release);
+        r
     }
 }

@@ -33,9 +33,13 @@ pub(crate) struct RemoteDev {
     /// during a flush could be forgotten unwritten. Reads of a region's
     /// state need no lock.
     pub(super) log_lock: Pin<KBox<Mutex<()>>>,
-    /// Records and known regions of a dirty log that answers by round
-    /// trip (`records.rs`); `None` for `core` and `disk`.
-    pub(super) round_trip: Option<super::records::RoundTripLog>,
+    /// Records waiting for the dirty log, and the regions known of one
+    /// that answers by round trip (`records.rs`).
+    pub(super) pending: super::records::PendingLock,
+    /// The dirty log answers only by round trip (not `core` or `disk`).
+    pub(super) round_trip: bool,
+    /// A flush of the dirty log is in progress: records wait.
+    pub(super) flushing: AtomicBool,
     /// Where the background work is to ask the dirty log about regions,
     /// or [`super::records::NO_FETCH`].
     pub(super) fetch_from: AtomicU64,
@@ -81,9 +85,10 @@ impl RemoteDev {
         if region_sectors == 0 {
             return Err(EINVAL);
         }
-        let round_trip = super::records::round_trip_for(log.changes_in_memory())?;
         Ok(RemoteDev {
-            round_trip,
+            pending: super::records::pending()?,
+            round_trip: !log.changes_in_memory(),
+            flushing: AtomicBool::new(false),
             fetch_from: AtomicU64::new(super::records::NO_FETCH),
             slink,
             dev_nr,
@@ -161,10 +166,8 @@ impl SlinkDevice for RemoteDev {
     }
 
     fn flush_dirty_log(&self) -> Result {
-        let _guard = self.log_lock.lock();
-        self.hand_over_locked();
         self.lazy.store(false, Ordering::Relaxed);
-        self.log.flush()
+        self.flush_log()
     }
 
     fn flush_lazy(&self) {
