@@ -59,7 +59,7 @@ impl RemoteDev {
     /// any that wait. When the records are full, they and this one go to
     /// the log now, in order.
     pub(super) fn record(&self, r: u64, in_sync: bool) {
-        if (self.round_trip || self.flushing.load(Ordering::Acquire)) && self.pending.lock().records.push(r, in_sync) {
+        if (self.round_trip || self.flushing.load(Ordering::Acquire) > 0) && self.pending.lock().records.push(r, in_sync) {
             return;
         }
         let _guard = self.log_lock.lock();
@@ -188,11 +188,15 @@ impl RemoteDev {
     /// Flush the dirty log, the waiting records first; records made
     /// meanwhile wait for the next flush (see [`Self::record`]).
     pub(super) fn flush_log(&self) -> Result {
-        let _guard = self.log_lock.lock();
-        self.flushing.store(true, Ordering::Release);
-        self.hand_over_locked();
-        let r = self.log.flush();
-        self.flushing.store(false, Ordering::Release);
+        // Counted before the lock is taken: a record made while this
+        // waits for it is handed over below.
+        self.flushing.fetch_add(1, Ordering::AcqRel);
+        let r = {
+            let _guard = self.log_lock.lock();
+            self.hand_over_locked();
+            self.log.flush()
+        };
+        self.flushing.fetch_sub(1, Ordering::AcqRel);
         r
     }
 }

@@ -8,7 +8,7 @@ use crate::label::RemoteLabel;
 use crate::logic::dirty_log::WithRegion;
 use crate::slink::{Consistency, Scan, SlinkDevice, Source};
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -38,8 +38,9 @@ pub(crate) struct RemoteDev {
     pub(super) pending: super::records::PendingLock,
     /// The dirty log answers only by round trip (not `core` or `disk`).
     pub(super) round_trip: bool,
-    /// A flush of the dirty log is in progress: records wait.
-    pub(super) flushing: AtomicBool,
+    /// Flushes of the dirty log in progress or waiting for it: records
+    /// made meanwhile wait for one.
+    pub(super) flushing: AtomicU32,
     /// Where the background work is to ask the dirty log about regions,
     /// or [`super::records::NO_FETCH`].
     pub(super) fetch_from: AtomicU64,
@@ -88,7 +89,7 @@ impl RemoteDev {
         Ok(RemoteDev {
             pending: super::records::pending()?,
             round_trip: !log.changes_in_memory(),
-            flushing: AtomicBool::new(false),
+            flushing: AtomicU32::new(0),
             fetch_from: AtomicU64::new(super::records::NO_FETCH),
             slink,
             dev_nr,
