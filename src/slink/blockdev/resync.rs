@@ -38,11 +38,13 @@ pub(super) fn next_out_of_sync(dev: &RemoteDev, skip: &dyn Fn(u64) -> bool) -> S
             }
             return Scan::More;
         }
-        looked += 1;
         let Some(in_sync) = dev.region_state_now(r) else {
+            // The search goes on at `r` once it is known: the regions
+            // before it count towards the round.
             dev.scanned.fetch_add(u64::from(looked), Ordering::Relaxed);
             return dev.fetch_at(r);
         };
+        looked += 1;
         if in_sync {
             continue;
         }
