@@ -249,8 +249,8 @@ impl DirtyLog {
         }
     }
 
-    /// Number of regions that are in sync: asks the log only after a
-    /// change (see the `sync_count` field).
+    /// Number of regions that are in sync: asks the log only while the
+    /// count is not known (see the `sync_count` field).
     pub(crate) fn sync_count(&self) -> u64 {
         let known = self.sync_count.load(Ordering::Acquire);
         if known != UNKNOWN {

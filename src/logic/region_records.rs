@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Region records waiting to reach a dirty log that cannot take them
-//! without a round trip (a `userspace` log asks its daemon for every
-//! change). The log's work makes them here, in memory, under the log's
-//! lock; the background work hands them to the dirty log, oldest first,
-//! and removes each only once the log has it, so a question about a
-//! region is answered from here first and never sees a record that has
+//! Region records waiting to reach a dirty log that cannot take them now
+//! (a `userspace` log asks its daemon for every change; a `disk` log is
+//! being flushed). The log's work makes them here, in memory, under the
+//! log's lock; the background work hands them to the dirty log, oldest
+//! first, and removes each only once the log has it, so a question about
+//! a region is answered from here first and never sees a record that has
 //! left here but not yet reached the log.
 
 /// Records a dirty log's queue holds; past that the caller writes them

@@ -116,9 +116,9 @@ pub(crate) trait SlinkDevice: Send + Sync {
     /// The next search starts at region `r`.
     fn resync_from(&self, r: u64);
     /// Ask the dirty log, without the replication log's lock, about the
-    /// regions where a search stopped with [`Scan::Fetch`]. Returns
-    /// whether it asked. Background work only.
-    fn fetch_regions(&self) -> bool;
+    /// regions where a search stopped with [`Scan::Fetch`]. Background
+    /// work only.
+    fn fetch_regions(&self);
     /// Region `r` was copied and is durable at the site: record it in
     /// sync, without writing the dirty log (see [`Self::flush_lazy`]).
     /// Returns the regions resynchronised since the device was last in

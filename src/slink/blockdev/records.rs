@@ -78,18 +78,17 @@ impl RemoteDev {
     /// log's count is asked once, here, rather than by the next pass of
     /// the log's work under its lock.
     pub(super) fn hand_over_locked(&self) {
-        let rt = &self.pending;
         let mut batch = [(0u64, false); BATCH];
         let mut any = false;
         loop {
-            let n = rt.lock().records.oldest(&mut batch);
+            let n = self.pending.lock().records.oldest(&mut batch);
             if n == 0 {
                 break;
             }
             for &(r, in_sync) in batch.iter().take(n) {
                 self.apply(r, in_sync);
             }
-            let mut g = rt.lock();
+            let mut g = self.pending.lock();
             for &(r, in_sync) in batch.iter().take(n) {
                 g.window.update(r, in_sync);
             }
@@ -161,15 +160,11 @@ impl RemoteDev {
     }
 
     /// Ask the dirty log about the regions from where a search stopped,
-    /// [`FETCH`] of them, without the replication log's lock. Returns
-    /// whether it asked.
-    pub(super) fn fetch_regions(&self) -> bool {
-        if !self.round_trip {
-            return false;
-        }
+    /// [`FETCH`] of them, without the replication log's lock.
+    pub(super) fn fetch_regions(&self) {
         let from = self.fetch_from.swap(NO_FETCH, Ordering::Relaxed);
-        if from == NO_FETCH {
-            return false;
+        if !self.round_trip || from == NO_FETCH {
+            return;
         }
         let _guard = self.log_lock.lock();
         let end = from.saturating_add(FETCH).min(self.regions());
@@ -177,7 +172,6 @@ impl RemoteDev {
             let in_sync = self.log.in_sync(r);
             self.pending.lock().window.learn(r, in_sync);
         }
-        true
     }
 
     /// The log was suspended or resumed: what the window holds may be old.

@@ -184,7 +184,7 @@ impl SlinkDevice for RemoteDev {
         super::resync::next_out_of_sync(self, skip)
     }
 
-    fn fetch_regions(&self) -> bool {
+    fn fetch_regions(&self) {
         RemoteDev::fetch_regions(self)
     }
 
